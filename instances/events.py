@@ -1,0 +1,31 @@
+"""The event outbox: the one function every app calls to report a change to the browsers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from instances.models import Instance, InstanceEvent
+
+
+def emit_event(
+    instance: Instance | int, kind: str, payload: dict[str, Any], *, now: datetime | None = None
+) -> InstanceEvent:
+    """Append one event for `instance`. Call it inside the transaction that made the change."""
+    instance_pk = instance if isinstance(instance, int) else instance.pk
+    return InstanceEvent.objects.create(
+        instance_id=instance_pk, kind=kind, payload=payload, created_at=now or timezone.now()
+    )
+
+
+def events_since(instance: Instance, since_id: int, limit: int = 500) -> list[InstanceEvent]:
+    return list(InstanceEvent.objects.filter(instance=instance, id__gt=since_id).order_by("id")[:limit])
+
+
+def last_event_id(instance: Instance) -> int:
+    last = (
+        InstanceEvent.objects.filter(instance=instance).order_by("-id").values_list("id", flat=True).first()
+    )
+    return last or 0

@@ -1,0 +1,27 @@
+"""The instances app's tables. Other apps read these; only `instances` functions change them."""
+
+from instances.models.event import InstanceEvent
+from instances.models.instance import (
+    INSTANCE_ID_RE,
+    Instance,
+    InstanceQuerySet,
+    is_instance_id,
+    new_instance_id,
+)
+from instances.models.sandbox import SandboxPhone, SandboxReceived
+from instances.models.token import AccessToken, hash_key
+from instances.models.worker import WorkerProcess
+
+__all__ = [
+    "INSTANCE_ID_RE",
+    "AccessToken",
+    "Instance",
+    "InstanceEvent",
+    "InstanceQuerySet",
+    "SandboxPhone",
+    "SandboxReceived",
+    "WorkerProcess",
+    "hash_key",
+    "is_instance_id",
+    "new_instance_id",
+]

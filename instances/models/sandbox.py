@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class SandboxPhone(models.Model):
+    """The simulated phone's side of a sandbox instance, in the database so the API, commands
+    and tests in other processes can drive it, and so it survives a worker restart."""
+
+    instance = models.OneToOneField(
+        "instances.Instance", on_delete=models.CASCADE, primary_key=True, related_name="sandbox_phone"
+    )
+    # Set by `sandbox_scan` / the dashboard / the API; consumed by the worker's sandbox session.
+    scan_requested_at = models.DateTimeField(null=True, blank=True)
+    linked_jid = models.CharField(max_length=128, blank=True)
+    push_name = models.CharField(max_length=128, blank=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sandbox phone of {self.instance_id}"
+
+
+class SandboxReceived(models.Model):
+    """What the simulated recipient's phone received. No uniqueness on purpose: a duplicate send
+    must show up here as two rows, which is what the no-double-send tests look for."""
+
+    instance = models.ForeignKey(
+        "instances.Instance", on_delete=models.CASCADE, related_name="sandbox_received"
+    )
+    wa_message_id = models.CharField(max_length=64)
+    chat_id = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16)
+    text = models.TextField(blank=True)
+    media_url = models.CharField(max_length=2000, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    media_bytes = models.PositiveIntegerField(default=0)
+    ref = models.CharField(max_length=64, blank=True, help_text="The gateway's message id")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["instance", "id"], name="sandbox_received_inst")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.chat_id} ({self.wa_message_id})"

@@ -1,0 +1,70 @@
+"""Functions that change instances from the web side (API, admin, commands).
+
+The web side only writes desired state; the worker reconciles actual state (DESIGN "Shape").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from instances.models import Instance, SandboxPhone
+from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
+
+
+@transaction.atomic
+def create_instance(
+    owner: Any,
+    *,
+    name: str = "",
+    transport: str | None = None,
+    proxy_url: str = "",
+    sandbox: dict[str, Any] | None = None,
+) -> Instance:
+    """Validate and create an instance (stopped until someone asks for its QR or state)."""
+    transport = transport or settings.WAZIPER_DEFAULT_TRANSPORT
+    if transport not in Instance.Transport.values:
+        raise ValidationError({"transport": f"Unknown transport {transport!r}; use neonize or sandbox."})
+    fields: dict[str, Any] = {}
+    for field, check, raw in (
+        ("name", validate_instance_name, name),
+        ("proxy_url", validate_proxy_url, proxy_url),
+        ("sandbox", validate_sandbox_behaviour, sandbox),
+    ):
+        try:
+            fields[field] = check(raw)
+        except ValidationError as exc:
+            raise ValidationError({field: exc.messages}) from None
+    if fields["sandbox"] and transport != Instance.Transport.SANDBOX:
+        raise ValidationError({"sandbox": "Sandbox behaviour applies only to sandbox instances."})
+    instance = Instance.objects.create(owner=owner, transport=transport, **fields)
+    if instance.is_sandbox:
+        SandboxPhone.objects.create(instance=instance)
+    return instance
+
+
+def request_running(instance: Instance) -> bool:
+    """Ask the worker to hold a session for `instance`. Return True if that changed anything."""
+    changed = (
+        Instance.objects.filter(pk=instance.pk)
+        .exclude(desired_state=Instance.Desired.RUNNING)
+        .update(desired_state=Instance.Desired.RUNNING, updated_at=timezone.now())
+    )
+    if changed:
+        instance.desired_state = Instance.Desired.RUNNING
+    return bool(changed)
+
+
+def request_stopped(instance: Instance) -> bool:
+    changed = (
+        Instance.objects.filter(pk=instance.pk)
+        .exclude(desired_state=Instance.Desired.STOPPED)
+        .update(desired_state=Instance.Desired.STOPPED, updated_at=timezone.now())
+    )
+    if changed:
+        instance.desired_state = Instance.Desired.STOPPED
+    return bool(changed)

@@ -1,0 +1,89 @@
+"""Validation shared by the API, the admin and the management commands.
+
+Each validator returns the normalised value or raises django's ValidationError with a message
+that names what is wrong, so every entry point refuses the same input the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
+
+# The simulated phone's knobs (DESIGN "Transports"): name → (allowed values | type, meaning).
+SANDBOX_CHOICES: dict[str, tuple[str, ...]] = {
+    "connect": ("ok", "fail", "hang", "flaky"),
+    "send": ("ok", "fail", "flaky", "reject"),
+    "receipts": ("read", "delivered", "none"),
+}
+SANDBOX_NUMBERS: dict[str, tuple[float, float]] = {
+    "fail_rate": (0.0, 1.0),
+    "latency_ms": (0, 60_000),
+    "seed": (0, 2**31 - 1),
+}
+SANDBOX_FLAGS = ("linked", "auto_scan")
+
+
+def validate_proxy_url(value: str) -> str:
+    """'' (no proxy) or scheme://[user:pass@]host:port with a scheme neonize can dial through."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if len(value) > 500 or any(ch.isspace() for ch in value):
+        raise ValidationError("Proxy URL must be at most 500 characters without spaces.")
+    parts = urlsplit(value)
+    if parts.scheme not in PROXY_SCHEMES:
+        raise ValidationError(
+            f"Proxy URL scheme must be one of {', '.join(PROXY_SCHEMES)} (got {parts.scheme!r})."
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValidationError("Proxy URL port must be a number from 1 to 65535.") from None
+    if not parts.hostname or port is None or not 1 <= port <= 65535:
+        raise ValidationError("Proxy URL needs a host and a port, e.g. socks5://127.0.0.1:1080.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValidationError("Proxy URL must not have a path, query or fragment.")
+    return value
+
+
+def validate_sandbox_behaviour(value: Any) -> dict[str, Any]:
+    """The sandbox JSON: an object of known keys with allowed values (see SANDBOX_* above)."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError('Sandbox behaviour must be a JSON object, e.g. {"connect": "fail"}.')
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in SANDBOX_CHOICES:
+            if item not in SANDBOX_CHOICES[key]:
+                raise ValidationError(f"sandbox.{key} must be one of {', '.join(SANDBOX_CHOICES[key])}.")
+            out[key] = item
+        elif key in SANDBOX_NUMBERS:
+            low, high = SANDBOX_NUMBERS[key]
+            if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+                raise ValidationError(f"sandbox.{key} must be a number.")
+            if not low <= item <= high:
+                raise ValidationError(f"sandbox.{key} must be between {low:g} and {high:g}.")
+            out[key] = int(item) if key in ("latency_ms", "seed") else float(item)
+        elif key in SANDBOX_FLAGS:
+            if not isinstance(item, bool):
+                raise ValidationError(f"sandbox.{key} must be true or false.")
+            out[key] = item
+        else:
+            known = sorted([*SANDBOX_CHOICES, *SANDBOX_NUMBERS, *SANDBOX_FLAGS])
+            raise ValidationError(f"Unknown sandbox key {key!r}; known keys: {', '.join(known)}.")
+    return out
+
+
+def validate_instance_name(value: str) -> str:
+    value = (value or "").strip()
+    if len(value) > 100:
+        raise ValidationError("Name must be at most 100 characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise ValidationError("Name must not contain control characters.")
+    return value

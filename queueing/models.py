@@ -1,0 +1,75 @@
+"""The outgoing message queue. Only `queueing` functions change these rows; nothing deletes them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class QueuedMessage(models.Model):
+    class Kind(models.TextChoices):
+        TEXT = "text"
+        IMAGE = "image"
+        DOCUMENT = "document"
+        AUDIO = "audio"
+        VIDEO = "video"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SENDING = "sending"
+        SENT = "sent"
+        DELIVERED = "delivered"
+        READ = "read"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        # Claimed by a worker that died mid-send: it may or may not have reached WhatsApp.
+        UNCERTAIN = "uncertain"
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    instance = models.ForeignKey("instances.Instance", on_delete=models.CASCADE, related_name="messages")
+    chat_id = models.CharField(max_length=128, help_text="Phone number in digits or a full JID")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TEXT)
+    text = models.TextField(blank=True, help_text="Message text, or the caption of a media message")
+    media_url = models.CharField(max_length=2000, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    priority = models.SmallIntegerField(default=0, help_text="Higher is sent first")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    not_before = models.DateTimeField(help_text="Not sent before this time (retry backoff, scheduling)")
+    # NULL, not '', for "no key": the per-instance uniqueness constraint skips NULLs.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    wa_message_id = models.CharField(max_length=128, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text="Worker that claimed it for sending")
+    bulk_id = models.UUIDField(null=True, blank=True, help_text="The /send_bulk request it came from")
+
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The dispatcher's "next due message of this instance".
+            models.Index(fields=["instance", "status", "not_before"], name="queue_next_due"),
+            # Receipts arrive with WhatsApp's id.
+            models.Index(fields=["instance", "wa_message_id"], name="queue_wa_id"),
+            models.Index(fields=["status"], name="queue_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="queue_idempotency_per_instance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} → {self.chat_id} ({self.status})"

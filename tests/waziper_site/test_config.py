@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from waziper_site.config import SettingsError, check_database_url, load_waziper_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_are_the_seeds_numbers() -> None:
+    cfg = load_waziper_settings({})
+    assert cfg["WAZIPER_BREAKER_THRESHOLD"] == 15
+    assert cfg["WAZIPER_BREAKER_WINDOW"] == 300
+    assert cfg["WAZIPER_BREAKER_COOLDOWN"] == 600
+    assert cfg["WAZIPER_BREAKER_MAX_COOLDOWN"] == 3600
+    assert cfg["WAZIPER_LIVE_CHECK_INTERVAL"] == 120
+    assert cfg["WAZIPER_CLEANUP_INTERVAL"] == 600
+    assert (cfg["WAZIPER_SEND_DELAY_MIN"], cfg["WAZIPER_SEND_DELAY_MAX"]) == (2, 5)
+    assert cfg["WAZIPER_DEFAULT_TRANSPORT"] == "neonize"
+    assert cfg["WAZIPER_ALLOW_PRIVATE_MEDIA_URLS"] is False
+
+
+def test_durations_accept_decimals() -> None:
+    cfg = load_waziper_settings({"WAZIPER_BREAKER_WINDOW": "0.2", "WAZIPER_CONNECT_TIMEOUT": " 1.5 "})
+    assert cfg["WAZIPER_BREAKER_WINDOW"] == 0.2
+    assert cfg["WAZIPER_CONNECT_TIMEOUT"] == 1.5
+
+
+def test_send_delay_may_be_zero_for_benchmarks() -> None:
+    cfg = load_waziper_settings({"WAZIPER_SEND_DELAY_MIN": "0", "WAZIPER_SEND_DELAY_MAX": "0"})
+    assert cfg["WAZIPER_SEND_DELAY_MAX"] == 0
+
+
+def test_booleans_accept_common_spellings() -> None:
+    for raw, expected in [("1", True), ("yes", True), ("ON", True), ("false", False), ("0", False)]:
+        assert (
+            load_waziper_settings({"WAZIPER_RESEND_UNCERTAIN": raw})["WAZIPER_RESEND_UNCERTAIN"] is expected
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WAZIPER_BREAKER_THRESHOLD": "fifteen"}, "WAZIPER_BREAKER_THRESHOLD"),
+        ({"WAZIPER_BREAKER_THRESHOLD": "0"}, "WAZIPER_BREAKER_THRESHOLD"),
+        ({"WAZIPER_BREAKER_WINDOW": "-5"}, "WAZIPER_BREAKER_WINDOW"),
+        ({"WAZIPER_BREAKER_WINDOW": "0"}, "WAZIPER_BREAKER_WINDOW"),
+        ({"WAZIPER_BREAKER_WINDOW": "nan"}, "WAZIPER_BREAKER_WINDOW"),
+        ({"WAZIPER_CONNECT_TIMEOUT": "30s"}, "WAZIPER_CONNECT_TIMEOUT"),
+        ({"WAZIPER_ALLOW_PRIVATE_MEDIA_URLS": "maybe"}, "WAZIPER_ALLOW_PRIVATE_MEDIA_URLS"),
+        ({"WAZIPER_DEFAULT_TRANSPORT": "baileys"}, "WAZIPER_DEFAULT_TRANSPORT"),
+        ({"WAZIPER_SEND_DELAY_MIN": "-1"}, "WAZIPER_SEND_DELAY_MIN"),
+        ({"WAZIPER_SEND_DELAY_MIN": "6"}, "WAZIPER_SEND_DELAY_MAX"),
+        ({"WAZIPER_BREAKER_MAX_COOLDOWN": "60"}, "WAZIPER_BREAKER_MAX_COOLDOWN"),
+        ({"WAZIPER_RETRY_BASE": "50"}, "WAZIPER_RETRY_CAP"),
+        ({"WAZIPER_THROTTLE_RATE": "lots"}, "WAZIPER_THROTTLE_RATE"),
+        ({"WAZIPER_EVENT_POLL_MS": "1"}, "WAZIPER_EVENT_POLL_MS"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_waziper_settings(env)
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host", "redis://localhost"])
+def test_database_url_must_be_sqlite_or_postgres_with_a_name(url: str) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        check_database_url(url)
+
+
+def test_manage_py_stops_with_one_line_naming_the_bad_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={"PATH": "/usr/bin:/bin", "WAZIPER_BREAKER_THRESHOLD": "lots", "DJANGO_SECRET_KEY": "x" * 50},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "Configuration error: WAZIPER_BREAKER_THRESHOLD='lots' is not a whole number" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,158 @@
+"""The response envelope every endpoint answers with, and the one exception handler behind it.
+
+Waziper's clients read `status` and `message`; the old server said `"status": "error"` with HTTP
+200. We keep the body and send the real HTTP code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("waziper.api")
+
+INTERNAL_ERROR_MESSAGE = "Internal server error. The error was logged; please try again later."
+
+
+def success(
+    message: str, data: Any = None, *, http_status: int = status.HTTP_200_OK, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {"status": "success", "message": message}
+    if data is not None:
+        body["data"] = data
+    body.update(extra)
+    return Response(body, status=http_status)
+
+
+def error(message: str, *, http_status: int, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"status": "error", "message": message}
+    body.update(extra)
+    return Response(body, status=http_status, headers=headers)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    """DRF's nested ValidationError detail → `{"field": ["reason", …]}` (nested fields dotted)."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            for sub, messages in _field_errors(value).items():
+                name = str(key) if sub == "non_field_errors" else f"{key}.{sub}"
+                out.setdefault(name, []).extend(messages)
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return {"non_field_errors": [str(item) for item in detail]}
+        out = {}
+        for index, item in enumerate(detail):
+            for sub, messages in _field_errors(item).items():
+                name = str(index) if sub == "non_field_errors" else f"{index}.{sub}"
+                out.setdefault(name, []).extend(messages)
+        return out
+    return {"non_field_errors": [str(detail)]}
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    parts = [
+        f"{field}: {msgs[0]}" if field != "non_field_errors" else msgs[0] for field, msgs in errors.items()
+    ]
+    return "Invalid request. " + "; ".join(parts[:3]) + ("; …" if len(parts) > 3 else "")
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Every error as `{"status": "error", "message": …}` with the right HTTP code; never a 500
+    for a client's mistake, and a 500 that shows no internals (the traceback goes to the log)."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(str(exc) or "Bad request.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        view = context.get("view")
+        logger.exception("unhandled error in %s", type(view).__name__ if view else "view", exc_info=exc)
+        return error(INTERNAL_ERROR_MESSAGE, http_status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+    body: dict[str, Any] = {"status": "error"}
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _field_errors(exc.detail)
+        body["message"] = _summary(errors)
+        body["errors"] = errors
+    elif isinstance(exc.detail, dict | list):
+        errors = _field_errors(exc.detail)
+        body["message"] = _summary(errors)
+        body["errors"] = errors
+    else:
+        body["message"] = str(exc.detail)
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        body["retry_after"] = int(exc.wait + 0.999)
+    response.data = body
+    return response
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Requests per access token (per client address without one), rate from WAZIPER_THROTTLE_RATE."""
+
+    scope = "token"
+
+    def get_rate(self) -> str:
+        # Read per request (not at import) so operators' and tests' settings take effect.
+        return settings.WAZIPER_THROTTLE_RATE
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        auth = getattr(request, "auth", None)
+        ident = f"t{auth.pk}" if getattr(auth, "pk", None) else f"ip{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+# --- Django-level handlers, for errors raised outside DRF views (unknown paths, CSRF, …) ------
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    return request.path.startswith(("/admin", "/dashboard")) or "text/html" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if _wants_html(request):
+        from django.views.defaults import page_not_found
+
+        return page_not_found(request, exception)
+    return JsonResponse({"status": "error", "message": "Not found."}, status=404)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"status": "error", "message": "Request body too large."}, status=413)
+    return JsonResponse({"status": "error", "message": "Bad request."}, status=400)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if _wants_html(request):
+        from django.views.defaults import permission_denied
+
+        return permission_denied(request, exception)
+    return JsonResponse({"status": "error", "message": "Forbidden."}, status=403)
+
+
+def handler500(request: HttpRequest) -> Any:
+    return JsonResponse({"status": "error", "message": INTERNAL_ERROR_MESSAGE}, status=500)

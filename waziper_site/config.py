@@ -1,0 +1,170 @@
+"""Parse waziper's environment variables into settings, rejecting bad values loudly.
+
+`load_waziper_settings(environ)` is a pure function of the environment so it can be tested
+without reloading Django. Every error names the variable, because the operator reading it is
+looking at a systemd unit or a shell, not at this file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRANSPORTS = ("neonize", "sandbox")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ImproperlyConfigured):
+    """A configuration value from the environment is missing or malformed."""
+
+
+def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def env_seconds(
+    environ: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0, allow_zero: bool = False
+) -> float:
+    """A duration in seconds; decimals allowed (`0.2`) so tests and benchmarks can compress time."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return float(default)
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}={raw!r} must be a finite number of seconds")
+    if value == 0 and allow_zero:
+        return 0.0
+    if value <= minimum:
+        bound = f"greater than {minimum:g}" if not allow_zero else f"zero or greater than {minimum:g}"
+        raise SettingsError(f"{name}={raw!r} must be {bound}")
+    return value
+
+
+def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    raw = environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={raw!r} must be one of: {', '.join(choices)}")
+    return value
+
+
+def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A DRF throttle rate such as `120/min`."""
+    raw = environ.get(name)
+    value = default if raw is None or raw.strip() == "" else raw.strip()
+    num, _, period = value.partition("/")
+    if not num.isdigit() or int(num) < 1 or not period or period[0] not in "smhd":
+        raise SettingsError(f"{name}={value!r} is not a rate like 120/min (period s, m, h or d)")
+    return value
+
+
+def check_database_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
+        raise SettingsError(f"DATABASE_URL={url!r}: scheme must be sqlite:// or postgres://")
+    if parts.scheme != "sqlite" and not parts.path.strip("/"):
+        raise SettingsError(f"DATABASE_URL={url!r}: a PostgreSQL URL needs a database name")
+    return url
+
+
+@dataclass(frozen=True)
+class _Seconds:
+    name: str
+    default: float
+    allow_zero: bool = False
+
+
+# (setting, default, zero allowed). Names are the environment variables minus nothing: the
+# Django setting has the same name as the variable, so `grep WAZIPER_X` finds both.
+_DURATIONS = (
+    _Seconds("WAZIPER_BREAKER_WINDOW", 300),
+    _Seconds("WAZIPER_BREAKER_COOLDOWN", 600),
+    _Seconds("WAZIPER_BREAKER_MAX_COOLDOWN", 3600),
+    _Seconds("WAZIPER_RETRY_BASE", 1),
+    _Seconds("WAZIPER_RETRY_CAP", 20),
+    _Seconds("WAZIPER_CONNECT_TIMEOUT", 30),
+    _Seconds("WAZIPER_LIVE_CHECK_INTERVAL", 120),
+    _Seconds("WAZIPER_CLEANUP_INTERVAL", 600),
+    _Seconds("WAZIPER_LEASE_TTL", 30),
+    _Seconds("WAZIPER_SEND_DELAY_MIN", 2, allow_zero=True),
+    _Seconds("WAZIPER_SEND_DELAY_MAX", 5, allow_zero=True),
+    _Seconds("WAZIPER_SEND_TIMEOUT", 60),
+    _Seconds("WAZIPER_MEDIA_TIMEOUT", 20),
+)
+
+
+def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return every `WAZIPER_*` setting parsed from `environ`, or raise SettingsError."""
+    out: dict[str, Any] = {
+        d.name: env_seconds(environ, d.name, d.default, allow_zero=d.allow_zero) for d in _DURATIONS
+    }
+    out["WAZIPER_BREAKER_THRESHOLD"] = env_int(environ, "WAZIPER_BREAKER_THRESHOLD", 15, minimum=1)
+    out["WAZIPER_SESSIONS_PER_HOST"] = env_int(environ, "WAZIPER_SESSIONS_PER_HOST", 1, minimum=1)
+    out["WAZIPER_EVENT_POLL_MS"] = env_int(environ, "WAZIPER_EVENT_POLL_MS", 100, minimum=10)
+    out["WAZIPER_WORKER_CAPACITY"] = env_int(environ, "WAZIPER_WORKER_CAPACITY", 1000, minimum=1)
+    out["WAZIPER_SEND_MAX_ATTEMPTS"] = env_int(environ, "WAZIPER_SEND_MAX_ATTEMPTS", 5, minimum=1)
+    out["WAZIPER_BULK_LIMIT"] = env_int(environ, "WAZIPER_BULK_LIMIT", 1000, minimum=1)
+    out["WAZIPER_MEDIA_MAX_BYTES"] = env_int(environ, "WAZIPER_MEDIA_MAX_BYTES", 64 * 2**20, minimum=1)
+    out["WAZIPER_FAILURE_RETENTION_DAYS"] = env_int(environ, "WAZIPER_FAILURE_RETENTION_DAYS", 30, minimum=1)
+    out["WAZIPER_EVENT_RETENTION_DAYS"] = env_int(environ, "WAZIPER_EVENT_RETENTION_DAYS", 7, minimum=1)
+    out["WAZIPER_ALLOW_PRIVATE_MEDIA_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_MEDIA_URLS", False)
+    out["WAZIPER_RESEND_UNCERTAIN"] = env_bool(environ, "WAZIPER_RESEND_UNCERTAIN", False)
+    out["WAZIPER_DEFAULT_TRANSPORT"] = env_choice(environ, "WAZIPER_DEFAULT_TRANSPORT", "neonize", TRANSPORTS)
+    out["WAZIPER_THROTTLE_RATE"] = env_rate(environ, "WAZIPER_THROTTLE_RATE", "600/min")
+    out["WAZIPER_SESSIONS_DIR"] = environ.get("WAZIPER_SESSIONS_DIR", "").strip() or "sessions"
+
+    if out["WAZIPER_BREAKER_MAX_COOLDOWN"] < out["WAZIPER_BREAKER_COOLDOWN"]:
+        raise SettingsError(
+            "WAZIPER_BREAKER_MAX_COOLDOWN must be at least WAZIPER_BREAKER_COOLDOWN "
+            f"({out['WAZIPER_BREAKER_MAX_COOLDOWN']:g} < {out['WAZIPER_BREAKER_COOLDOWN']:g})"
+        )
+    if out["WAZIPER_RETRY_CAP"] < out["WAZIPER_RETRY_BASE"]:
+        raise SettingsError(
+            f"WAZIPER_RETRY_CAP must be at least WAZIPER_RETRY_BASE "
+            f"({out['WAZIPER_RETRY_CAP']:g} < {out['WAZIPER_RETRY_BASE']:g})"
+        )
+    if out["WAZIPER_SEND_DELAY_MAX"] < out["WAZIPER_SEND_DELAY_MIN"]:
+        raise SettingsError(
+            f"WAZIPER_SEND_DELAY_MAX must be at least WAZIPER_SEND_DELAY_MIN "
+            f"({out['WAZIPER_SEND_DELAY_MAX']:g} < {out['WAZIPER_SEND_DELAY_MIN']:g})"
+        )
+    return out
