@@ -5,6 +5,7 @@ The web side only writes desired state; the worker reconciles actual state (DESI
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from instances.models import Instance, SandboxPhone
+from instances.models import Instance, InstanceCommand, SandboxPhone
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
 
 
@@ -68,3 +69,14 @@ def request_stopped(instance: Instance) -> bool:
     if changed:
         instance.desired_state = Instance.Desired.STOPPED
     return bool(changed)
+
+
+def send_command(instance: Instance, kind: str, payload: dict[str, Any] | None = None) -> InstanceCommand:
+    """Queue a command for the worker holding `instance` (it takes it within one tick)."""
+    return InstanceCommand.objects.create(instance=instance, kind=kind, payload=payload or {}, created_at=timezone.now())
+
+
+def is_held_by_live_worker(instance: Instance, now: datetime | None = None) -> bool:
+    """Does a worker hold a live lease on `instance` (so a command will be taken)?"""
+    now = now or timezone.now()
+    return Instance.objects.filter(pk=instance.pk, lease_expires_at__gt=now).exclude(worker_id="").exists()

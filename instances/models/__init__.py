@@ -1,5 +1,6 @@
 """The instances app's tables. Other apps read these; only `instances` functions change them."""
 
+from instances.models.command import InstanceCommand
 from instances.models.event import InstanceEvent
 from instances.models.instance import (
     INSTANCE_ID_RE,
@@ -16,6 +17,7 @@ __all__ = [
     "INSTANCE_ID_RE",
     "AccessToken",
     "Instance",
+    "InstanceCommand",
     "InstanceEvent",
     "InstanceQuerySet",
     "SandboxPhone",

@@ -1,0 +1,125 @@
+"""The interface between the worker and a WhatsApp connection (neonize or the sandbox).
+
+Everything here is non-blocking: a method starts work and returns at once; outcomes arrive later
+as TransportEvents returned by `Session.poll(now)`. So one stuck connection can never stall the
+worker's loop, and time is whatever `now` the worker passes (tests pass a fake clock).
+
+Errors follow hc's transports: a TransportError says whether a retry can help.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class TransportError(Exception):
+    """A failure a caller should record. `retryable`: may the same action succeed later?"""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What a transport needs to open one instance's session."""
+
+    instance_pk: int
+    instance_id: str
+    proxy_url: str
+    session_dir: str
+    sandbox: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    ref: str  # the gateway's message id, echoed in the send_result event
+    to: str  # digits of a phone number or a full JID
+    kind: str  # text | image | document | audio | video
+    text: str = ""
+    media_url: str = ""
+    media_path: str | None = None  # a file the worker already downloaded (media kinds)
+    filename: str = ""
+    mimetype: str = ""
+
+
+# Event kinds a session reports (DESIGN "Instance lifecycle"), with their data fields:
+QR = "qr"  # code, expires_at (iso)
+QR_TIMEOUT = "qr_timeout"  # nobody scanned in time: park, not a failure
+PAIRED = "paired"  # jid, push_name
+CONNECTED = "connected"  # jid, push_name
+CONNECT_FAILED = "connect_failed"  # error, retryable
+DISCONNECTED = "disconnected"  # reason, requested (bool)
+LOGGED_OUT = "logged_out"  # reason, requested (bool)
+STREAM_REPLACED = "stream_replaced"
+TEMPORARY_BAN = "temporary_ban"  # code, expire_s
+RECEIPT = "receipt"  # message_ids, kind (delivered|read|played), at
+INCOMING = "incoming"  # message_id, chat, sender, text, kind, at
+SEND_RESULT = "send_result"  # ref, ok, message_id | error, retryable, dead_socket
+PAIR_CODE = "pair_code"  # code | error
+PONG = "pong"  # connected (bool)
+SESSION_CRASHED = "session_crashed"  # error: the session's process died (neonize host)
+
+
+@dataclass(frozen=True)
+class TransportEvent:
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Session(abc.ABC):
+    """One instance's connection. Methods return at once; results come from `poll`."""
+
+    supports_pair_phone: bool = False
+
+    def __init__(self, spec: SessionSpec) -> None:
+        self.spec = spec
+
+    @abc.abstractmethod
+    def connect(self, now: datetime) -> None:
+        """Start dialing: expect qr / connected / connect_failed (or nothing, if it hangs)."""
+
+    @abc.abstractmethod
+    def disconnect(self, now: datetime) -> None:
+        """Close the connection, keeping the linked session for the next connect."""
+
+    @abc.abstractmethod
+    def logout(self, now: datetime) -> None:
+        """Unlink the device from the phone: expect logged_out(requested=True)."""
+
+    @abc.abstractmethod
+    def send(self, message: OutgoingMessage, now: datetime) -> None:
+        """Send one message: expect send_result with `ref`."""
+
+    def pair_phone(self, phone: str, now: datetime) -> None:
+        """Link by phone number instead of QR: expect pair_code."""
+        raise TransportError("pairing by phone number is not supported by this transport", retryable=False)
+
+    @abc.abstractmethod
+    def check_alive(self, now: datetime) -> None:
+        """Live check: expect pong(connected=…), or session_crashed."""
+
+    @abc.abstractmethod
+    def poll(self, now: datetime) -> list[TransportEvent]:
+        """Advance the session to `now` and return what happened since the last poll."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release everything the session holds, at once, even mid-dial (kills a session host)."""
+
+
+class Transport(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def open_session(self, spec: SessionSpec) -> Session:
+        """A new, unconnected session for `spec`."""
+
+    def poll(self, sessions: list[Session], now: datetime) -> None:
+        """Transport-wide work once per worker tick (batch reads for all its sessions)."""
+
+    def close(self) -> None:
+        """Worker shutdown: release transport-wide resources."""
