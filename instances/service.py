@@ -73,7 +73,9 @@ def request_stopped(instance: Instance) -> bool:
 
 def send_command(instance: Instance, kind: str, payload: dict[str, Any] | None = None) -> InstanceCommand:
     """Queue a command for the worker holding `instance` (it takes it within one tick)."""
-    return InstanceCommand.objects.create(instance=instance, kind=kind, payload=payload or {}, created_at=timezone.now())
+    return InstanceCommand.objects.create(
+        instance=instance, kind=kind, payload=payload or {}, created_at=timezone.now()
+    )
 
 
 def is_held_by_live_worker(instance: Instance, now: datetime | None = None) -> bool:

@@ -118,8 +118,8 @@ class Transport(abc.ABC):
     def open_session(self, spec: SessionSpec) -> Session:
         """A new, unconnected session for `spec`."""
 
-    def poll(self, sessions: list[Session], now: datetime) -> None:
+    def poll(self, sessions: list[Session], now: datetime) -> None:  # noqa: B027  (optional hook)
         """Transport-wide work once per worker tick (batch reads for all its sessions)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook)
         """Worker shutdown: release transport-wide resources."""
