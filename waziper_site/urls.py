@@ -20,6 +20,8 @@ admin.site.index_title = "Gateway administration"
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("", include("instances.urls")),
+    path("", include("breaker.urls")),
+    path("", include("queueing.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
