@@ -82,3 +82,12 @@ def is_held_by_live_worker(instance: Instance, now: datetime | None = None) -> b
     """Does a worker hold a live lease on `instance` (so a command will be taken)?"""
     now = now or timezone.now()
     return Instance.objects.filter(pk=instance.pk, lease_expires_at__gt=now).exclude(worker_id="").exists()
+
+
+def request_sandbox_scan(instance: Instance, now: datetime | None = None) -> None:
+    """The simulated phone scans the QR it is shown (the worker's sandbox session consumes it)."""
+    if not instance.is_sandbox:
+        raise ValidationError({"instance_id": "Only sandbox instances have a simulated phone."})
+    SandboxPhone.objects.update_or_create(
+        instance=instance, defaults={"scan_requested_at": now or timezone.now()}
+    )
