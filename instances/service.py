@@ -5,14 +5,20 @@ The web side only writes desired state; the worker reconciles actual state (DESI
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from breaker import service as breaker_service
+from breaker.models import BreakerReset
+from instances.events import emit_event
 from instances.models import Instance, InstanceCommand, SandboxPhone
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
 
@@ -91,3 +97,118 @@ def request_sandbox_scan(instance: Instance, now: datetime | None = None) -> Non
     SandboxPhone.objects.update_or_create(
         instance=instance, defaults={"scan_requested_at": now or timezone.now()}
     )
+
+
+# --- what the API's session endpoints ask for (instances/api/views/session.py) -----------------
+
+# Statuses that wait for a person: polling GET /instance must not restart them, or an
+# integration that polls would keep generating QR codes nobody scans. GET /get_qrcode does.
+PARKED_STATUSES = (Instance.Status.QR_EXPIRED, Instance.Status.LOGGED_OUT)
+
+
+def ensure_running(instance: Instance) -> bool:
+    """GET /instance: start the session unless it is parked until the next QR request."""
+    if instance.status in PARKED_STATUSES:
+        return False
+    return request_running(instance)
+
+
+@dataclass(frozen=True)
+class ShownQr:
+    code: str
+    expires_at: datetime | None
+
+
+def shown_qr(instance: Instance, now: datetime) -> ShownQr | None:
+    """The QR code the session shows right now, if any (an expired one does not count)."""
+    if instance.status != Instance.Status.QR_PENDING or not instance.last_qr:
+        return None
+    if instance.qr_expires_at is not None and instance.qr_expires_at <= now:
+        return None
+    return ShownQr(instance.last_qr, instance.qr_expires_at)
+
+
+def start_for_qr(instance: Instance, *, user: Any, now: datetime) -> bool:
+    """GET /get_qrcode: close an open breaker (recorded as a QR-request reset) and start the
+    session. Return True if a breaker was reset."""
+    was_open = breaker_service.is_open(instance)
+    if was_open:
+        breaker_service.reset(
+            instance, source=BreakerReset.Source.QR_REQUEST, now=now, user=user, reason="manual QR request"
+        )
+    request_running(instance)
+    nudge_reconnect(instance, now)
+    return was_open
+
+
+def nudge_reconnect(instance: Instance, now: datetime) -> InstanceCommand | None:
+    """Ask the worker holding a waiting instance to connect now instead of after its backoff or
+    breaker cooldown (after a reset or a QR request). Nothing to do if no worker holds it: the
+    next worker to lease it connects at once."""
+    instance.refresh_from_db(fields=["desired_state", "status", "worker_id", "lease_expires_at"])
+    if instance.desired_state != Instance.Desired.RUNNING or instance.status == Instance.Status.CONNECTED:
+        return None
+    if not is_held_by_live_worker(instance, now):
+        return None
+    pending = InstanceCommand.objects.filter(
+        instance=instance, kind=InstanceCommand.Kind.RECONNECT, finished_at__isnull=True
+    ).first()
+    return pending or send_command(instance, InstanceCommand.Kind.RECONNECT)
+
+
+def logout(instance: Instance, *, now: datetime | None = None) -> InstanceCommand | None:
+    """Log the WhatsApp session out and delete its session store.
+
+    Returns None when it was done here, because no live worker holds the instance; otherwise the
+    `logout` command the holding worker carries out (the web process never opens sockets).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        # The claim: matches only while no live worker holds the row. Setting desired_state to
+        # stopped in the same UPDATE keeps any worker from leasing it afterwards.
+        claimed = (
+            Instance.objects.filter(pk=instance.pk)
+            .filter(Q(worker_id="") | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+            .update(
+                desired_state=Instance.Desired.STOPPED,
+                status=Instance.Status.LOGGED_OUT,
+                status_detail="logged out on request",
+                jid="",
+                push_name="",
+                last_qr="",
+                qr_expires_at=None,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        )
+        if claimed:
+            # The simulated phone's link is the sandbox's session store.
+            SandboxPhone.objects.filter(instance=instance).update(
+                linked_jid="", push_name="", linked_at=None, scan_requested_at=None
+            )
+            if instance.status != Instance.Status.LOGGED_OUT:
+                emit_event(
+                    instance,
+                    "status",
+                    {"status": Instance.Status.LOGGED_OUT, "detail": "logged out on request"},
+                    now=now,
+                )
+    if not claimed:
+        return send_command(instance, InstanceCommand.Kind.LOGOUT)
+    remove_session_store(instance)
+    instance.refresh_from_db()
+    return None
+
+
+def delete_instance(instance: Instance, *, now: datetime | None = None) -> None:
+    """Delete the row and everything hanging off it. The worker holding the instance closes the
+    session and removes the store when its lease renewal finds the row gone; if none holds it,
+    the store goes here, so nothing stays on disk either way."""
+    held = is_held_by_live_worker(instance, now)
+    instance.delete()
+    if not held:
+        remove_session_store(instance)
+
+
+def remove_session_store(instance: Instance) -> None:
+    shutil.rmtree(instance.session_dir(), ignore_errors=True)

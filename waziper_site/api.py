@@ -39,6 +39,14 @@ def error(message: str, *, http_status: int, headers: dict[str, str] | None = No
     return Response(body, status=http_status, headers=headers)
 
 
+class Conflict(exceptions.APIException):
+    """409: the resource exists but is not in a state (or of a kind) that allows the request."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict."
+    default_code = "conflict"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large."

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from instances.models import Instance
+from instances.models import Instance, SandboxReceived
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
 
 
@@ -19,7 +20,7 @@ def _drf(check: Any, value: Any) -> Any:
 
 class InstanceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
-    transport = serializers.ChoiceField(choices=Instance.Transport.values, required=False)
+    transport = serializers.ChoiceField(choices=Instance.Transport.choices, required=False)
     proxy_url = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
     sandbox = serializers.JSONField(required=False, default=dict)
 
@@ -62,3 +63,74 @@ class InstanceSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class BreakerSummarySerializer(serializers.Serializer):
+    """What GET /instance says about the breaker; GET /circuit-breaker-status/<id> says more."""
+
+    state = serializers.ChoiceField(choices=["closed", "open", "half_open", "forced_open"])
+    allows_connect = serializers.BooleanField()
+    open_until = serializers.DateTimeField(allow_null=True)
+    retry_after_s = serializers.IntegerField(allow_null=True)
+
+
+class InstanceStateSerializer(InstanceSerializer):
+    """Documentation of GET /instance's `data`: the instance plus its breaker summary."""
+
+    breaker = BreakerSummarySerializer(read_only=True)
+
+    class Meta(InstanceSerializer.Meta):
+        fields = [*InstanceSerializer.Meta.fields, "breaker"]
+        read_only_fields = fields
+
+
+def finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise serializers.ValidationError("Must be a finite number.")
+    return value
+
+
+class QrQuerySerializer(serializers.Serializer):
+    wait = serializers.FloatField(
+        required=False,
+        default=10.0,
+        min_value=0,
+        max_value=60,
+        validators=[finite],
+        help_text="Seconds to wait for a QR code to appear (0–60, default 10).",
+    )
+
+
+class OutboxQuerySerializer(serializers.Serializer):
+    since = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=2**62, help_text="Only rows with a larger id."
+    )
+    limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=1000)
+
+
+class SandboxReceivedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SandboxReceived
+        fields = [
+            "id",
+            "wa_message_id",
+            "chat_id",
+            "kind",
+            "text",
+            "media_url",
+            "filename",
+            "media_bytes",
+            "ref",
+            "received_at",
+        ]
+        read_only_fields = fields
+
+
+class TokenBodySerializer(serializers.Serializer):
+    """POST bodies of endpoints that take nothing else: Waziper clients may put the token here."""
+
+    access_token = serializers.CharField(required=False, help_text="Or use the query string or a header.")
+
+
+class InstanceBodySerializer(TokenBodySerializer):
+    instance_id = serializers.CharField(required=False, help_text="Or use the query string.")

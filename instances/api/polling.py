@@ -1,0 +1,36 @@
+"""Waiting in a view for the worker to write something (a QR code, a command's result).
+
+The database is the only channel to the worker (DESIGN "Shape"), so a view that waits polls it.
+Views are sync and daphne runs each request in its own thread, so a short sleep blocks only the
+request that asked to wait. `sleep` and `clock` are module attributes so tests can swap in a fake
+clock (and run a worker step on each "sleep") instead of really waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+INTERVAL_S = 0.1  # the worker takes commands and writes QR codes on a ~0.1 s tick
+
+sleep: Callable[[float], None] = time.sleep
+clock: Callable[[], float] = time.monotonic
+
+
+def poll(check: Callable[[], T | None], timeout: float, interval: float = INTERVAL_S) -> T | None:
+    """Call `check` until it returns something other than None or `timeout` seconds pass.
+
+    `check` runs at least once (so `timeout=0` is "look once") and once more at the deadline.
+    """
+    deadline = clock() + max(0.0, timeout)
+    while True:
+        found = check()
+        if found is not None:
+            return found
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return None
+        sleep(min(interval, remaining))
