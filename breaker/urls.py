@@ -1,5 +1,10 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from breaker import api
+
+urlpatterns = [
+    path("reset-circuit-breaker/<str:instance_id>", api.ResetBreakerView.as_view(), name="breaker-reset"),
+    path("circuit-breaker-status/<str:instance_id>", api.BreakerStatusView.as_view(), name="breaker-status"),
+]
