@@ -1,0 +1,77 @@
+"""/instances and /instances/<id>: create, list, show, delete (DESIGN "HTTP API")."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from instances import service
+from instances.api.lookup import get_instance
+from instances.api.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
+from instances.api.serializers import InstanceCreateSerializer, InstanceSerializer
+from instances.models import Instance
+from waziper_site.api import success
+
+
+class InstanceListView(APIView):
+    @extend_schema(
+        operation_id="instances_list",
+        summary="List your instances (staff: all)",
+        parameters=[ACCESS_TOKEN_QUERY],
+        responses={200: envelope("InstanceList", InstanceSerializer(many=True)), **error_responses()},
+    )
+    def get(self, request: Request) -> Response:
+        instances = Instance.objects.visible_to(request.user).select_related("owner")
+        return success("Success", InstanceSerializer(instances, many=True).data)
+
+    @extend_schema(
+        operation_id="instances_create",
+        summary="Create an instance (stopped until you ask for its QR code or state)",
+        parameters=[ACCESS_TOKEN_QUERY],
+        request=InstanceCreateSerializer,
+        responses={
+            201: envelope("InstanceCreated", InstanceSerializer(), message="Instance created"),
+            **error_responses(413),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = InstanceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            instance = service.create_instance(request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        return success(
+            "Instance created", InstanceSerializer(instance).data, http_status=status.HTTP_201_CREATED
+        )
+
+
+class InstanceDetailView(APIView):
+    @extend_schema(
+        operation_id="instances_show",
+        summary="Show one instance",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        responses={200: envelope("InstanceDetail", InstanceSerializer()), **error_responses(404)},
+    )
+    def get(self, request: Request, instance_id: str) -> Response:
+        return success("Success", InstanceSerializer(get_instance(request, instance_id)).data)
+
+    @extend_schema(
+        operation_id="instances_delete",
+        summary="Delete an instance: stops its session and removes its session store",
+        description="Queued messages, events and breaker history of the instance go with it.",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        request=None,
+        responses={
+            200: envelope("InstanceDeleted", message="Instance deleted", instance_id=serializers.CharField()),
+            **error_responses(404),
+        },
+    )
+    def delete(self, request: Request, instance_id: str) -> Response:
+        instance = get_instance(request, instance_id)
+        service.delete_instance(instance)
+        return success("Instance deleted", instance_id=instance.instance_id)
