@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from queueing import enqueue
 from queueing.models import QueuedMessage
 
 
@@ -16,7 +21,40 @@ class QueuedMessageAdmin(admin.ModelAdmin):
         "attempts",
         "created_at",
         "sent_at",
+        "short_error",
     ]
-    list_filter = ["status", "kind"]
-    search_fields = ["message_id", "chat_id", "instance__instance_id", "wa_message_id"]
+    list_filter = ["status", "kind", ("instance", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_select_related = ["instance"]
+    search_fields = ["=message_id", "chat_id", "instance__instance_id", "wa_message_id", "=bulk_id"]
+    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in QueuedMessage._meta.fields]
+    actions = ["cancel_messages", "requeue_messages"]
+    # The queue never deletes: history is how "was it sent?" gets answered.
+    actions_on_top = True
+
+    @admin.display(description="last error")
+    def short_error(self, obj: QueuedMessage) -> str:
+        return obj.last_error[:80]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:  # the API validates; the admin does not
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Cancel selected messages (queued ones only)", permissions=["change"])
+    def cancel_messages(self, request: HttpRequest, queryset: QuerySet[QueuedMessage]) -> None:
+        done = enqueue.cancel_queued(queryset)
+        skipped = queryset.count() - done
+        self.message_user(
+            request, f"Cancelled {done} message(s); {skipped} were not queued and stay as they are."
+        )
+
+    @admin.action(
+        description="Requeue failed/uncertain/cancelled messages (an uncertain one may arrive twice)",
+        permissions=["change"],
+    )
+    def requeue_messages(self, request: HttpRequest, queryset: QuerySet[QueuedMessage]) -> None:
+        done = enqueue.requeue(queryset)
+        level = messages.SUCCESS if done else messages.WARNING
+        self.message_user(request, f"Requeued {done} message(s) with fresh attempts.", level)

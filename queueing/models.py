@@ -43,15 +43,22 @@ class QueuedMessage(models.Model):
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     wa_message_id = models.CharField(max_length=128, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True, help_text="Worker that claimed it for sending")
+    # Fingerprint of what an Idempotency-Key request asked for: a key reused for a different
+    # message is a client bug we answer with 409 rather than silently returning the first one.
+    request_hash = models.CharField(max_length=64, blank=True)
     bulk_id = models.UUIDField(null=True, blank=True, help_text="The /send_bulk request it came from")
 
     created_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When the worker handed it to the session. Claimed but not handed off (media still
+    # downloading) means it cannot have reached WhatsApp, so it may safely go back to the queue.
+    handed_off_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    uncertain_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -59,6 +66,12 @@ class QueuedMessage(models.Model):
         indexes = [
             # The dispatcher's "next due message of this instance".
             models.Index(fields=["instance", "status", "not_before"], name="queue_next_due"),
+            # The claim's order (priority, then FIFO): walked in order, so taking the next
+            # message never sorts an instance's whole backlog.
+            models.Index(fields=["instance", "status", "-priority", "id"], name="queue_claim_order"),
+            # The last hand-off per instance: send spacing survives a worker restart.
+            models.Index(fields=["instance", "handed_off_at"], name="queue_handoff"),
+            models.Index(fields=["bulk_id"], name="queue_bulk"),
             # Receipts arrive with WhatsApp's id.
             models.Index(fields=["instance", "wa_message_id"], name="queue_wa_id"),
             models.Index(fields=["status"], name="queue_status"),

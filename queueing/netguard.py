@@ -1,0 +1,135 @@
+"""SSRF guard: which addresses a media URL may reach.
+
+A gateway that fetches URLs its API clients name is a classic server-side request forgery hole:
+`http://169.254.169.254/` (cloud metadata), `http://127.0.0.1:8000/admin/`, the office LAN. Only
+globally routable addresses are allowed unless WAZIPER_ALLOW_PRIVATE_MEDIA_URLS is set. The check
+runs on every resolved address of every hop (redirects included), and the download then connects
+to the very address that was checked, so a DNS answer that changes in between (rebinding) cannot
+slip a private address past it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+# A guard returns why an address is refused, or None to allow it.
+Guard = Callable[[IPAddress], str | None]
+
+# getaddrinfo cannot be cancelled; a few threads bound how many stuck lookups can pile up.
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dns")
+
+
+class BlockedAddress(Exception):
+    """The URL's host is, or resolves to, an address the guard refuses."""
+
+
+def refusal(ip: IPAddress, allow_private: bool) -> str | None:
+    """Why `ip` may not be fetched, or None. Private-but-allowed still refuses unspecified
+    and multicast addresses, which are never a media server."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified or ip.is_multicast:
+        return f"{ip} is not a unicast address"
+    if allow_private:
+        return None
+    if ip.is_loopback:
+        return f"{ip} is a loopback address"
+    if ip.is_link_local:
+        return f"{ip} is a link-local address"
+    if ip.is_private:
+        return f"{ip} is a private address"
+    if not ip.is_global:
+        return f"{ip} is not a public address"
+    return None
+
+
+def default_guard(allow_private: bool) -> Guard:
+    return lambda ip: refusal(ip, allow_private)
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def literal_ip(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def resolve(host: str, port: int, resolver: Resolver = system_resolver) -> list[IPAddress]:
+    """Every address `host` stands for (a literal IP is its own answer)."""
+    ip = literal_ip(host)
+    if ip is not None:
+        return [ip]
+    return [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolver(host, port)]
+
+
+def checked_addresses(host: str, port: int, guard: Guard, resolver: Resolver = system_resolver) -> list[str]:
+    """The addresses to connect to; raises BlockedAddress if ANY is refused (a host that also
+    resolves to a private address is refused outright, whichever one a connect would pick)."""
+    try:
+        addresses = resolve(host, port, resolver)
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise OSError(f"cannot resolve {host}: {exc}") from None
+    if not addresses:
+        raise OSError(f"{host} has no address")
+    for ip in addresses:
+        reason = guard(ip)
+        if reason:
+            raise BlockedAddress(f"{host}: {reason}")
+    return [str(ip) for ip in addresses]
+
+
+_EARLY_CACHE: dict[tuple[str, int], tuple[float, str | None]] = {}
+_EARLY_TTL = 60.0
+_EARLY_MAX = 1024
+
+
+def early_check(host: str, port: int, allow_private: bool, *, timeout: float = 2.0) -> str | None:
+    """Enqueue-time check: why `host` is refused, or None.
+
+    Only a definite answer refuses: a lookup that fails or takes longer than `timeout` is let
+    through, because the download checks again and a DNS hiccup must not bounce a blast.
+    Answers are remembered for a minute: a bulk of a thousand invoices on one host is one lookup.
+    """
+    if allow_private:
+        return _early_check(host, port, True, timeout)
+    key, now = (host.lower(), port), time.monotonic()
+    cached = _EARLY_CACHE.get(key)
+    if cached is not None and now - cached[0] < _EARLY_TTL:
+        return cached[1]
+    reason = _early_check(host, port, False, timeout)
+    if len(_EARLY_CACHE) >= _EARLY_MAX:
+        _EARLY_CACHE.clear()
+    _EARLY_CACHE[key] = (now, reason)
+    return reason
+
+
+def _early_check(host: str, port: int, allow_private: bool, timeout: float) -> str | None:
+    ip = literal_ip(host)
+    if ip is not None:
+        return refusal(ip, allow_private)
+    if host.lower().rstrip(".") == "localhost" or host.lower().endswith(".localhost"):
+        return None if allow_private else f"{host} is a loopback name"
+    if allow_private:
+        return None
+    future = _LOOKUPS.submit(resolve, host, port)
+    try:
+        addresses = future.result(timeout=timeout)
+    except (FutureTimeout, OSError, UnicodeError, ValueError):
+        return None
+    for address in addresses:
+        reason = refusal(address, allow_private)
+        if reason:
+            return f"{host}: {reason}"
+    return None

@@ -1,0 +1,215 @@
+"""Everything a message must satisfy before it is queued, shared by the API, the admin and tests.
+
+`clean_message` returns a normalised MessageDraft or raises django's ValidationError with one
+entry per bad field, so a client learns every mistake from one 400.
+
+Limits: WhatsApp caps a caption at 1,024 characters (Meta's documented caption limit, e.g.
+https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/image-messages/
+"Maximum 1024 characters"); a text message at 65,536 characters, the limit of the WhatsApp apps
+and the multi-device protocol neonize speaks (the Cloud API's 4,096 is that product's own cap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+from queueing import netguard
+from queueing.models import QueuedMessage
+
+TEXT_LIMIT = 65_536
+CAPTION_LIMIT = 1_024
+MEDIA_URL_LIMIT = 2_000
+FILENAME_LIMIT = 255
+IDEMPOTENCY_KEY_LIMIT = 100
+PRIORITY_RANGE = (-100, 100)
+
+Kind = QueuedMessage.Kind
+KINDS = tuple(Kind.values)
+MEDIA_KINDS = (Kind.IMAGE, Kind.DOCUMENT, Kind.AUDIO, Kind.VIDEO)
+# Waziper's own API has `type=media` (with media_url) next to `type=text`; its PHP front ends
+# send that, so we accept it and pick the WhatsApp kind from the file's extension.
+MEDIA_ALIAS = "media"
+
+# [0-9], never \d: \d also matches Arabic-Indic and other Unicode digits.
+PHONE_RE = re.compile(r"^\+?([0-9]{8,15})$")
+USER_JID_RE = re.compile(r"^([0-9]{8,15})@s\.whatsapp\.net$", re.IGNORECASE)
+# Groups: new ids are long digit strings, old ones `<creator phone>-<timestamp>`.
+GROUP_JID_RE = re.compile(r"^([0-9]{5,25}(?:-[0-9]{5,15})?)@g\.us$", re.IGNORECASE)
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+@dataclass(frozen=True)
+class MessageDraft:
+    chat_id: str
+    kind: str
+    text: str = ""
+    media_url: str = ""
+    filename: str = ""
+    priority: int = 0
+
+    def fingerprint(self) -> str:
+        """Stable hash of what was asked for (to spot an Idempotency-Key reused for another message)."""
+        raw = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def check_string(value: str) -> str:
+    """Refuse text no database can store: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Must be valid Unicode text.") from None
+    return value
+
+
+def normalize_chat_id(value: str) -> str:
+    """Phone digits (an optional leading + dropped) or a lower-cased user/group JID."""
+    value = check_string(value or "").strip()
+    if match := PHONE_RE.match(value):
+        return match.group(1)
+    if match := USER_JID_RE.match(value):
+        return f"{match.group(1)}@s.whatsapp.net"
+    if match := GROUP_JID_RE.match(value):
+        return f"{match.group(1)}@g.us"
+    raise ValidationError(
+        "Must be a phone number of 8 to 15 digits with an optional leading +, "
+        "or a JID such as 6281234567890@s.whatsapp.net or 120363000000000000@g.us."
+    )
+
+
+def infer_media_kind(media_url: str, filename: str) -> str:
+    for name in (filename, urlsplit(media_url).path):
+        mime = mimetypes.guess_type(name)[0] if name else None
+        if mime:
+            major = mime.split("/", 1)[0]
+            if major in (Kind.IMAGE, Kind.AUDIO, Kind.VIDEO):
+                return major
+            return Kind.DOCUMENT
+    return Kind.DOCUMENT
+
+
+def normalize_kind(value: str | None, media_url: str, filename: str) -> str:
+    value = (value or "").strip().lower()
+    if not value:
+        return infer_media_kind(media_url, filename) if media_url else Kind.TEXT
+    if value == MEDIA_ALIAS:
+        return infer_media_kind(media_url, filename)
+    if value not in KINDS:
+        raise ValidationError(f"Must be one of {', '.join(KINDS)} (or {MEDIA_ALIAS}).")
+    return value
+
+
+def validate_media_url(value: str, *, allow_private: bool) -> str:
+    value = check_string(value or "").strip()
+    if len(value) > MEDIA_URL_LIMIT or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValidationError(f"Must be a URL of at most {MEDIA_URL_LIMIT} characters without spaces.")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValidationError("Must be an http:// or https:// URL.")
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        raise ValidationError("Port must be a number from 1 to 65535.") from None
+    if not parts.hostname:
+        raise ValidationError("Must name a host.")
+    reason = netguard.early_check(parts.hostname, port, allow_private)
+    if reason:
+        raise ValidationError(f"Refused: {reason} (private, loopback and link-local hosts are not fetched).")
+    return value
+
+
+def validate_filename(value: str) -> str:
+    value = check_string(value or "").strip()
+    if len(value) > FILENAME_LIMIT:
+        raise ValidationError(f"Must be at most {FILENAME_LIMIT} characters.")
+    if any(ch in "/\\" or ord(ch) < 32 for ch in value):
+        raise ValidationError("Must be a plain file name (no path separators or control characters).")
+    return value
+
+
+def validate_idempotency_key(value: str) -> str:
+    if not 1 <= len(value) <= IDEMPOTENCY_KEY_LIMIT or not IDEMPOTENCY_KEY_RE.match(value):
+        raise ValidationError(
+            f"Must be 1 to {IDEMPOTENCY_KEY_LIMIT} visible ASCII characters (a UUID is a good key)."
+        )
+    return value
+
+
+def _check_text(kind: str, text: str) -> str:
+    text = check_string(text or "")
+    if kind == Kind.TEXT:
+        if not text.strip():
+            raise ValidationError("A text message needs text (caption or message).")
+        if len(text) > TEXT_LIMIT:
+            raise ValidationError(f"Text must be at most {TEXT_LIMIT} characters (got {len(text)}).")
+    elif kind == Kind.AUDIO:
+        if text.strip():
+            raise ValidationError("WhatsApp audio messages have no caption.")
+        text = ""
+    elif len(text) > CAPTION_LIMIT:
+        raise ValidationError(f"A caption must be at most {CAPTION_LIMIT} characters (got {len(text)}).")
+    return text
+
+
+def clean_message(
+    *,
+    chat_id: str,
+    kind: str | None = None,
+    text: str = "",
+    media_url: str = "",
+    filename: str = "",
+    priority: int = 0,
+    allow_private: bool = False,
+    text_field: str = "caption",
+) -> MessageDraft:
+    """Validate one message; the ValidationError's dict names every bad field."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+
+    def run(field: str, check: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            cleaned[field] = check(*args, **kwargs)
+        except ValidationError as exc:
+            errors.setdefault(field, []).extend(exc.messages)
+        return cleaned.get(field)
+
+    run("chat_id", normalize_chat_id, chat_id)
+    name = run("filename", validate_filename, filename) or ""
+    kind_value = run("type", normalize_kind, kind, (media_url or "").strip(), name)
+    if kind_value is not None:
+        if kind_value == Kind.TEXT:
+            if (media_url or "").strip():
+                errors.setdefault("media_url", []).append("Only media types take a media_url.")
+        elif not (media_url or "").strip():
+            errors.setdefault("media_url", []).append(f"A {kind_value} message needs a media_url.")
+        else:
+            run("media_url", validate_media_url, media_url, allow_private=allow_private)
+        run(text_field, _check_text, kind_value, text)
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not (PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1])
+    ):
+        errors.setdefault("priority", []).append(
+            f"Must be a whole number from {PRIORITY_RANGE[0]} to {PRIORITY_RANGE[1]}."
+        )
+    if errors:
+        raise ValidationError(errors)
+    return MessageDraft(
+        chat_id=cleaned["chat_id"],
+        kind=kind_value,
+        text=cleaned[text_field],
+        media_url=cleaned.get("media_url", ""),
+        filename=name,
+        priority=priority,
+    )

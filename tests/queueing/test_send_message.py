@@ -1,0 +1,201 @@
+"""POST /send_message and /send-message/<instance_id> (healthchecks' one-file-per-endpoint shape)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from instances.models import Instance
+from queueing.models import QueuedMessage
+
+pytestmark = pytest.mark.django_db
+
+
+def send(client: APIClient, instance: Instance, fmt: str = "json", **body):
+    body.setdefault("chat_id", "6281234567890")
+    return client.post(f"/send_message?instance_id={instance.instance_id}", body, format=fmt)
+
+
+def test_it_queues_a_text_and_answers_202(owner_client: APIClient, instance: Instance) -> None:
+    response = send(owner_client, instance, caption="Hello")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "success" and body["message"] == "Message queued"
+    assert body["data"]["status"] == "queued"
+    message = QueuedMessage.objects.get(message_id=body["data"]["message_id"])
+    assert (message.instance, message.chat_id, message.kind, message.text) == (
+        instance,
+        "6281234567890",
+        "text",
+        "Hello",
+    )
+
+
+def test_it_accepts_waziper_form_posts_with_the_token_in_the_query(
+    api: APIClient, owner_token: str, instance: Instance
+) -> None:
+    response = api.post(
+        f"/send_message?access_token={owner_token}&instance_id={instance.instance_id}",
+        {"chat_id": "+6281234567890", "message": "from PHP", "type": "text"},
+    )
+    assert response.status_code == 202
+    assert QueuedMessage.objects.get().chat_id == "6281234567890"
+
+
+def test_it_accepts_the_instance_id_and_token_in_the_body(
+    api: APIClient, owner_token: str, instance: Instance
+) -> None:
+    response = api.post(
+        "/send_message",
+        {
+            "access_token": owner_token,
+            "instance_id": instance.instance_id,
+            "chat_id": "6281234567890",
+            "message": "x",
+        },
+        format="json",
+    )
+    assert response.status_code == 202
+
+
+def test_the_path_alias_queues_too(owner_client: APIClient, instance: Instance) -> None:
+    response = owner_client.post(
+        f"/send-message/{instance.instance_id}", {"chat_id": "6281234567890", "caption": "hi"}, format="json"
+    )
+    assert response.status_code == 202
+
+
+def test_it_queues_media_with_a_caption(owner_client: APIClient, instance: Instance) -> None:
+    response = send(
+        owner_client, instance, type="media", media_url="https://93.184.215.14/cat.png", caption="a cat"
+    )
+    assert response.status_code == 202
+    message = QueuedMessage.objects.get()
+    assert (message.kind, message.media_url, message.text) == (
+        "image",
+        "https://93.184.215.14/cat.png",
+        "a cat",
+    )
+
+
+def test_each_invalid_field_is_a_400_naming_it(owner_client: APIClient, instance: Instance) -> None:
+    response = send(
+        owner_client, instance, chat_id="123", type="image", media_url="http://10.0.0.1/x.png", priority=999
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["status"] == "error"
+    assert set(body["errors"]) == {"chat_id", "media_url", "priority"}
+    assert not QueuedMessage.objects.exists()
+
+
+def test_missing_chat_id_is_a_400(owner_client: APIClient, instance: Instance) -> None:
+    response = owner_client.post(
+        f"/send_message?instance_id={instance.instance_id}", {"caption": "x"}, format="json"
+    )
+    assert response.status_code == 400 and "chat_id" in response.json()["errors"]
+
+
+def test_missing_instance_id_is_a_400(owner_client: APIClient) -> None:
+    response = owner_client.post("/send_message", {"chat_id": "6281234567890", "caption": "x"}, format="json")
+    assert response.status_code == 400 and "instance_id" in response.json()["errors"]
+
+
+def test_someone_elses_instance_is_a_404(api: APIClient, stranger_token: str, instance: Instance) -> None:
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {stranger_token}")
+    assert send(api, instance, caption="x").status_code == 404
+    assert not QueuedMessage.objects.exists()
+
+
+def test_no_token_is_a_401(api: APIClient, instance: Instance) -> None:
+    assert send(api, instance, caption="x").status_code == 401
+
+
+def test_get_is_a_405(owner_client: APIClient) -> None:
+    assert owner_client.get("/send_message").status_code == 405
+
+
+def test_a_locked_database_is_a_503_with_nothing_written(
+    owner_client: APIClient, instance: Instance, monkeypatch
+) -> None:
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(QueuedMessage, "save", locked)
+    response = send(owner_client, instance, caption="x")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert response.json()["status"] == "error"
+    monkeypatch.undo()
+    assert not QueuedMessage.objects.exists()
+
+
+def test_same_idempotency_key_returns_the_first_message(owner_client: APIClient, instance: Instance) -> None:
+    first = owner_client.post(
+        f"/send_message?instance_id={instance.instance_id}",
+        {"chat_id": "6281234567890", "caption": "once"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="order-17",
+    )
+    again = owner_client.post(
+        f"/send_message?instance_id={instance.instance_id}",
+        {"chat_id": "6281234567890", "caption": "once"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="order-17",
+    )
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["data"]["message_id"] == first.json()["data"]["message_id"]
+    assert QueuedMessage.objects.count() == 1
+
+
+def test_an_idempotency_key_reused_for_another_message_is_a_409(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    url = f"/send_message?instance_id={instance.instance_id}"
+    owner_client.post(
+        url, {"chat_id": "6281234567890", "caption": "a"}, format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    response = owner_client.post(
+        url, {"chat_id": "6281234567890", "caption": "b"}, format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    assert response.status_code == 409
+    assert QueuedMessage.objects.count() == 1
+
+
+def test_idempotency_keys_are_per_instance(owner, owner_client: APIClient, instance: Instance) -> None:
+    from instances.service import create_instance
+
+    other = create_instance(owner, name="second", transport="sandbox")
+    for inst in (instance, other):
+        response = owner_client.post(
+            f"/send_message?instance_id={inst.instance_id}",
+            {"chat_id": "6281234567890", "caption": "a"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="same",
+        )
+        assert response.status_code == 202
+    assert QueuedMessage.objects.count() == 2
+
+
+def test_a_malformed_idempotency_key_is_a_400_naming_the_header(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    response = owner_client.post(
+        f"/send_message?instance_id={instance.instance_id}",
+        {"chat_id": "6281234567890", "caption": "a"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="x" * 300,
+    )
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chat_id=st.one_of(st.text(max_size=30), st.integers()), caption=st.text(max_size=50))
+def test_any_input_is_a_202_or_a_400_never_a_500(
+    owner_client: APIClient, instance: Instance, chat_id, caption
+) -> None:
+    response = send(owner_client, instance, chat_id=chat_id, caption=caption)
+    assert response.status_code in (202, 400), response.content
