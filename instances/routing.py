@@ -1,7 +1,11 @@
-"""Websocket routes (the live QR consumer joins here)."""
+"""Websocket routes: the live QR/status consumer (instances/consumers.py)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
-websocket_urlpatterns: list[URLPattern] = []
+from instances.consumers import InstanceConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    re_path(r"^ws/instances/(?P<instance_id>[^/]+)/?$", InstanceConsumer.as_asgi()),
+]

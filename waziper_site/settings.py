@@ -108,7 +108,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     # Tests start real daphne and worker processes, which must see the test database: a file.
-    _db["TEST"] = {"NAME": str(BASE_DIR / "db-test.sqlite3")}
+    # WAZIPER_TEST_DB lets two test runs in one checkout use separate files.
+    _db["TEST"] = {"NAME": ENV.get("WAZIPER_TEST_DB") or str(BASE_DIR / "db-test.sqlite3")}
 else:
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
