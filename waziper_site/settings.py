@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -107,9 +108,11 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # Tests start real daphne and worker processes, which must see the test database: a file.
-    # WAZIPER_TEST_DB lets two test runs in one checkout use separate files.
-    _db["TEST"] = {"NAME": ENV.get("WAZIPER_TEST_DB") or str(BASE_DIR / "db-test.sqlite3")}
+    # Tests start real daphne and worker processes, which must see the test database: a file,
+    # one per test run (its pid) unless WAZIPER_TEST_DB names one, so concurrent runs in one
+    # checkout never share or delete each other's.
+    _test_db = Path(tempfile.gettempdir()) / f"waziper-test-{os.getpid()}.sqlite3"
+    _db["TEST"] = {"NAME": ENV.get("WAZIPER_TEST_DB") or str(_test_db)}
 else:
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
