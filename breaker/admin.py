@@ -1,8 +1,27 @@
+"""Breakers in the admin: state per instance (with a reset action), failure history and resets,
+both read-only: history is evidence, never edited."""
+
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from breaker.models import BreakerReset, BreakerState, FailureEvent
+from instances.dashboard import operations
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(BreakerState)
@@ -11,35 +30,48 @@ class BreakerStateAdmin(admin.ModelAdmin):
         "instance",
         "state",
         "consecutive_failures",
+        "trips",
         "open_until",
         "last_failure_at",
         "last_reset_at",
     ]
     list_filter = ["state"]
+    list_select_related = ["instance"]
     search_fields = ["instance__instance_id", "instance__name"]
+    actions = ["reset_breakers"]
+    # State moves only through breaker.service; per-instance thresholds are the editable part.
+    readonly_fields = [
+        f.name
+        for f in BreakerState._meta.fields
+        if f.name not in ("threshold", "window_s", "base_cooldown_s", "max_cooldown_s")
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Reset circuit breaker (and reconnect now)", permissions=["change"])
+    def reset_breakers(self, request: HttpRequest, queryset: QuerySet[BreakerState]) -> None:
+        for state in queryset.select_related("instance"):
+            operations.reset_breaker(state.instance, request.user)
+        self.message_user(request, f"Reset {queryset.count()} breaker(s).")
 
 
 @admin.register(FailureEvent)
-class FailureEventAdmin(admin.ModelAdmin):
+class FailureEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "instance", "kind", "detail", "counts"]
-    list_filter = ["kind", "counts", "at"]
+    list_filter = ["kind", "counts", ("instance", admin.RelatedOnlyFieldListFilter), "at"]
+    list_select_related = ["instance"]
     search_fields = ["instance__instance_id", "detail"]
     date_hierarchy = "at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(BreakerReset)
-class BreakerResetAdmin(admin.ModelAdmin):
+class BreakerResetAdmin(ReadOnlyAdmin):
     list_display = ["at", "instance", "source", "actor", "reason", "previous_state"]
-    list_filter = ["source"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    list_filter = ["source", ("instance", admin.RelatedOnlyFieldListFilter), "at"]
+    list_select_related = ["instance"]
+    search_fields = ["instance__instance_id", "actor", "reason"]
+    date_hierarchy = "at"

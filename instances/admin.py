@@ -1,7 +1,17 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin, messages
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from instances.dashboard import operations
+from instances.dashboard.figures import with_list_columns
 from instances.models import (
     AccessToken,
     Instance,
@@ -12,20 +22,38 @@ from instances.models import (
 )
 
 
+class BreakerStateFilter(admin.ChoicesFieldListFilter):
+    """`breaker__state` would be titled plain "state" next to the instance's own status."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "breaker"
+
+
+def _badge(css: str, text: str) -> str:
+    return format_html('<span class="wz-badge {}">{}</span>', css, text)
+
+
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
+    """The instance list operators start from: state at a glance, bulk actions, "Link phone"."""
+
     list_display = [
         "instance_id",
         "name",
         "owner",
         "transport",
-        "desired_state",
-        "status",
-        "jid",
-        "updated_at",
+        "status_badge",
+        "breaker_badge",
+        "failures",
+        "queue",
+        "last_failure",
+        "link_phone",
     ]
-    list_filter = ["status", "desired_state", "transport"]
+    list_filter = ["status", "desired_state", "transport", ("breaker__state", BreakerStateFilter)]
+    list_select_related = ["owner"]
     search_fields = ["instance_id", "name", "jid", "owner__username"]
+    actions = ["reset_breakers", "start_instances", "stop_instances", "logout_instances"]
     readonly_fields = [
         "instance_id",
         "status",
@@ -45,6 +73,72 @@ class InstanceAdmin(admin.ModelAdmin):
     ]
     exclude = ["last_qr"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
+        queryset = super().get_queryset(request)
+        # Only the list needs the per-row figures; change and delete pages stay plain.
+        if request.resolver_match and request.resolver_match.url_name == "instances_instance_changelist":
+            queryset = with_list_columns(queryset, timezone.now())
+        return queryset
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Instance) -> str:
+        return _badge(f"wz-status-{obj.status}", obj.get_status_display())
+
+    @admin.display(description="breaker", ordering="breaker_state")
+    def breaker_badge(self, obj: Instance) -> str:
+        state = getattr(obj, "breaker_state", "closed")
+        return _badge(f"wz-breaker-{state}", state)
+
+    @admin.display(description="failures in window", ordering="failures_in_window")
+    def failures(self, obj: Instance) -> int:
+        return getattr(obj, "failures_in_window", 0)
+
+    @admin.display(description="queue depth", ordering="queue_depth")
+    def queue(self, obj: Instance) -> str:
+        depth = getattr(obj, "queue_depth", 0)
+        url = reverse("admin:queueing_queuedmessage_changelist") + f"?instance__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, depth)
+
+    @admin.display(description="last failure", ordering="last_failure_at")
+    def last_failure(self, obj: Instance) -> str:
+        at = getattr(obj, "last_failure_at", None)
+        if at is None:
+            return "–"
+        return f"{obj.last_failure_kind} · {naturaltime(at)}"
+
+    @admin.display(description="")
+    def link_phone(self, obj: Instance) -> str:
+        return format_html(
+            '<a class="button" href="{}">Link phone</a>',
+            reverse("dashboard:link-phone", args=[obj.instance_id]),
+        )
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Instance], operation: Any) -> None:
+        failed = 0
+        for instance in queryset:
+            outcome = operation(instance, request.user)
+            if not outcome.ok:
+                failed += 1
+                self.message_user(request, outcome.message, messages.ERROR)
+        done = queryset.count() - failed
+        self.message_user(request, f"{operation.__name__.replace('_', ' ')}: done for {done} instance(s).")
+
+    @admin.action(description="Reset circuit breaker (and reconnect now)", permissions=["change"])
+    def reset_breakers(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, operations.reset_breaker)
+
+    @admin.action(description="Start (hold a session)", permissions=["change"])
+    def start_instances(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, operations.start)
+
+    @admin.action(description="Stop (close the session, keep the link)", permissions=["change"])
+    def stop_instances(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, operations.stop)
+
+    @admin.action(description="Log out (unlink the phone, delete the session store)", permissions=["change"])
+    def logout_instances(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, operations.logout)
+
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(admin.ModelAdmin):
@@ -60,9 +154,13 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
 @admin.register(InstanceEvent)
 class InstanceEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "instance", "kind", "created_at"]
-    list_filter = ["kind"]
+    """The outbox, read-only: the status history the live page is built from."""
+
+    list_display = ["id", "instance", "kind", "payload", "created_at"]
+    list_filter = ["kind", ("instance", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_select_related = ["instance"]
     search_fields = ["instance__instance_id"]
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request) -> bool:
         return False

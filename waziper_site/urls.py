@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("queueing.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/dashboard/", include("instances.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]
