@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from breaker import service as breaker_service
 from breaker.models import BreakerReset, BreakerState, FailureEvent
 from instances.dashboard import charts, figures
 from instances.models import Instance, InstanceCommand, SandboxPhone
@@ -18,7 +20,6 @@ from instances.qr import qr_data_uri
 from instances.runtime.state import store_qr
 from instances.service import create_instance
 from tests.instances.api.matrix import fast_password_hashing  # noqa: F401  (autouse fixture)
-from tests.instances.api.worker_sim import FakeWait, trip_breaker
 from tests.queueing.helpers import queue_message
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +44,12 @@ def hold(instance: Instance) -> None:
         worker_id="w1",
         lease_expires_at=timezone.now() + timedelta(seconds=30),
     )
+
+
+def trip_breaker(instance: Instance) -> None:
+    """Fail connects through breaker.service until the breaker opens, as the worker would."""
+    for _ in range(settings.WAZIPER_BREAKER_THRESHOLD):
+        breaker_service.record_failure(instance, "connect_failed", "dial refused", now=timezone.now())
 
 
 def show_qr(instance: Instance) -> None:
@@ -142,11 +149,12 @@ def test_pairing_sends_the_number_to_the_worker_and_shows_its_code(
     staff_client: Client, instance: Instance, monkeypatch: Any
 ) -> None:
     show_qr(instance)
-    wait = FakeWait()
-    monkeypatch.setattr("instances.api.polling.clock", wait.clock)
-    monkeypatch.setattr("instances.api.polling.sleep", wait.sleep)
-    wait.on_sleep = lambda n: InstanceCommand.objects.filter(kind="pair_phone").update(
-        finished_at=timezone.now(), result={"code": "ABCD-EFGH"}
+    # The worker's answer comes while the view waits.
+    monkeypatch.setattr(
+        "instances.api.polling.sleep",
+        lambda seconds: InstanceCommand.objects.filter(kind="pair_phone").update(
+            finished_at=timezone.now(), result={"code": "ABCD-EFGH"}
+        ),
     )
     response = staff_client.post(
         url(instance, "pair"), {"phone": "+62 812-3456-7890"}, HTTP_ACCEPT="application/json"
