@@ -142,11 +142,13 @@ def record_failure(
     *,
     now: datetime,
     counts: bool = True,
+    force: bool = False,
     rand: Rand = random.random,
 ) -> FailureOutcome:
     """Store a failure and trip the breaker if it crossed the threshold (or the probe failed).
 
-    `logged_out` and `banned` force the breaker open: only a person closes it again.
+    `logged_out` and `banned` force the breaker open, as does `force` (a failure no retry can
+    mend, such as a corrupt session store): only a person closes it again.
     """
     instance_pk = _instance_pk(instance)
     with transaction.atomic():
@@ -166,7 +168,7 @@ def record_failure(
         state.refresh_from_db()
         in_window = failures_in_window(state, config, now)
         tripped = False
-        if kind in FORCING_KINDS and state.state != State.FORCED_OPEN:
+        if (force or kind in FORCING_KINDS) and state.state != State.FORCED_OPEN:
             _transition(
                 state,
                 State.FORCED_OPEN,

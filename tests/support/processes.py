@@ -30,3 +30,34 @@ def wait_for_http(url: str, proc: subprocess.Popen | None = None, timeout: float
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition") -> None:
+    """Poll `predicate` (real time: for real child processes only) until it is truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"{message} not reached within {timeout}s")
+
+
+def child_env(settings, **overrides: str) -> dict[str, str]:
+    """Environment for a child process using this test's database and session directory."""
+    import os
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(settings),
+        "WAZIPER_SESSIONS_DIR": settings.WAZIPER_SESSIONS_DIR,
+        "WAZIPER_LOG_LEVEL": "INFO",
+    }
+    env.update(overrides)
+    return env
+
+
+def _database_url(settings) -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

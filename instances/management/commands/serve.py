@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from instances.runtime.supervisor import WorkerSupervisor
 from waziper_site.commands import describe_seconds
 
 
@@ -48,8 +49,7 @@ class Command(BaseCommand):
         with_worker = not options["no_worker"]
         for line in startup_lines(with_worker=with_worker):
             self.stdout.write(line)
-        if with_worker:
-            self.stdout.write("⚠️  worker supervision arrives with `run_worker`; serving web only")
+        supervisor = WorkerSupervisor() if with_worker else None
 
         def ready() -> None:
             self.stdout.write(f"🌐 http://{host}:{port}/  (admin: /admin/, API docs: /api/docs/)")
@@ -63,4 +63,10 @@ class Command(BaseCommand):
             ready_callable=ready,
             verbosity=0,
         )
-        server.run()
+        if supervisor is not None:
+            supervisor.start()
+        try:
+            server.run()
+        finally:
+            if supervisor is not None:
+                supervisor.stop()

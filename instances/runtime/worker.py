@@ -1,0 +1,452 @@
+"""The worker: holds sessions for the instances it leases and reconciles them with the database.
+
+Shaped like healthchecks' `sendalerts`: each step is a method that takes `now` and returns True
+if it found work; `run()` loops them, sleeping briefly when none did; SIGTERM only sets a flag.
+Tests call the steps directly with a fake clock.
+
+One instance's exception never stops the others or the loop (logged with the instance id and
+recorded as a failure); a database error makes the loop back off and try again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from breaker import service as breaker
+from breaker.models import FailureEvent
+from breaker.policy import Verdict, retry_delay
+from instances.models import Instance, InstanceCommand, WorkerProcess
+from instances.runtime import leases
+from instances.runtime.clock import Clock, SystemClock
+from instances.runtime.held import Held, Phase
+from instances.runtime.reactions import Reactions
+from instances.runtime.state import write_state
+from instances.runtime.transports.base import Session, SessionSpec, Transport, TransportError
+from waziper_site.metrics import CONNECT_ATTEMPTS
+
+logger = logging.getLogger("waziper.worker")
+Status = Instance.Status
+
+
+class Dispatcher(Protocol):
+    """The queue's side of the worker (instances/runtime/dispatching.py)."""
+
+    def step(self, connected: dict[int, Session], now: datetime) -> bool: ...
+    def on_send_result(self, instance_pk: int, data: dict[str, Any], now: datetime) -> bool: ...
+    def on_receipt(self, instance_pk: int, data: dict[str, Any], now: datetime) -> None: ...
+    def on_session_lost(self, instance_pk: int, now: datetime) -> None: ...
+    def check_timeouts(self, now: datetime) -> None: ...
+    def shutdown(self, now: datetime) -> None: ...
+
+
+def default_transports() -> dict[str, Transport]:
+    from instances.runtime.transports.sandbox import SandboxTransport
+
+    return {"sandbox": SandboxTransport()}
+
+
+def default_dispatcher(worker_id: str) -> Dispatcher:
+    from instances.runtime.dispatching import Dispatcher as QueueDispatcher
+
+    return QueueDispatcher(worker_id)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker(Reactions):
+    IDLE_SLEEP_S = 0.05
+    FAST_STEP_S = 0.25  # lease scan and desired-state check
+    PONG_TIMEOUT_S = 15.0
+
+    def __init__(
+        self,
+        *,
+        worker_id: str | None = None,
+        capacity: int | None = None,
+        clock: Clock | None = None,
+        transports: dict[str, Transport] | None = None,
+        dispatcher: Dispatcher | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.worker_id = worker_id or new_worker_id()
+        self.capacity = capacity or settings.WAZIPER_WORKER_CAPACITY
+        self.clock = clock or SystemClock()
+        self.transports = transports if transports is not None else default_transports()
+        self.dispatcher = dispatcher if dispatcher is not None else default_dispatcher(self.worker_id)
+        self.rand = rand
+        self.held: dict[int, Held] = {}
+        self.shutdown_requested = False
+        self.last_run: dict[str, datetime] = {}
+        self.db_errors = 0
+
+    # --- scheduling helpers -------------------------------------------------------------------
+    def _due(self, name: str, now: datetime, every_s: float) -> bool:
+        last = self.last_run.get(name)
+        if last is not None and (now - last).total_seconds() < every_s:
+            return False
+        self.last_run[name] = now
+        return True
+
+    def _guard(self, held: Held, now: datetime, what: str, fn: Callable[[], Any]) -> None:
+        """Run one instance's work; its exception is its own failure, never the loop's."""
+        try:
+            fn()
+        except DatabaseError:
+            raise
+        except TransportError as exc:
+            # A transport refusing outright (unknown transport, unusable session store): no
+            # retry can mend it, so the breaker is forced open until a person looks.
+            logger.warning("instance %s: %s failed: %s", held.instance_id, what, exc)
+            self._after_failure(
+                held, FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {exc}", now, force=not exc.retryable
+            )
+        except Exception as exc:
+            logger.exception("instance %s: %s failed", held.instance_id, what)
+            self._after_failure(
+                held, FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", now
+            )
+
+    # --- registration and leases --------------------------------------------------------------
+    def register(self, now: datetime) -> None:
+        WorkerProcess.objects.update_or_create(
+            worker_id=self.worker_id,
+            defaults={
+                "hostname": socket.gethostname()[:255],
+                "pid": os.getpid(),
+                "capacity": self.capacity,
+                "started_at": now,
+                "heartbeat_at": now,
+                "stopped_at": None,
+            },
+        )
+
+    def step_heartbeat(self, now: datetime) -> bool:
+        """Beat, renew leases, and drop instances we lost or that were deleted."""
+        if not self._due("heartbeat", now, settings.WAZIPER_LEASE_TTL / 3):
+            return False
+        WorkerProcess.objects.filter(worker_id=self.worker_id).update(
+            heartbeat_at=now, instances_held=len(self.held), stopped_at=None
+        )
+        kept, deleted = leases.renew(self.worker_id, self.held, now, settings.WAZIPER_LEASE_TTL)
+        for pk in list(self.held):
+            if pk not in kept:
+                held = self.held.pop(pk)
+                logger.warning(
+                    "instance %s: %s", held.instance_id, "deleted" if pk in deleted else "lease lost"
+                )
+                self._close_session(held, now, lost=True)
+                if pk in deleted:
+                    self._remove_session_store(held)
+        return False
+
+    def step_acquire(self, now: datetime) -> bool:
+        if not self._due("acquire", now, self.FAST_STEP_S):
+            return False
+        won = leases.acquire(
+            self.worker_id, now, settings.WAZIPER_LEASE_TTL, self.capacity - len(self.held), self.held
+        )
+        for instance in won:
+            held = Held(
+                pk=instance.pk,
+                instance_id=instance.instance_id,
+                transport=instance.transport,
+                status=instance.status,
+                attempts=instance.retry_attempts,
+                # A restart keeps the backoff it was in: the breaker decides, not the restart.
+                next_attempt_at=instance.next_attempt_at,
+            )
+            self.held[instance.pk] = held
+            logger.info("instance %s: leased by %s", instance.instance_id, self.worker_id)
+            if held.status not in (Status.DISCONNECTED, Status.BREAKER_OPEN):
+                self._set_status(held, now, Status.STARTING, "worker picked it up")
+        return bool(won)
+
+    def step_desired(self, now: datetime) -> bool:
+        """Stop sessions whose instance was stopped (API, admin, QR timeout, logout)."""
+        if not self._due("desired", now, self.FAST_STEP_S):
+            return False
+        stopped = leases.stopped_among(self.worker_id) & set(self.held)
+        for pk in stopped:
+            held = self.held.pop(pk)
+            self._close_session(held, now, disconnect=True)
+            if held.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT):
+                self._set_status(held, now, Status.STOPPED, "stopped on request", next_attempt_at=None)
+            leases.release(self.worker_id, [pk])
+        return bool(stopped)
+
+    # --- connecting ---------------------------------------------------------------------------
+    def step_connect(self, now: datetime) -> bool:
+        """Ask the breaker before every connect; dial what it allows."""
+        started = False
+        for held in list(self.held.values()):
+            if held.phase not in (Phase.IDLE, Phase.WAITING, Phase.REFUSED):
+                continue
+            if held.next_attempt_at is not None and held.next_attempt_at > now:
+                continue
+            if held.phase is Phase.REFUSED and held.next_attempt_at is None:
+                # Forced open: only a reset (which sends a `reconnect` command) wakes it.
+                continue
+            self._guard(held, now, "connect", lambda h=held: self._try_connect(h, now))
+            started = started or held.phase is Phase.CONNECTING
+        return started
+
+    def _try_connect(self, held: Held, now: datetime) -> None:
+        decision = breaker.allow_connect(held.pk, now=now, worker_id=self.worker_id)
+        if decision.verdict is Verdict.REFUSE:
+            held.phase = Phase.REFUSED
+            held.next_attempt_at = (
+                now + timedelta(seconds=decision.retry_after_s)
+                if decision.retry_after_s is not None
+                else None
+            )
+            self._set_status(
+                held, now, Status.BREAKER_OPEN, decision.reason, next_attempt_at=held.next_attempt_at
+            )
+            return
+        row = Instance.objects.filter(pk=held.pk).values("proxy_url", "sandbox", "transport").first()
+        if row is None:
+            return  # deleted between steps; the heartbeat drops it
+        transport = self.transports.get(row["transport"])
+        if transport is None:
+            raise TransportError(
+                f"transport {row['transport']!r} is not available in this worker", retryable=False
+            )
+        spec = SessionSpec(
+            instance_pk=held.pk,
+            instance_id=held.instance_id,
+            proxy_url=row["proxy_url"],
+            session_dir=os.path.join(settings.WAZIPER_SESSIONS_DIR, held.instance_id),
+            sandbox=row["sandbox"] or {},
+        )
+        held.transport = row["transport"]
+        held.session = transport.open_session(spec)
+        held.phase = Phase.CONNECTING
+        held.probe = decision.verdict is Verdict.PROBE
+        held.connect_deadline = now + timedelta(seconds=settings.WAZIPER_CONNECT_TIMEOUT)
+        held.next_attempt_at = None
+        CONNECT_ATTEMPTS.labels(transport=held.transport).inc()
+        self._set_status(
+            held,
+            now,
+            Status.CONNECTING,
+            "probing (breaker half-open)" if held.probe else "",
+            next_attempt_at=None,
+        )
+        held.session.connect(now)
+
+    def step_timeouts(self, now: datetime) -> bool:
+        """A connect that outlives WAZIPER_CONNECT_TIMEOUT is ended and counted."""
+        found = False
+        for held in list(self.held.values()):
+            if held.phase is Phase.CONNECTING and held.connect_deadline and now >= held.connect_deadline:
+                found = True
+                limit = settings.WAZIPER_CONNECT_TIMEOUT
+                self._after_failure(
+                    held,
+                    FailureEvent.Kind.CONNECT_TIMEOUT,
+                    f"no answer within {limit:g}s; connection cancelled",
+                    now,
+                )
+            elif held.phase is Phase.CONNECTED and held.pong_deadline and now >= held.pong_deadline:
+                found = True
+                self._after_failure(held, FailureEvent.Kind.LIVE_CHECK, "live check: no answer", now)
+        return found
+
+    # --- events, commands, sending ------------------------------------------------------------
+    def step_events(self, now: datetime) -> bool:
+        by_transport: dict[str, list[Session]] = {}
+        for held in self.held.values():
+            if held.session is not None:
+                by_transport.setdefault(held.transport, []).append(held.session)
+        for name, sessions in by_transport.items():
+            self.transports[name].poll(sessions, now)
+        found = False
+        for held in list(self.held.values()):
+            if held.session is None:
+                continue
+            session = held.session
+            events = session.poll(now)
+            for event in events:
+                if held.session is not session:
+                    break  # an earlier event ended this session; the rest belong to a dead one
+                found = True
+                self._guard(
+                    held, now, f"event {event.kind}", lambda h=held, e=event: self.handle_event(h, e, now)
+                )
+        return found
+
+    def step_commands(self, now: datetime) -> bool:
+        if not self.held:
+            return False
+        pending = list(
+            InstanceCommand.objects.filter(
+                finished_at__isnull=True, taken_at__isnull=True, instance_id__in=self.held
+            )
+        )
+        for command in pending:
+            taken = InstanceCommand.objects.filter(pk=command.pk, taken_at__isnull=True).update(
+                taken_by=self.worker_id, taken_at=now
+            )
+            held = self.held.get(command.instance_id)
+            if taken and held is not None:
+                self._guard(
+                    held,
+                    now,
+                    f"command {command.kind}",
+                    lambda h=held, c=command: self.handle_command(h, c, now),
+                )
+        return bool(pending)
+
+    def step_dispatch(self, now: datetime) -> bool:
+        connected = {pk: h.session for pk, h in self.held.items() if h.phase is Phase.CONNECTED and h.session}
+        self.dispatcher.check_timeouts(now)
+        return self.dispatcher.step(connected, now) if connected else False
+
+    def step_live_check(self, now: datetime) -> bool:
+        if not self._due("live_check", now, settings.WAZIPER_LIVE_CHECK_INTERVAL):
+            return False
+        for held in self.held.values():
+            if held.phase is Phase.CONNECTED and held.session is not None and held.pong_deadline is None:
+                held.pong_deadline = now + timedelta(seconds=self.PONG_TIMEOUT_S)
+                self._guard(held, now, "live check", lambda h=held: h.session.check_alive(now))
+        return False
+
+    def step_cleanup(self, now: datetime) -> bool:
+        if not self._due("cleanup", now, settings.WAZIPER_CLEANUP_INTERVAL):
+            return False
+        from instances.runtime.cleanup import run_cleanup
+
+        run_cleanup(self.worker_id, now)
+        return False
+
+    # --- the loop -----------------------------------------------------------------------------
+    STEPS = (
+        "step_heartbeat",
+        "step_desired",
+        "step_acquire",
+        "step_commands",
+        "step_connect",
+        "step_events",
+        "step_timeouts",
+        "step_dispatch",
+        "step_live_check",
+        "step_cleanup",
+    )
+
+    def run_once(self, now: datetime) -> bool:
+        busy = False
+        for name in self.STEPS:
+            busy = getattr(self, name)(now) or busy
+        return busy
+
+    def run(self) -> None:
+        self.register(self.clock.now())
+        logger.info("worker %s started (capacity %d)", self.worker_id, self.capacity)
+        while not self.shutdown_requested:
+            try:
+                busy = self.run_once(self.clock.now())
+                self.db_errors = 0
+            except DatabaseError as exc:
+                # Locked or unreachable database: back off and retry; sessions stay as they are.
+                self.db_errors += 1
+                delay = min(5.0, 0.1 * 2**self.db_errors)
+                logger.warning("database error (%s); retrying in %.1fs", exc, delay)
+                close_old_connections()
+                time.sleep(delay)
+                continue
+            if not busy:
+                time.sleep(self.IDLE_SLEEP_S)
+        self.shutdown(self.clock.now())
+
+    def shutdown(self, now: datetime) -> None:
+        """Finish cleanly: in-flight sends accounted for, sessions closed, leases released."""
+        logger.info("worker %s stopping: releasing %d instances", self.worker_id, len(self.held))
+        try:
+            self.dispatcher.shutdown(now)
+        except Exception:
+            logger.exception("dispatcher shutdown failed")
+        for held in list(self.held.values()):
+            self._close_session(held, now, disconnect=True)
+            if held.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT, Status.BREAKER_OPEN):
+                self._set_status(
+                    held, now, Status.DISCONNECTED, "worker stopped; another worker will take over"
+                )
+        leases.release(self.worker_id, list(self.held))
+        self.held.clear()
+        for transport in self.transports.values():
+            transport.close()
+        WorkerProcess.objects.filter(worker_id=self.worker_id).update(stopped_at=now, instances_held=0)
+
+    # --- shared by steps and reactions --------------------------------------------------------
+    def _set_status(self, held: Held, now: datetime, status: str, detail: str = "", **fields: Any) -> None:
+        write_state(held.pk, now, status=status, previous_status=held.status, detail=detail, **fields)
+        held.status = status
+
+    def _close_session(
+        self, held: Held, now: datetime, *, disconnect: bool = False, lost: bool = False
+    ) -> None:
+        session, held.session = held.session, None
+        held.phase = Phase.IDLE
+        held.connect_deadline = held.pong_deadline = None
+        if session is None:
+            return
+        try:
+            if disconnect and not lost:
+                session.disconnect(now)
+        except Exception:
+            logger.exception("instance %s: disconnect failed", held.instance_id)
+        finally:
+            session.close()
+            self.dispatcher.on_session_lost(held.pk, now)
+
+    def _after_failure(
+        self, held: Held, kind: str, detail: str, now: datetime, *, force: bool = False
+    ) -> None:
+        """Record the failure, end the session, and schedule the retry the breaker allows."""
+        self._close_session(held, now)
+        outcome = breaker.record_failure(held.pk, kind, detail, now=now, force=force, rand=self.rand)
+        logger.warning("instance %s: %s: %s", held.instance_id, kind, detail)
+        if outcome.state != "closed":
+            held.phase = Phase.REFUSED
+            held.next_attempt_at = outcome.open_until
+            self._set_status(
+                held,
+                now,
+                Status.BREAKER_OPEN,
+                f"{kind}: {detail}",
+                next_attempt_at=outcome.open_until,
+                retry_attempts=held.attempts,
+            )
+            return
+        delay = retry_delay(
+            held.attempts, settings.WAZIPER_RETRY_BASE, settings.WAZIPER_RETRY_CAP, self.rand()
+        )
+        held.attempts += 1
+        held.phase = Phase.WAITING
+        held.next_attempt_at = now + timedelta(seconds=delay)
+        self._set_status(
+            held,
+            now,
+            Status.DISCONNECTED,
+            f"{kind}: {detail}",
+            next_attempt_at=held.next_attempt_at,
+            retry_attempts=held.attempts,
+        )
+
+    def _remove_session_store(self, held: Held) -> None:
+        from instances.runtime.cleanup import remove_session_store
+
+        remove_session_store(held.instance_id)

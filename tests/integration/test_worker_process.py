@@ -1,0 +1,120 @@
+"""The worker as a real process, alone and supervised by `serve`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from breaker.models import BreakerState
+from instances.models import Instance, WorkerProcess
+from instances.service import create_instance, request_running
+from tests.support.processes import child_env, free_port, wait_for_http, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+FAST = {
+    "WAZIPER_RETRY_BASE": "0.01",
+    "WAZIPER_RETRY_CAP": "0.02",
+    "WAZIPER_LEASE_TTL": "1.5",
+    "WAZIPER_BREAKER_COOLDOWN": "600",
+}
+
+
+def status(instance: Instance) -> str:
+    instance.refresh_from_db()
+    return instance.status
+
+
+def test_failing_instance_trips_while_a_healthy_one_stays_connected_and_sigterm_exits_cleanly(
+    owner: Any, settings: Any
+) -> None:
+    failing = create_instance(owner, name="failing", transport="sandbox", sandbox={"connect": "fail"})
+    healthy = create_instance(owner, name="healthy", transport="sandbox", sandbox={"linked": True})
+    for instance in (failing, healthy):
+        request_running(instance)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--worker-id", "it-worker"],
+        cwd=ROOT,
+        env=child_env(settings, **FAST),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(lambda: status(healthy) == "connected", message="healthy connected")
+        wait_until(
+            lambda: BreakerState.objects.filter(instance=failing, state="open").exists(),
+            message="breaker open",
+        )
+        assert status(failing) == "breaker_open" and status(healthy) == "connected"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, out
+    assert "Queue processor started" in out and "worker it-worker stopped" in out
+    assert not Instance.objects.exclude(worker_id="").exists()  # leases released
+    assert WorkerProcess.objects.get(worker_id="it-worker").stopped_at is not None
+
+
+def test_serve_restarts_a_killed_worker_and_the_web_never_stops_answering(owner: Any, settings: Any) -> None:
+    instance = create_instance(owner, name="shop", transport="sandbox", sandbox={"linked": True})
+    request_running(instance)
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=child_env(settings, **FAST),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    health_failures: list[str] = []
+    stop_polling = threading.Event()
+
+    def poll_health() -> None:
+        while not stop_polling.is_set():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    assert resp.status == 200
+            except Exception as exc:  # any miss while the worker is down is what we look for
+                health_failures.append(repr(exc))
+            stop_polling.wait(0.05)
+
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", serve)
+        poller = threading.Thread(target=poll_health, daemon=True)
+        poller.start()
+        wait_until(lambda: status(instance) == "connected", message="connected under the first worker")
+        first = WorkerProcess.objects.get(stopped_at__isnull=True)
+        os.kill(first.pid, signal.SIGKILL)
+        wait_until(
+            lambda: WorkerProcess.objects.exclude(pk=first.pk).filter(stopped_at__isnull=True).exists(),
+            message="a new worker registered",
+        )
+        second = WorkerProcess.objects.exclude(pk=first.pk).get()
+        assert second.pid != first.pid
+        wait_until(
+            lambda: Instance.objects.filter(
+                pk=instance.pk, worker_id=second.worker_id, status="connected"
+            ).exists(),
+            message="the new worker took the lease back and reconnected",
+        )
+        stop_polling.set()
+        poller.join()
+        assert health_failures == []
+    finally:
+        stop_polling.set()
+        serve.send_signal(signal.SIGINT)
+        out, _ = serve.communicate(timeout=40)
+    assert "exited with code -9; restarting" in out
+    assert serve.returncode == 0
+    # serve stopped its (second) worker cleanly; the SIGKILLed one never said goodbye.
+    assert WorkerProcess.objects.get(pk=second.pk).stopped_at is not None
