@@ -15,12 +15,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from breaker import policy
 from breaker import service as breaker_service
 from breaker.models import BreakerReset, BreakerState
 from instances import service as instances_service
+from instances.api.base import ApiView
 from instances.api.lookup import get_instance
 from instances.api.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
 from instances.api.serializers import TokenBodySerializer
@@ -110,7 +110,7 @@ class BreakerStatusSerializer(serializers.Serializer):
     recent_failures = FailureSerializer(many=True)
 
 
-class ResetBreakerView(APIView):
+class ResetBreakerView(ApiView):
     @extend_schema(
         operation_id="breaker_reset",
         summary="Reset an instance's circuit breaker (seed-compatible body)",
@@ -124,12 +124,12 @@ class ResetBreakerView(APIView):
                 message="Circuit breaker reset successfully for instance: 6921B60FBF7D9",
                 instance_id=serializers.CharField(),
             ),
-            **error_responses(404),
+            **error_responses(404, body=True),
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
         instance = get_instance(request, instance_id)
-        body = ResetBodySerializer(data=request.data if isinstance(request.data, dict) else {})
+        body = ResetBodySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         now = timezone.now()
         breaker_service.reset(
@@ -146,7 +146,7 @@ class ResetBreakerView(APIView):
         )
 
 
-class BreakerStatusView(APIView):
+class BreakerStatusView(ApiView):
     @extend_schema(
         operation_id="breaker_status",
         summary="An instance's circuit breaker: state, failures in window, limits, recent failures",

@@ -107,15 +107,17 @@ ERROR_DESCRIPTIONS = {
     404: "No such instance, or not yours.",
     409: "The instance is not in a state that allows this.",
     413: "Request body too large.",
+    415: "Unsupported body media type (send JSON, a form or multipart).",
     429: "Too many requests for this token; see Retry-After.",
     502: "WhatsApp or the worker reported a failure.",
     503: "The instance cannot connect now (circuit breaker open: see Retry-After).",
 }
 
 
-def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """The error envelope for `codes` plus the ones any authenticated endpoint may answer."""
-    every = sorted({400, 401, 429, *codes})
+def error_responses(*codes: int, body: bool = False) -> dict[int, OpenApiResponse]:
+    """The error envelope for `codes` plus the ones any authenticated endpoint may answer, and
+    those of a request body (`body=True`: too large, unsupported media type)."""
+    every = sorted({400, 401, 429, *codes, *((413, 415) if body else ())})
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in every}
 
 

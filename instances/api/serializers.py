@@ -129,8 +129,13 @@ class SandboxReceivedSerializer(serializers.ModelSerializer):
 class TokenBodySerializer(serializers.Serializer):
     """POST bodies of endpoints that take nothing else: Waziper clients may put the token here."""
 
-    access_token = serializers.CharField(required=False, help_text="Or use the query string or a header.")
+    # Blank allowed: where the query string or a header also carries a value, that one wins.
+    access_token = serializers.CharField(
+        required=False, allow_blank=True, help_text="Or use the query string or a header."
+    )
 
 
 class InstanceBodySerializer(TokenBodySerializer):
-    instance_id = serializers.CharField(required=False, help_text="Or use the query string.")
+    instance_id = serializers.CharField(
+        required=False, allow_blank=True, help_text="Or use the query string."
+    )

@@ -7,9 +7,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from instances import service
+from instances.api.base import ApiView
 from instances.api.lookup import get_instance
 from instances.api.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
 from instances.api.serializers import InstanceCreateSerializer, InstanceSerializer
@@ -17,7 +17,7 @@ from instances.models import Instance
 from waziper_site.api import success
 
 
-class InstanceListView(APIView):
+class InstanceListView(ApiView):
     @extend_schema(
         operation_id="instances_list",
         summary="List your instances (staff: all)",
@@ -35,7 +35,7 @@ class InstanceListView(APIView):
         request=InstanceCreateSerializer,
         responses={
             201: envelope("InstanceCreated", InstanceSerializer(), message="Instance created"),
-            **error_responses(413),
+            **error_responses(body=True),
         },
     )
     def post(self, request: Request) -> Response:
@@ -50,7 +50,7 @@ class InstanceListView(APIView):
         )
 
 
-class InstanceDetailView(APIView):
+class InstanceDetailView(ApiView):
     @extend_schema(
         operation_id="instances_show",
         summary="Show one instance",
@@ -68,7 +68,7 @@ class InstanceDetailView(APIView):
         request=None,
         responses={
             200: envelope("InstanceDeleted", message="Instance deleted", instance_id=serializers.CharField()),
-            **error_responses(404),
+            **error_responses(404, body=True),
         },
     )
     def delete(self, request: Request, instance_id: str) -> Response:

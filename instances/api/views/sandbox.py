@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from instances import service
+from instances.api.base import ApiView
 from instances.api.lookup import get_instance
 from instances.api.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
 from instances.api.serializers import OutboxQuerySerializer, SandboxReceivedSerializer, TokenBodySerializer
@@ -25,7 +25,7 @@ def sandbox_instance(request: Request, instance_id: str) -> Instance:
     return instance
 
 
-class SandboxScanView(APIView):
+class SandboxScanView(ApiView):
     @extend_schema(
         operation_id="sandbox_scan",
         summary="Sandbox only: the simulated phone scans the QR code it is shown",
@@ -40,7 +40,7 @@ class SandboxScanView(APIView):
                 instance_id=serializers.CharField(),
                 qr_shown=serializers.BooleanField(),
             ),
-            **error_responses(404, 409),
+            **error_responses(404, 409, body=True),
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
@@ -54,7 +54,7 @@ class SandboxScanView(APIView):
         )
 
 
-class SandboxOutboxView(APIView):
+class SandboxOutboxView(ApiView):
     @extend_schema(
         operation_id="sandbox_outbox",
         summary="Sandbox only: what the simulated recipients received, oldest first",

@@ -14,11 +14,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from breaker import api as breaker_api
 from instances import service
 from instances.api import polling
+from instances.api.base import ApiView
 from instances.api.lookup import get_instance
 from instances.api.schema import (
     ACCESS_TOKEN_QUERY,
@@ -45,7 +45,7 @@ LOGOUT_WAIT_S = 10.0
 _LINKED = "linked"  # poll() result: the phone got linked while we waited for a QR
 
 
-class InstanceStateView(APIView):
+class InstanceStateView(ApiView):
     @extend_schema(
         operation_id="instance_state",
         summary="Instance info and state; starts the session if it is stopped",
@@ -72,7 +72,7 @@ def _qr_or_linked(instance: Instance) -> service.ShownQr | str | None:
     return service.shown_qr(instance, timezone.now())
 
 
-class QrCodeView(APIView):
+class QrCodeView(ApiView):
     @extend_schema(
         operation_id="get_qrcode",
         summary="The QR code to link a phone (resets an open breaker, starts the session)",
@@ -125,27 +125,32 @@ def _finished(command: InstanceCommand) -> dict[str, Any] | None:
     return None if row is None else (row["result"] or {})
 
 
-_logout_schema = extend_schema(
-    summary="Log the WhatsApp session out and delete its session store",
-    description="Done at once when no worker holds the session; otherwise the worker holding it "
-    f"logs out and this waits up to {LOGOUT_WAIT_S:g} s for it (202 if it has not finished yet).",
-    parameters=[instance_id_query(required=False), ACCESS_TOKEN_QUERY],
-    responses={
-        200: envelope("LoggedOut", message="Logged out successfully", instance_id=serializers.CharField()),
-        202: envelope("LogoutRequested", instance_id=serializers.CharField()),
-        **error_responses(404, 502),
-    },
-)
+_LOGGED_OUT = envelope("LoggedOut", message="Logged out successfully", instance_id=serializers.CharField())
+_LOGOUT_REQUESTED = envelope("LogoutRequested", instance_id=serializers.CharField())
 
 
-class LogoutView(APIView):
-    @extend_schema(operation_id="logout")
-    @_logout_schema
+def _logout_schema(operation_id: str, *, body: bool) -> Any:
+    return extend_schema(
+        operation_id=operation_id,
+        summary="Log the WhatsApp session out and delete its session store",
+        description="Done at once when no worker holds the session; otherwise the worker holding "
+        f"it logs out and this waits up to {LOGOUT_WAIT_S:g} s for it (202 if it has not finished).",
+        parameters=[instance_id_query(required=False), ACCESS_TOKEN_QUERY],
+        request=InstanceBodySerializer if body else None,
+        responses={
+            200: _LOGGED_OUT,
+            202: _LOGOUT_REQUESTED,
+            **error_responses(404, 502, body=body),
+        },
+    )
+
+
+class LogoutView(ApiView):
+    @_logout_schema("logout", body=False)
     def get(self, request: Request) -> Response:
         return self._logout(request)
 
-    @extend_schema(operation_id="logout_post", request=InstanceBodySerializer)
-    @_logout_schema
+    @_logout_schema("logout_post", body=True)
     def post(self, request: Request) -> Response:
         return self._logout(request)
 

@@ -123,6 +123,19 @@ def test_malformed_json_is_400(owner_client: APIClient) -> None:
     assert response.json()["status"] == "error"
 
 
+@pytest.mark.parametrize("payload", ["{oops", "\x00", "-191", "[1, 2]", '"text"'])
+def test_a_bad_body_is_400_even_with_the_id_in_the_query(
+    owner_client: APIClient, linked: Instance, payload: str
+) -> None:
+    # The fuzz found these: a body nobody needed used to be ignored, hiding the client's bug.
+    response = owner_client.post(
+        f"{URL}?instance_id={linked.instance_id}", payload, content_type="application/json"
+    )
+    assert response.status_code == 400
+    linked.refresh_from_db()
+    assert linked.status == "connected"
+
+
 def test_it_only_allows_get_and_post(owner_client: APIClient, linked: Instance) -> None:
     assert owner_client.put(f"{URL}?instance_id={linked.instance_id}").status_code == 405
     linked.refresh_from_db()
