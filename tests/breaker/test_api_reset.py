@@ -9,12 +9,14 @@ from rest_framework.test import APIClient
 
 from breaker.models import BreakerReset, BreakerState, FailureEvent
 from instances.models import Instance, InstanceCommand
+from instances.service import create_instance, request_running
 from tests.instances.api.matrix import (
     assert_auth_outcome,
     auth_matrix,
     call_as,
     fast_password_hashing,  # noqa: F401  (autouse fixture)
 )
+from tests.instances.api.stepped_worker import SteppedWorker
 from tests.instances.api.worker_sim import hold, trip_breaker
 
 pytestmark = pytest.mark.django_db
@@ -69,12 +71,29 @@ def test_resetting_a_closed_breaker_is_recorded_too(owner_client: APIClient, ins
     assert BreakerReset.objects.get(instance=instance).previous_state == "closed"
 
 
-def test_it_asks_the_holding_worker_to_reconnect_now(owner_client: APIClient, tripped: Instance) -> None:
+def test_the_worker_holding_the_instance_reconnects_at_once(
+    owner_client: APIClient, owner: Any, settings: Any
+) -> None:
+    # Without the reset's `reconnect` command the worker would wait out the 600 s cooldown.
+    settings.WAZIPER_BREAKER_THRESHOLD = 1
+    failing = create_instance(owner, transport="sandbox", sandbox={"connect": "fail"})
+    request_running(failing)
+    worker = SteppedWorker()
+    worker.tick()
+    worker.tick(1)
+    assert Instance.objects.get(pk=failing.pk).status == "breaker_open"
+    Instance.objects.filter(pk=failing.pk).update(sandbox={})  # the network is back
+    owner_client.post(_url(failing))
+    worker.tick(times=2)
+    assert Instance.objects.get(pk=failing.pk).status == "qr_pending"
+    assert InstanceCommand.objects.get(instance=failing).result == {"ok": True}
+
+
+def test_one_pending_reconnect_is_enough(owner_client: APIClient, tripped: Instance) -> None:
     Instance.objects.filter(pk=tripped.pk).update(desired_state="running", status="breaker_open")
     hold(tripped)
     owner_client.post(_url(tripped))
     owner_client.post(_url(tripped))
-    # One pending reconnect is enough, however often someone presses reset.
     assert list(InstanceCommand.objects.values_list("kind", flat=True)) == ["reconnect"]
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from instances.api import polling
 from tests.instances.api.matrix import fast_password_hashing  # noqa: F401  (autouse fixture)
+from tests.instances.api.stepped_worker import SteppedWorker
 from tests.instances.api.worker_sim import FakeWait
 
 
@@ -16,3 +17,8 @@ def fake_wait(monkeypatch: Any) -> FakeWait:
     monkeypatch.setattr(polling, "clock", wait.clock)
     monkeypatch.setattr(polling, "sleep", wait.sleep)
     return wait
+
+
+@pytest.fixture
+def worker() -> SteppedWorker:
+    return SteppedWorker()

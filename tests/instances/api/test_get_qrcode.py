@@ -13,8 +13,10 @@ from rest_framework.test import APIClient
 
 from breaker.models import BreakerReset, BreakerState
 from instances.models import Instance, InstanceCommand
+from instances.service import create_instance, request_running
 from tests.instances.api.matrix import assert_auth_outcome, auth_matrix, call_as
-from tests.instances.api.worker_sim import QR_CODE, FakeWait, hold, link, show_qr, trip_breaker
+from tests.instances.api.stepped_worker import SteppedWorker
+from tests.instances.api.worker_sim import QR_CODE, FakeWait, link, show_qr, trip_breaker
 
 pytestmark = pytest.mark.django_db
 URL = "/get_qrcode"
@@ -23,10 +25,6 @@ NO_QR = "Unable to create session. Please try again in a few minutes."
 
 def _get(client: APIClient, instance: Instance, **params: Any) -> Any:
     return client.get(URL, {"instance_id": instance.instance_id, **params})
-
-
-def _qr_on_sleep(fake_wait: FakeWait, instance: Instance, after: int = 3) -> None:
-    fake_wait.on_sleep = lambda n: show_qr(instance) if n == after else None
 
 
 def test_it_returns_a_shown_qr_code_at_once(
@@ -46,35 +44,41 @@ def test_it_returns_a_shown_qr_code_at_once(
     assert fake_wait.sleeps == 0
 
 
-def test_it_starts_the_session_and_waits_for_the_qr_code(
-    owner_client: APIClient, instance: Instance, fake_wait: FakeWait
+def test_it_starts_the_session_and_returns_the_workers_qr_code(
+    owner_client: APIClient, instance: Instance, fake_wait: FakeWait, worker: SteppedWorker
 ) -> None:
-    _qr_on_sleep(fake_wait, instance)
+    worker.run_while_waiting(fake_wait)
     response = _get(owner_client, instance, wait=5)
     assert response.status_code == 200
-    assert response.json()["qr"] == QR_CODE
-    assert fake_wait.waited == pytest.approx(0.3)
     instance.refresh_from_db()
-    assert instance.desired_state == "running"
+    assert (instance.desired_state, instance.status) == ("running", "qr_pending")
+    assert response.json()["qr"] == instance.last_qr
+    assert response.json()["expires_at"] == instance.qr_expires_at.isoformat()
+    assert fake_wait.sleeps == 1
 
 
 def test_it_restarts_an_instance_parked_after_its_qr_expired(
-    owner_client: APIClient, instance: Instance, fake_wait: FakeWait
+    owner_client: APIClient, instance: Instance, fake_wait: FakeWait, worker: SteppedWorker
 ) -> None:
     Instance.objects.filter(pk=instance.pk).update(status="qr_expired", last_qr="old", qr_expires_at=None)
-    _qr_on_sleep(fake_wait, instance)
-    assert _get(owner_client, instance).json()["qr"] == QR_CODE
-    instance.refresh_from_db()
-    assert instance.desired_state == "running"
+    worker.run_while_waiting(fake_wait)
+    body = _get(owner_client, instance).json()
+    assert body["status"] == "success" and body["qr"] not in ("", "old")
 
 
 @pytest.mark.parametrize("forced", [False, True], ids=["open", "forced_open"])
 def test_it_resets_an_open_breaker_as_a_qr_request(
-    owner_client: APIClient, owner: Any, instance: Instance, fake_wait: FakeWait, settings: Any, forced: bool
+    owner_client: APIClient,
+    owner: Any,
+    instance: Instance,
+    fake_wait: FakeWait,
+    worker: SteppedWorker,
+    settings: Any,
+    forced: bool,
 ) -> None:
     settings.WAZIPER_BREAKER_THRESHOLD = 3
     trip_breaker(instance, forced=forced)
-    _qr_on_sleep(fake_wait, instance)
+    worker.run_while_waiting(fake_wait)
     assert _get(owner_client, instance).status_code == 200
     assert BreakerState.objects.get(pk=instance.pk).state == "closed"
     reset = BreakerReset.objects.get(instance=instance)
@@ -83,23 +87,30 @@ def test_it_resets_an_open_breaker_as_a_qr_request(
 
 
 def test_a_closed_breaker_is_not_reset(
-    owner_client: APIClient, instance: Instance, fake_wait: FakeWait
+    owner_client: APIClient, instance: Instance, fake_wait: FakeWait, worker: SteppedWorker
 ) -> None:
-    _qr_on_sleep(fake_wait, instance)
-    _get(owner_client, instance)
+    worker.run_while_waiting(fake_wait)
+    assert _get(owner_client, instance).status_code == 200
     assert not BreakerReset.objects.exists()
 
 
-def test_it_asks_the_holding_worker_to_reconnect_now(
-    owner_client: APIClient, instance: Instance, fake_wait: FakeWait, settings: Any
+def test_the_worker_holding_a_tripped_instance_connects_at_once(
+    owner_client: APIClient, owner: Any, fake_wait: FakeWait, worker: SteppedWorker, settings: Any
 ) -> None:
-    settings.WAZIPER_BREAKER_THRESHOLD = 3
-    Instance.objects.filter(pk=instance.pk).update(desired_state="running", status="breaker_open")
-    hold(instance)
-    trip_breaker(instance)
-    _qr_on_sleep(fake_wait, instance)
-    _get(owner_client, instance)
-    assert list(InstanceCommand.objects.values_list("kind", flat=True)) == ["reconnect"]
+    # The worker waits out the breaker's 600 s cooldown; the QR request's reset sends it a
+    # `reconnect` command, so the QR code comes within the request's wait.
+    settings.WAZIPER_BREAKER_THRESHOLD = 1
+    failing = create_instance(owner, transport="sandbox", sandbox={"connect": "fail"})
+    request_running(failing)
+    worker.tick()
+    worker.tick(1)
+    failing.refresh_from_db()
+    assert failing.status == "breaker_open" and worker.holds(failing.pk)
+    Instance.objects.filter(pk=failing.pk).update(sandbox={})  # the network is back
+    worker.run_while_waiting(fake_wait)
+    response = _get(owner_client, failing, wait=3)
+    assert response.status_code == 200
+    assert InstanceCommand.objects.get(instance=failing).kind == "reconnect"
 
 
 def test_it_is_503_in_the_seeds_words_when_no_qr_code_comes_in_time(
@@ -129,11 +140,12 @@ def test_an_expired_qr_code_is_not_shown(
 
 
 def test_it_is_503_with_the_breaker_when_it_trips_again_while_waiting(
-    owner_client: APIClient, instance: Instance, fake_wait: FakeWait, settings: Any
+    owner_client: APIClient, owner: Any, fake_wait: FakeWait, worker: SteppedWorker, settings: Any
 ) -> None:
-    settings.WAZIPER_BREAKER_THRESHOLD = 3
-    fake_wait.on_sleep = lambda n: trip_breaker(instance) if n == 1 else None
-    response = _get(owner_client, instance, wait=1)
+    settings.WAZIPER_BREAKER_THRESHOLD = 1
+    failing = create_instance(owner, transport="sandbox", sandbox={"connect": "fail"})
+    worker.run_while_waiting(fake_wait)
+    response = _get(owner_client, failing, wait=1)
     assert response.status_code == 503
     assert response.json()["circuit_breaker"] is True
     assert int(response["Retry-After"]) > 0
@@ -150,10 +162,13 @@ def test_it_is_409_when_the_phone_is_already_linked(
 
 
 def test_it_is_409_when_the_phone_links_while_waiting(
-    owner_client: APIClient, instance: Instance, fake_wait: FakeWait
+    owner_client: APIClient, owner: Any, fake_wait: FakeWait, worker: SteppedWorker
 ) -> None:
-    fake_wait.on_sleep = lambda n: link(instance) if n == 2 else None
-    assert _get(owner_client, instance).status_code == 409
+    # auto_scan: the simulated phone scans the first QR code as soon as it is shown.
+    scanning = create_instance(owner, transport="sandbox", sandbox={"auto_scan": True})
+    worker.run_while_waiting(fake_wait)
+    assert _get(owner_client, scanning).status_code == 409
+    assert Instance.objects.get(pk=scanning.pk).status == "connected"
 
 
 @pytest.mark.parametrize("wait", ["-1", "60.5", "abc", "nan", "inf", "1e999"])

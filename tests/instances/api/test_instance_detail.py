@@ -11,8 +11,10 @@ from rest_framework.test import APIClient
 
 from breaker.models import BreakerState
 from instances.models import Instance, InstanceEvent
+from instances.service import create_instance, request_running
 from tests.instances.api.matrix import assert_auth_outcome, auth_matrix, call_as
-from tests.instances.api.worker_sim import hold, trip_breaker
+from tests.instances.api.stepped_worker import SteppedWorker
+from tests.instances.api.worker_sim import trip_breaker
 
 pytestmark = pytest.mark.django_db
 
@@ -60,15 +62,21 @@ def test_delete_removes_the_row_its_history_and_its_store(
     assert owner_client.get(_url(instance)).status_code == 404
 
 
-def test_delete_leaves_the_store_to_the_worker_holding_it(
-    owner_client: APIClient, instance: Instance
+def test_the_worker_holding_a_deleted_instance_closes_it_and_removes_its_store(
+    owner_client: APIClient, owner: Any, worker: SteppedWorker, settings: Any
 ) -> None:
-    # The holding worker still has the session open; it removes the store when it sees the row gone.
-    hold(instance)
-    store = _store(instance)
-    assert owner_client.delete(_url(instance)).status_code == 200
-    assert not Instance.objects.exists()
+    phone = create_instance(owner, transport="sandbox", sandbox={"linked": True})
+    request_running(phone)
+    worker.tick()
+    assert worker.holds(phone.pk)
+    store = _store(phone)
+    assert owner_client.delete(_url(phone)).status_code == 200
+    # The web request leaves the open session's store to its worker...
     assert store.exists()
+    # ...which notices the row is gone at its next lease renewal (every third of the lease TTL).
+    worker.tick(settings.WAZIPER_LEASE_TTL / 3)
+    assert not worker.holds(phone.pk)
+    assert not store.exists()
 
 
 def test_delete_without_a_store_on_disk_is_fine(owner_client: APIClient, instance: Instance) -> None:

@@ -11,7 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from instances.models import Instance, InstanceCommand, InstanceEvent, SandboxPhone
+from instances.service import create_instance, request_running
 from tests.instances.api.matrix import assert_auth_outcome, auth_matrix, call_as
+from tests.instances.api.stepped_worker import SteppedWorker
 from tests.instances.api.worker_sim import FakeWait, finish_commands, hold, link
 
 pytestmark = pytest.mark.django_db
@@ -66,17 +68,23 @@ def test_logging_out_twice_is_fine(owner_client: APIClient, linked: Instance) ->
 
 
 def test_it_has_the_holding_worker_log_out_and_waits_for_it(
-    owner_client: APIClient, linked: Instance, fake_wait: FakeWait
+    owner_client: APIClient, owner: Any, fake_wait: FakeWait, worker: SteppedWorker
 ) -> None:
-    hold(linked)
-    fake_wait.on_sleep = lambda n: finish_commands(linked, {"ok": True}) if n == 2 else None
-    response = _logout(owner_client, linked)
+    phone = create_instance(owner, transport="sandbox", sandbox={"linked": True})
+    request_running(phone)
+    worker.tick()
+    store = Path(phone.session_dir())
+    store.mkdir(parents=True)
+    assert Instance.objects.get(pk=phone.pk).status == "connected"
+    worker.run_while_waiting(fake_wait)
+    response = _logout(owner_client, phone)
     assert response.status_code == 200
     assert response.json()["message"] == "Logged out successfully"
-    command = InstanceCommand.objects.get(instance=linked)
-    assert command.kind == "logout"
-    # The worker holds the session and its store: the web side leaves both to it.
-    assert os.path.exists(linked.session_dir())
+    assert InstanceCommand.objects.get(instance=phone).result == {"ok": True}
+    phone.refresh_from_db()
+    assert (phone.status, phone.desired_state, phone.jid) == ("logged_out", "stopped", "")
+    assert not store.exists()
+    assert SandboxPhone.objects.get(instance=phone).linked_jid == ""
 
 
 def test_it_is_202_while_the_worker_has_not_finished(

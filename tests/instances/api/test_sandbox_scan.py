@@ -8,8 +8,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from instances.models import Instance, SandboxPhone
-from instances.service import create_instance
+from instances.service import create_instance, request_running
 from tests.instances.api.matrix import assert_auth_outcome, auth_matrix, call_as
+from tests.instances.api.stepped_worker import SteppedWorker
 from tests.instances.api.worker_sim import show_qr
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +18,19 @@ pytestmark = pytest.mark.django_db
 
 def _url(instance: Instance | str) -> str:
     return f"/sandbox/{getattr(instance, 'instance_id', instance)}/scan"
+
+
+def test_the_worker_links_the_phone_after_the_scan(
+    owner_client: APIClient, instance: Instance, worker: SteppedWorker
+) -> None:
+    request_running(instance)
+    worker.tick()
+    response = owner_client.post(_url(instance))
+    assert response.status_code == 202
+    assert response.json()["qr_shown"] is True
+    worker.tick()
+    instance.refresh_from_db()
+    assert instance.status == "connected" and instance.jid.endswith("@s.whatsapp.net")
 
 
 def test_it_records_the_scan_for_the_worker(owner_client: APIClient, instance: Instance) -> None:

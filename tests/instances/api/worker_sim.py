@@ -1,7 +1,7 @@
-"""The rows a worker writes, written by hand.
+"""Rows a worker would have written, to put an instance straight into a state: a QR code on
+screen, a linked phone, a lease held by a worker that never answers, a finished command.
 
-Used where an endpoint waits for the worker (a QR code appearing, a command finishing) until
-these tests drive the real worker (instances/runtime/worker.py) step by step instead.
+Tests of the worker's reaction to a request use the real one (stepped_worker.SteppedWorker).
 """
 
 from __future__ import annotations
