@@ -113,6 +113,7 @@ class BreakerStatusSerializer(serializers.Serializer):
 class ResetBreakerView(ApiView):
     @extend_schema(
         operation_id="breaker_reset",
+        tags=["circuit breaker"],
         summary="Reset an instance's circuit breaker (seed-compatible body)",
         description="Closes the breaker and counts failures from now on; history is kept and the "
         "reset is recorded with who and why. Owner or staff only.",
@@ -149,6 +150,7 @@ class ResetBreakerView(ApiView):
 class BreakerStatusView(ApiView):
     @extend_schema(
         operation_id="breaker_status",
+        tags=["circuit breaker"],
         summary="An instance's circuit breaker: state, failures in window, limits, recent failures",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
         responses={200: envelope("BreakerStatus", BreakerStatusSerializer()), **error_responses(404)},

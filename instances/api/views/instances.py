@@ -20,6 +20,7 @@ from waziper_site.api import success
 class InstanceListView(ApiView):
     @extend_schema(
         operation_id="instances_list",
+        tags=["instances"],
         summary="List your instances (staff: all)",
         parameters=[ACCESS_TOKEN_QUERY],
         responses={200: envelope("InstanceList", InstanceSerializer(many=True)), **error_responses()},
@@ -30,6 +31,7 @@ class InstanceListView(ApiView):
 
     @extend_schema(
         operation_id="instances_create",
+        tags=["instances"],
         summary="Create an instance (stopped until you ask for its QR code or state)",
         parameters=[ACCESS_TOKEN_QUERY],
         request=InstanceCreateSerializer,
@@ -53,6 +55,7 @@ class InstanceListView(ApiView):
 class InstanceDetailView(ApiView):
     @extend_schema(
         operation_id="instances_show",
+        tags=["instances"],
         summary="Show one instance",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
         responses={200: envelope("InstanceDetail", InstanceSerializer()), **error_responses(404)},
@@ -62,6 +65,7 @@ class InstanceDetailView(ApiView):
 
     @extend_schema(
         operation_id="instances_delete",
+        tags=["instances"],
         summary="Delete an instance: stops its session and removes its session store",
         description="Queued messages, events and breaker history of the instance go with it.",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],

@@ -28,6 +28,7 @@ def sandbox_instance(request: Request, instance_id: str) -> Instance:
 class SandboxScanView(ApiView):
     @extend_schema(
         operation_id="sandbox_scan",
+        tags=["sandbox"],
         summary="Sandbox only: the simulated phone scans the QR code it is shown",
         description="The worker links the phone while a QR code is shown (at once if one is, "
         "otherwise at the next one: request it with GET /get_qrcode).",
@@ -57,6 +58,7 @@ class SandboxScanView(ApiView):
 class SandboxOutboxView(ApiView):
     @extend_schema(
         operation_id="sandbox_outbox",
+        tags=["sandbox"],
         summary="Sandbox only: what the simulated recipients received, oldest first",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY, OutboxQuerySerializer],
         responses={

@@ -48,6 +48,7 @@ _LINKED = "linked"  # poll() result: the phone got linked while we waited for a 
 class InstanceStateView(ApiView):
     @extend_schema(
         operation_id="instance_state",
+        tags=["session"],
         summary="Instance info and state; starts the session if it is stopped",
         description="A QR-expired or logged-out instance stays parked until GET /get_qrcode. "
         "While the circuit breaker refuses connects: 503 with `circuit_breaker: true` and "
@@ -75,6 +76,7 @@ def _qr_or_linked(instance: Instance) -> service.ShownQr | str | None:
 class QrCodeView(ApiView):
     @extend_schema(
         operation_id="get_qrcode",
+        tags=["session"],
         summary="The QR code to link a phone (resets an open breaker, starts the session)",
         description="Returns a QR code being shown at once; otherwise starts the session and "
         "waits up to `wait` seconds for one. The manual request closes an open circuit breaker "
@@ -132,6 +134,7 @@ _LOGOUT_REQUESTED = envelope("LogoutRequested", instance_id=serializers.CharFiel
 def _logout_schema(operation_id: str, *, body: bool) -> Any:
     return extend_schema(
         operation_id=operation_id,
+        tags=["session"],
         summary="Log the WhatsApp session out and delete its session store",
         description="Done at once when no worker holds the session; otherwise the worker holding "
         f"it logs out and this waits up to {LOGOUT_WAIT_S:g} s for it (202 if it has not finished).",
