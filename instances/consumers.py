@@ -91,12 +91,11 @@ class InstanceConsumer(AsyncJsonWebsocketConsumer):
             self.group = None
 
     async def outbox_event(self, message: dict[str, Any]) -> None:
-        """A frame from the relay (group message type `outbox.event`)."""
-        frame = message["frame"]
-        if frame["id"] <= self.covered:
+        """A frame from the relay (group message type `outbox.event`), already JSON text."""
+        if message["id"] <= self.covered:
             return
-        self.covered = frame["id"]
-        await self.send_json(frame)
+        self.covered = message["id"]
+        await self.send(text_data=message["text"])
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # Pages ping every half minute: it keeps proxies from closing an idle socket, and

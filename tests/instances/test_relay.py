@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -154,15 +155,15 @@ async def test_the_relay_stops_when_the_last_page_leaves_and_restarts_with_the_n
 # --- id gaps (PostgreSQL commits a lower id after a higher one) --------------------------------
 
 
-def _row(event_id: int) -> tuple[int, int, dict]:
-    return (event_id, 1, {"type": "status", "id": event_id})
+def _row(event_id: int) -> tuple[int, int, str]:
+    return (event_id, 1, json.dumps({"type": "status", "id": event_id}))
 
 
 async def _received(channel: str) -> list[int]:
     layer = get_channel_layer()
     ids = []
     while layer.channels.get(channel):
-        ids.append((await layer.receive(channel))["frame"]["id"])
+        ids.append((await layer.receive(channel))["id"])
     return ids
 
 
