@@ -66,8 +66,15 @@
     badge.className = "wz-badge wz-breaker-" + b.state;
     badge.textContent = b.state;
     if (b.failures_in_window !== undefined) $("wz-failures").textContent = b.failures_in_window;
-    $("wz-open-until").textContent = b.open_until || "–";
+    $("wz-open-until").textContent = until(b.open_until);
     $("wz-breaker-reason").textContent = b.forced_reason || b.reason || "–";
+  }
+
+  function until(iso) {
+    if (!iso) return "–";
+    var at = Date.parse(iso), minutes = Math.round((at - (Date.now() + st.offset)) / 60000);
+    var time = new Date(at).toLocaleTimeString();
+    return minutes > 0 ? time + " (in " + minutes + " min)" : time;
   }
 
   function countdown() {
