@@ -55,7 +55,8 @@ def stacked_bars(
         ),
         format_html('<text x="{}" y="16" font-weight="bold" fill="currentColor">{}</text>', left, title),
     ]
-    for tick in (0, y_max / 2, y_max):
+    # Counts are whole numbers: a middle gridline only where it falls on one.
+    for tick in (0, y_max // 2, y_max) if y_max % 2 == 0 else (0, y_max):
         y = top + plot_h - plot_h * tick / y_max
         parts.append(
             format_html(

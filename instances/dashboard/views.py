@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from instances.dashboard import figures, operations
@@ -145,7 +146,8 @@ def health(request: HttpRequest) -> HttpResponse:
             request,
             "Gateway health",
             health=payload["data"],
-            timestamp=payload["timestamp"],
+            timestamp=parse_datetime(payload["timestamp"]),
+            heartbeat=parse_datetime(payload["data"]["worker"]["last_heartbeat"] or ""),
             charts=charts,
             hours=hours,
             hour_choices=CHART_HOURS,
