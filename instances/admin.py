@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from instances import service
 from instances.dashboard import operations
 from instances.dashboard.figures import with_list_columns
 from instances.models import (
@@ -72,6 +73,17 @@ class InstanceAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     exclude = ["last_qr"]
+
+    def save_model(self, request: HttpRequest, obj: Instance, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new instance goes through the service, as from the API: validation, sandbox phone.
+        created = service.create_instance(
+            obj.owner, name=obj.name, transport=obj.transport, proxy_url=obj.proxy_url, sandbox=obj.sandbox
+        )
+        obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
+        obj._state.adding = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
         queryset = super().get_queryset(request)

@@ -238,6 +238,15 @@ def test_list_actions_reset_start_and_stop(staff_client: Client, instance: Insta
     assert instance.desired_state == "stopped"
 
 
+def test_adding_an_instance_in_the_admin_goes_through_the_service(staff_client: Client, owner: Any) -> None:
+    form = {"name": "desk", "owner": owner.pk, "transport": "sandbox", "desired_state": "stopped"}
+    form |= {"sandbox": "{}", "proxy_url": ""}
+    response = staff_client.post("/admin/instances/instance/add/", form)
+    assert response.status_code == 302
+    created = Instance.objects.get(name="desk")
+    assert SandboxPhone.objects.filter(instance=created).exists()
+
+
 # --- health page, figures and charts -----------------------------------------------------------
 
 
