@@ -34,6 +34,9 @@ Status = QueuedMessage.Status
 IN_FLIGHT = (Status.SENDING, Status.UNCERTAIN)
 CLAIM_FIELDS = ("pk", "message_id", "instance_id", "chat_id", "kind", "text", "media_url", "filename")
 ERROR_LIMIT = 2000
+# Priority first, then whichever message has been due longest (a retry waits its turn behind
+# messages that were due before its backoff ended), then arrival. Matches the queue_claim index.
+CLAIM_ORDER = ("-priority", "not_before", "id")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ def instances_with_due(instance_pks: Iterable[int], now: datetime) -> set[int]:
     if not pks:
         return set()
     due = QueuedMessage.objects.filter(instance_id=OuterRef("pk"), status=Status.QUEUED, not_before__lte=now)
-    return set(Instance.objects.filter(pk__in=pks).filter(Exists(due)).values_list("pk", flat=True))
+    rows = Instance.objects.filter(pk__in=pks).filter(Exists(due)).order_by().values_list("pk", flat=True)
+    return set(rows)
 
 
 def default_spacing() -> policy.Spacing:
@@ -102,12 +106,12 @@ def pacing(instance_pks: Iterable[int]) -> dict[int, InstancePace]:
 
 
 def claim_next(instance_pk: int, worker_id: str, now: datetime) -> Claimed | None:
-    """Claim the instance's next due message (priority, then oldest first), or None.
+    """Claim the instance's next due message (see CLAIM_ORDER), or None.
 
     A text message is handed off in the same UPDATE (the session gets it right after); a media
     message is only claimed, and handed off once its download finished (`mark_handed_off`).
     """
-    candidates = _due(now).filter(instance_id=instance_pk).order_by("-priority", "id")
+    candidates = _due(now).filter(instance_id=instance_pk).order_by(*CLAIM_ORDER)
     if connection.features.has_select_for_update_skip_locked:
         # PostgreSQL: a row another worker is claiming is skipped rather than waited for.
         with transaction.atomic():

@@ -64,11 +64,10 @@ class QueuedMessage(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            # The dispatcher's "next due message of this instance".
-            models.Index(fields=["instance", "status", "not_before"], name="queue_next_due"),
-            # The claim's order (priority, then FIFO): walked in order, so taking the next
-            # message never sorts an instance's whole backlog.
-            models.Index(fields=["instance", "status", "-priority", "id"], name="queue_claim_order"),
+            # The claim: an instance's queued rows in the order they go out (priority, then the
+            # earliest due). Walked in index order, so taking the next message or asking "is
+            # anything due?" stops at the first due row instead of sorting the backlog.
+            models.Index(fields=["instance", "status", "-priority", "not_before", "id"], name="queue_claim"),
             # The last hand-off per instance: send spacing survives a worker restart.
             models.Index(fields=["instance", "handed_off_at"], name="queue_handoff"),
             models.Index(fields=["bulk_id"], name="queue_bulk"),

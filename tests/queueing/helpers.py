@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from django.db import connection
 
 from instances.models import Instance
 from instances.runtime.transports.base import CONNECTED, Session, SessionSpec
@@ -46,6 +50,35 @@ def connected_session(instance: Instance, now: datetime = T0, **behaviour: Any) 
     )
     session = SandboxTransport().open_session(spec)
     session.connect(now)
-    events = session.poll(now + timedelta(seconds=1))
+    # The simulated dial takes the configured latency, like every other action.
+    events = session.poll(now + timedelta(milliseconds=behaviour.get("latency_ms", 0)))
     assert any(e.kind == CONNECTED for e in events), events
     return session
+
+
+def race(target: Callable[..., Any], args: list[tuple[Any, ...]], timeout: float = 120) -> list[Any]:
+    """Run target(*a) for each `a` in its own thread, all released at once; return the results.
+
+    Each thread has its own database connection (as separate workers or requests would) and
+    closes it, so the test database can be dropped afterwards."""
+    barrier = threading.Barrier(len(args))
+    results: list[Any] = [None] * len(args)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = target(*args[index])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(args))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if errors:
+        raise errors[0]
+    return results

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from instances.models import Instance
 from queueing import dispatch
 from queueing.models import QueuedMessage
-from tests.queueing.helpers import MID, T0, queue_many, queue_message
+from tests.queueing.helpers import MID, T0, queue_many, queue_message, race
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dbengines]
 LATER = T0 + timedelta(seconds=10)
@@ -87,27 +85,18 @@ def test_instances_with_due_is_one_query(instance: Instance, owner, django_asser
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_claim_each_message_exactly_once(instance: Instance) -> None:
     messages = queue_many(instance, 60)
-    claimed: dict[str, list[int]] = {"w1": [], "w2": []}
-    barrier = threading.Barrier(2)
 
-    def work(worker_id: str) -> None:
-        try:
-            barrier.wait()
-            misses = 0
-            while misses < 3:
-                got = dispatch.claim_next(instance.pk, worker_id, LATER)
-                if got is None:
-                    misses += 1
-                else:
-                    claimed[worker_id].append(got.pk)
-        finally:
-            connection.close()
+    def work(worker_id: str) -> list[int]:
+        mine, misses = [], 0
+        while misses < 3:
+            got = dispatch.claim_next(instance.pk, worker_id, LATER)
+            if got is None:
+                misses += 1
+            else:
+                mine.append(got.pk)
+        return mine
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in claimed]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    claimed = dict(zip(("w1", "w2"), race(work, [("w1",), ("w2",)]), strict=True))
     every = claimed["w1"] + claimed["w2"]
     assert sorted(every) == sorted(m.pk for m in messages)  # each once, none lost
     by_row = dict(QueuedMessage.objects.values_list("pk", "claimed_by"))

@@ -2,47 +2,30 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from instances.models import Instance
 from queueing.models import QueuedMessage
+from tests.queueing.helpers import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.dbengines]
 N = 8
 
 
-def race(token: str, instance: Instance, url: str, body: dict) -> list[tuple[int, dict]]:
-    barrier = threading.Barrier(N)
-    results: list[tuple[int, dict]] = []
-    lock = threading.Lock()
-
-    def one() -> None:
+def post_all(token: str, url: str, body: dict) -> list[tuple[int, dict]]:
+    def one() -> tuple[int, dict]:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        try:
-            barrier.wait()
-            response = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="race-key")
-            with lock:
-                results.append((response.status_code, response.json()))
-        finally:
-            connection.close()
+        response = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="race-key")
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=one) for _ in range(N)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+    return race(one, [()] * N)
 
 
 def test_concurrent_sends_with_one_key_make_one_message(owner_token: str, instance: Instance) -> None:
-    results = race(
+    results = post_all(
         owner_token,
-        instance,
         f"/send_message?instance_id={instance.instance_id}",
         {"chat_id": "6281234567890", "caption": "exactly once"},
     )
@@ -53,9 +36,8 @@ def test_concurrent_sends_with_one_key_make_one_message(owner_token: str, instan
 
 
 def test_concurrent_bulks_with_one_key_make_one_bulk(owner_token: str, instance: Instance) -> None:
-    results = race(
+    results = post_all(
         owner_token,
-        instance,
         f"/send_bulk?instance_id={instance.instance_id}",
         {
             "caption": "{Hi|Hello} %name%",
