@@ -10,32 +10,8 @@ from instances.runtime.transports.sandbox import SandboxTransport
 from instances.runtime.worker import Worker
 
 
-class _NoQueueYet:  # TEMPORARY until instances/runtime/dispatching.py lands
-    def step(self, connected, now):
-        return False
-
-    def on_send_result(self, pk, data, now):
-        return False
-
-    def on_receipt(self, pk, data, now):
-        pass
-
-    def on_session_lost(self, pk, now):
-        pass
-
-    def check_timeouts(self, now):
-        pass
-
-    def shutdown(self, now):
-        pass
-
-
 def make_worker(clock: FakeClock, worker_id: str = "w1", **kwargs) -> Worker:
     kwargs.setdefault("transports", {"sandbox": SandboxTransport()})
-    try:
-        import instances.runtime.dispatching  # noqa: F401
-    except ImportError:
-        kwargs.setdefault("dispatcher", _NoQueueYet())
     worker = Worker(worker_id=worker_id, clock=clock, rand=lambda: 0.5, **kwargs)
     worker.register(clock.now())
     # Cleanup has its own tests; here it would only add noise at the first tick.
