@@ -214,3 +214,17 @@ def test_the_relay_reads_the_outbox_by_primary_key(instance: Instance) -> None:
     sql = queries.captured_queries[0]["sql"]
     plan = connection.cursor().execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
     assert "PRIMARY KEY" in str(plan) or "INTEGER PRIMARY KEY" in str(plan), plan
+
+
+async def test_the_layer_sweeps_expired_entries_at_most_once_a_second(monkeypatch) -> None:
+    from instances.live import layer as layer_module
+
+    sweeps: list[float] = []
+    monkeypatch.setattr(layer_module.InMemoryChannelLayer, "_clean_expired", lambda self: sweeps.append(1))
+    channel_layer = layer_module.ThrottledInMemoryChannelLayer()
+    channel = await channel_layer.new_channel()
+    await channel_layer.group_add("instance.1", channel)
+    for _ in range(50):
+        await channel_layer.group_send("instance.1", {"type": "outbox.event"})
+        await channel_layer.receive(channel)
+    assert len(sweeps) == 1

@@ -48,7 +48,7 @@ async def frames_until(comm: WebsocketCommunicator, predicate, timeout: float = 
 def live_settings(settings: Any) -> Any:
     """A 10 ms relay tick and a fresh in-process channel layer for each test."""
     settings.WAZIPER_EVENT_POLL_MS = 10
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "instances.live.layer.ThrottledInMemoryChannelLayer"}}
     return settings
 
 
