@@ -107,8 +107,12 @@ PARKED_STATUSES = (Instance.Status.QR_EXPIRED, Instance.Status.LOGGED_OUT)
 
 
 def ensure_running(instance: Instance) -> bool:
-    """GET /instance: start the session unless it is parked until the next QR request."""
-    if instance.status in PARKED_STATUSES:
+    """GET /instance: start the session unless it is parked until the next QR request.
+
+    `instance` must be freshly read: integrations poll /instance, and skipping the UPDATE when
+    the row already says running keeps that poll a read (SQLite serializes every write).
+    """
+    if instance.status in PARKED_STATUSES or instance.desired_state == Instance.Desired.RUNNING:
         return False
     return request_running(instance)
 

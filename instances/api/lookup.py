@@ -33,7 +33,8 @@ def get_instance(request: Request, path_value: str | None = None) -> Instance:
     instance_id = requested_instance_id(request, path_value)
     if not is_instance_id(instance_id):
         raise exceptions.NotFound(NOT_FOUND)
-    queryset = Instance.objects.visible_to(request.user)
+    # The owner comes along: every serializer of an instance shows the owner's name.
+    queryset = Instance.objects.visible_to(request.user).select_related("owner")
     instance = queryset.filter(instance_id=instance_id).first()
     if instance is None:
         raise exceptions.NotFound(NOT_FOUND)
