@@ -1,0 +1,55 @@
+"""A stand-in for the session host in tests: answers commands from a script, without neonize.
+
+    python fake_host.py '<json script>'
+
+The script maps a command name (or "start", run at once) to a list of steps, run in order:
+an event object is written as a JSON line ("$ref" and "$session" in a value become the
+command's); {"raw": text} writes text to stdout as is; {"stderr": text} writes to stderr;
+{"exit": code} ends the process. After the steps of "start" (default: a ready event) it reads
+commands until stdin closes, then exits 0, as the real host does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+
+def fill(value: Any, cmd: dict[str, Any]) -> Any:
+    if value == "$ref":
+        return cmd.get("ref")
+    if value == "$session":
+        return cmd.get("session")
+    if isinstance(value, dict):
+        return {k: fill(v, cmd) for k, v in value.items()}
+    return value
+
+
+def run(steps: list[dict[str, Any]], cmd: dict[str, Any]) -> None:
+    for step in steps:
+        if "raw" in step:
+            sys.stdout.write(step["raw"])
+        elif "stderr" in step:
+            sys.stderr.write(step["stderr"])
+            sys.stderr.flush()
+        elif "exit" in step:
+            sys.stdout.flush()
+            os._exit(step["exit"])
+        else:
+            sys.stdout.write(json.dumps(fill(step, cmd)) + "\n")
+        sys.stdout.flush()
+
+
+def main() -> None:
+    script = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    run(script.get("start", [{"event": "ready", "pid": os.getpid()}]), {})
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        run(script.get(cmd["cmd"], []), cmd)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

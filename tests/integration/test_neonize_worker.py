@@ -1,0 +1,210 @@
+"""The real Worker, stepping on a real clock, with the real neonize transport: session hosts
+running real neonize, dialing the fault kit's loopback proxies. The retry schedule is compressed
+by settings; the breaker keeps its default threshold (15) where the test is about it.
+
+A host costs ~0.6 s of CPU to start, so 300 attempts take ~2 minutes on two cores: the fds /
+threads / RSS test is also the "twenty instances at once" test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bench.faultkit import FaultProxy
+from breaker.models import BreakerState, FailureEvent
+from instances.models import Instance
+from instances.runtime.clock import SystemClock
+from instances.runtime.transports.hostproc import REAPER
+from instances.runtime.transports.neonize import NeonizeSession, NeonizeTransport
+from instances.runtime.worker import Worker
+from instances.service import create_instance, request_running
+from tests.support.worker import make_worker
+
+# Committed transactions, as the worker runs in production: inside one test-wide transaction
+# SQLite spills savepoint journals to a temp file, which would count as a descriptor "leak".
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+DIAL_ERROR = "failed to dial whatsapp web websocket"
+CLOCK = SystemClock()
+
+
+@pytest.fixture
+def worker(settings: Any) -> Any:
+    settings.WAZIPER_RETRY_BASE = 0.01
+    settings.WAZIPER_RETRY_CAP = 0.02
+    settings.WAZIPER_BREAKER_COOLDOWN = 600
+    w = make_worker(CLOCK, transports={"neonize": NeonizeTransport(sessions_per_host=1)})
+    yield w
+    w.shutdown(CLOCK.now())
+    assert REAPER.wait_idle(5), "session hosts outlived the worker"
+
+
+def neonize(owner: Any, name: str, proxy_url: str = "", threshold: int | None = None) -> Instance:
+    instance = create_instance(owner, name=name, transport="neonize", proxy_url=proxy_url)
+    if threshold is not None:
+        BreakerState.objects.create(instance=instance, threshold=threshold)
+    request_running(instance)
+    return instance
+
+
+def run_until(worker: Worker, done: Callable[[], bool], timeout: float, what: str) -> None:
+    """Step the worker as `run()` would (minus its sleep) until `done()`, checked every 0.1 s."""
+    deadline = checked = time.monotonic()
+    deadline += timeout
+    while time.monotonic() < deadline:
+        if not worker.run_once(CLOCK.now()):
+            time.sleep(0.005)
+        if time.monotonic() - checked >= 0.1:
+            checked = time.monotonic()
+            if done():
+                return
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def all_open(*instances: Instance) -> Callable[[], bool]:
+    pks = [i.pk for i in instances]
+    return lambda: BreakerState.objects.filter(instance__in=pks, state="open").count() == len(pks)
+
+
+def failures(instance: Instance) -> list[FailureEvent]:
+    return list(FailureEvent.objects.filter(instance=instance).order_by("id"))
+
+
+def session_of(worker: Worker, instance: Instance) -> NeonizeSession | None:
+    held = worker.held.get(instance.pk)
+    session = held.session if held else None
+    return session if isinstance(session, NeonizeSession) else None
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def fds() -> list[str]:
+    """What this process's descriptors point at (so a failure says what leaked)."""
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass  # the directory listing's own descriptor, already closed
+    return sorted(targets)
+
+
+def test_a_refusing_proxy_trips_the_breaker_at_the_default_threshold_with_neonizes_text(
+    owner: Any, worker: Worker, settings: Any
+) -> None:
+    with FaultProxy("refuse") as refuse:
+        refused = neonize(owner, "refused", refuse.url)
+        run_until(worker, all_open(refused), 90, "breaker open")
+    recorded = failures(refused)
+    assert [f.kind for f in recorded] == ["connect_failed"] * settings.WAZIPER_BREAKER_THRESHOLD
+    assert all(DIAL_ERROR in f.detail and "connection refused" in f.detail for f in recorded)
+    refused.refresh_from_db()
+    assert refused.status == "breaker_open" and session_of(worker, refused) is None
+
+
+def test_a_hanging_proxy_is_cut_off_by_the_connect_timeout_until_the_breaker_trips(
+    owner: Any, worker: Worker, settings: Any
+) -> None:
+    # A timeout well above a host's start (~0.6 s, more on a busy machine) and a lower
+    # per-instance threshold: each attempt costs the whole timeout.
+    settings.WAZIPER_CONNECT_TIMEOUT = 2.5
+    with FaultProxy("hang") as hang:
+        hung = neonize(owner, "hung", hang.url, threshold=4)
+        run_until(worker, all_open(hung), 60, "breaker open")
+        assert REAPER.wait_idle(5)  # every timed-out host was killed and reaped
+    assert [f.kind for f in failures(hung)] == ["connect_timeout"] * 4
+    assert failures(hung)[-1].detail == "no answer within 2.5s; connection cancelled"
+    hung.refresh_from_db()
+    assert hung.status == "breaker_open" and session_of(worker, hung) is None
+
+
+def test_a_corrupt_store_forces_the_breaker_open_after_one_attempt_without_a_crash_loop(
+    owner: Any, worker: Worker, settings: Any
+) -> None:
+    instance = create_instance(owner, name="corrupt", transport="neonize")
+    store = os.path.join(settings.WAZIPER_SESSIONS_DIR, instance.instance_id)
+    os.makedirs(store)
+    with open(os.path.join(store, "whatsmeow.sqlite3"), "wb") as f:
+        f.write(os.urandom(4096))
+    request_running(instance)
+    forced = lambda: BreakerState.objects.filter(instance=instance, state="forced_open").exists()  # noqa: E731
+    run_until(worker, forced, 60, "breaker forced open")
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:  # a crash loop would show here as more attempts
+        worker.run_once(CLOCK.now())
+        time.sleep(0.01)
+    [failure] = failures(instance)
+    assert failure.kind == "connect_failed" and "re-link required" in failure.detail
+    instance.refresh_from_db()
+    assert instance.status == "breaker_open"
+
+
+def test_a_host_killed_mid_session_is_recorded_and_reconnected_while_others_are_untouched(
+    owner: Any, worker: Worker, settings: Any
+) -> None:
+    settings.WAZIPER_CONNECT_TIMEOUT = 60
+    with FaultProxy("hang") as hang:
+        victim, bystander = neonize(owner, "victim", hang.url), neonize(owner, "bystander", hang.url)
+
+        def dialing() -> bool:
+            return hang.accepted >= 2
+
+        run_until(worker, dialing, 60, "both hosts dialing")
+        killed, kept = session_of(worker, victim).pid, session_of(worker, bystander).pid
+        os.kill(killed, signal.SIGKILL)
+
+        def redialed() -> bool:
+            session = session_of(worker, victim)
+            return session is not None and session.pid not in (None, killed) and bool(session.ready)
+
+        run_until(worker, redialed, 60, "victim reconnected in a new host")
+        [failure] = failures(victim)
+        assert failure.kind == "host_crashed" and f"(pid {killed}) killed by SIGKILL" in failure.detail
+        assert session_of(worker, bystander).pid == kept and os.kill(kept, 0) is None
+        assert failures(bystander) == []
+        for instance in (victim, bystander):
+            instance.refresh_from_db()
+            assert instance.status == "connecting"
+
+
+@pytest.mark.timeout(400)
+def test_twenty_instances_failing_at_once_leave_the_workers_fds_threads_and_rss_flat(
+    owner: Any, worker: Worker, settings: Any
+) -> None:
+    threshold = settings.WAZIPER_BREAKER_THRESHOLD
+    with FaultProxy("refuse") as refuse:
+        # Warm-up: every code path imported, the reaper thread started, the allocator settled.
+        warm = [neonize(owner, f"warm-{i}", refuse.url, threshold=3) for i in range(2)]
+        run_until(worker, all_open(*warm), 60, "warm-up breakers open")
+        assert REAPER.wait_idle(5)
+        before = fds(), threading.active_count(), rss_kb()
+
+        crowd = [neonize(owner, f"crowd-{i:02d}", refuse.url) for i in range(20)]
+        started = time.monotonic()
+        run_until(worker, all_open(*crowd), 330, "twenty breakers open")
+        elapsed = time.monotonic() - started
+        for _ in range(10):  # the worker goes on as usual with every breaker open
+            worker.run_once(CLOCK.now())
+        assert REAPER.wait_idle(5)
+        after = fds(), threading.active_count(), rss_kb()
+
+    recorded = FailureEvent.objects.filter(instance__in=crowd)
+    assert recorded.count() == 20 * threshold, "every failed attempt is recorded, none lost"
+    assert all(len(failures(i)) == threshold for i in crowd)
+    assert set(recorded.values_list("kind", flat=True)) == {"connect_failed"}
+    assert all(
+        DIAL_ERROR in d and "connection refused" in d for d in recorded.values_list("detail", flat=True)
+    )
+    counts = [(len(m[0]), m[1], m[2]) for m in (before, after)]
+    print(f"\n{20 * threshold} attempts in {elapsed:.0f}s; fds, threads, RSS KB: {counts[0]} -> {counts[1]}")
+    assert after[0] == before[0]
+    assert after[1] == before[1] and after[2] <= before[2] * 1.05
