@@ -51,9 +51,10 @@ class Dispatcher(Protocol):
 
 
 def default_transports() -> dict[str, Transport]:
+    from instances.runtime.transports.neonize import NeonizeTransport
     from instances.runtime.transports.sandbox import SandboxTransport
 
-    return {"sandbox": SandboxTransport()}
+    return {"sandbox": SandboxTransport(), "neonize": NeonizeTransport()}
 
 
 def default_dispatcher(worker_id: str) -> Dispatcher:
