@@ -26,7 +26,7 @@ from tests.support.processes import child_env
 
 live, live_settings = live_support.live, live_support.live_settings  # fixtures
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live"), pytest.mark.dbengines]
 db = database_sync_to_async
 
 
@@ -211,9 +211,10 @@ def test_the_relay_reads_the_outbox_by_primary_key(instance: Instance) -> None:
     assert [r[0] for r in rows] == list(
         InstanceEvent.objects.filter(id__gt=first.id).values_list("id", flat=True)
     )
-    sql = queries.captured_queries[0]["sql"]
-    plan = connection.cursor().execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
-    assert "PRIMARY KEY" in str(plan) or "INTEGER PRIMARY KEY" in str(plan), plan
+    if connection.vendor == "sqlite":  # PostgreSQL's planner rightly scans a table this small
+        sql = queries.captured_queries[0]["sql"]
+        plan = connection.cursor().execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+        assert "PRIMARY KEY" in str(plan), plan
 
 
 async def test_the_layer_sweeps_expired_entries_at_most_once_a_second(monkeypatch) -> None:
