@@ -11,7 +11,8 @@ client threads on keep-alive connections. All eight scenarios are run in interle
 (after a warm-up), so a change in background load hits every scenario alike and the ratios stay
 fair on a busy machine.
 
-Printed side by side: requests/s, p50 and p99 of
+Printed side by side: requests/s, p50, p99 and the server process's CPU time per request (from
+/proc: the steadiest figure when other work shares the machine) of
   * GET /health with 10 instances and with `--big` instances (its cost must not grow with the
     fleet: the ratio should stay near 1),
   * GET /instance (token auth, scoped lookup, breaker read, serializer) next to the minimal view
@@ -139,18 +140,31 @@ def seed(total: int) -> dict[str, str]:
     return {"token": token, "instance_id": first.instance_id}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc (steady on a busy machine)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Scenario:
     name: str
     size: int
     port: int
+    pid: int
     path: str
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
+    server_cpu: float = 0.0
 
     @property
     def rps(self) -> float:
         return len(self.latencies) / self.elapsed
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu * 1000 / len(self.latencies)
 
     def percentile_ms(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -180,6 +194,7 @@ def run_round(scenario: Scenario, per_client: int, concurrency: int, record: boo
                 scenario.latencies.extend(mine)
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    cpu_before = cpu_seconds(scenario.pid)
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -189,6 +204,7 @@ def run_round(scenario: Scenario, per_client: int, concurrency: int, record: boo
         raise SystemExit(failures[0])
     if record:
         scenario.elapsed += time.perf_counter() - started
+        scenario.server_cpu += cpu_seconds(scenario.pid) - cpu_before
 
 
 def start_server(tmp: str, label: str, size: int, template: str) -> tuple[subprocess.Popen, int, dict]:
@@ -256,7 +272,7 @@ def drive(args: argparse.Namespace, tmp: str) -> list[Scenario]:
                 ("minimal view", MINIMAL_PATH),
                 ("minimal view + 1 query", MINIMAL_DB_PATH),
             ):
-                scenarios.append(Scenario(name, size, port, path))
+                scenarios.append(Scenario(name, size, port, proc.pid, path))
         per_client = max(1, args.requests // args.rounds // args.concurrency)
         for scenario in scenarios:
             run_round(scenario, max(5, per_client // 2), args.concurrency, record=False)  # warm-up
@@ -272,16 +288,20 @@ def drive(args: argparse.Namespace, tmp: str) -> list[Scenario]:
 
 def report(scenarios: list[Scenario], small: int, big: int) -> str:
     by = {(s.name, s.size): s for s in scenarios}
-    lines = ["| scenario | instances | requests/s | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| scenario | instances | requests/s | p50 ms | p99 ms | server CPU per request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for s in scenarios:
-        p50, p99 = s.percentile_ms(0.5), s.percentile_ms(0.99)
-        lines.append(f"| {s.name} | {s.size:,} | {s.rps:,.0f} | {p50:.1f} | {p99:.1f} |")
+        p50, p99, cpu = s.percentile_ms(0.5), s.percentile_ms(0.99), s.cpu_ms_per_request
+        lines.append(f"| {s.name} | {s.size:,} | {s.rps:,.0f} | {p50:.1f} | {p99:.1f} | {cpu:.2f} ms |")
     h_small, h_big = by[("GET /health", small)], by[("GET /health", big)]
     lines += [
         "",
         f"/health, {big:,} vs {small} instances: requests/s ×{h_big.rps / h_small.rps:.2f}, "
         f"p50 ×{h_big.percentile_ms(0.5) / h_small.percentile_ms(0.5):.2f}, "
-        f"p99 ×{h_big.percentile_ms(0.99) / h_small.percentile_ms(0.99):.2f}",
+        f"p99 ×{h_big.percentile_ms(0.99) / h_small.percentile_ms(0.99):.2f}, "
+        f"CPU per request ×{h_big.cpu_ms_per_request / h_small.cpu_ms_per_request:.2f}",
     ]
     for size in (small, big):
         inst = by[("GET /instance", size)]
@@ -289,7 +309,8 @@ def report(scenarios: list[Scenario], small: int, big: int) -> str:
             floor = by[(floor_name, size)]
             lines.append(
                 f"/instance vs {floor_name}, {size:,} instances: requests/s ×{inst.rps / floor.rps:.2f}, "
-                f"p50 ×{inst.percentile_ms(0.5) / floor.percentile_ms(0.5):.2f}"
+                f"p50 ×{inst.percentile_ms(0.5) / floor.percentile_ms(0.5):.2f}, "
+                f"CPU per request ×{inst.cpu_ms_per_request / floor.cpu_ms_per_request:.2f}"
             )
     return "\n".join(lines)
 

@@ -51,17 +51,20 @@ class Outlook:
 
 def outlook(instance: Instance, now: datetime) -> Outlook:
     """One indexed read; an instance that never failed has no breaker row and is closed."""
-    row = BreakerState.objects.filter(pk=instance.pk).only("state", "open_until", "probe_lease_until").first()
+    row = (
+        BreakerState.objects.filter(pk=instance.pk)
+        .values_list("state", "open_until", "probe_lease_until")
+        .first()
+    )
     if row is None:
         return Outlook(policy.CLOSED, True, None, None)
-    view = policy.BreakerView(
-        state=row.state, open_until=row.open_until, probe_lease_until=row.probe_lease_until
-    )
+    state, open_until, probe_lease_until = row
+    view = policy.BreakerView(state=state, open_until=open_until, probe_lease_until=probe_lease_until)
     decision = policy.decide_connect(view, now)
     wait = decision.retry_after_s
     # Round up and never say 0: a client told "retry after 0" retries at once and is refused.
     retry_after = None if wait is None else max(1, math.ceil(wait))
-    return Outlook(row.state, decision.allowed, row.open_until, retry_after)
+    return Outlook(state, decision.allowed, open_until, retry_after)
 
 
 def refusal(look: Outlook) -> Response:
