@@ -10,12 +10,7 @@ from rest_framework.test import APIClient
 from breaker.models import BreakerReset, BreakerState, FailureEvent
 from instances.models import Instance, InstanceCommand
 from instances.service import create_instance, request_running
-from tests.instances.api.matrix import (
-    assert_auth_outcome,
-    auth_matrix,
-    call_as,
-    fast_password_hashing,  # noqa: F401  (autouse fixture)
-)
+from tests.instances.api.matrix import assert_auth_outcome, auth_matrix, call_as
 from tests.instances.api.stepped_worker import SteppedWorker
 from tests.instances.api.worker_sim import hold, trip_breaker
 

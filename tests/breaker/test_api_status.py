@@ -10,12 +10,7 @@ from rest_framework.test import APIClient
 
 from breaker import service as breaker_service
 from instances.models import Instance
-from tests.instances.api.matrix import (
-    assert_auth_outcome,
-    auth_matrix,
-    call_as,
-    fast_password_hashing,  # noqa: F401  (autouse fixture)
-)
+from tests.instances.api.matrix import assert_auth_outcome, auth_matrix, call_as
 from tests.instances.api.worker_sim import trip_breaker
 
 pytestmark = pytest.mark.django_db

@@ -36,7 +36,6 @@ from schemathesis.specs.openapi.checks import (
 
 from instances.api import polling
 from instances.models import AccessToken, Instance
-from tests.instances.api.matrix import fast_password_hashing  # noqa: F401  (autouse fixture)
 from tests.instances.api.worker_sim import FakeWait, show_qr, trip_breaker
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 
 from instances.api import polling
-from tests.instances.api.matrix import fast_password_hashing  # noqa: F401  (autouse fixture)
 from tests.instances.api.stepped_worker import SteppedWorker
 from tests.instances.api.worker_sim import FakeWait
 

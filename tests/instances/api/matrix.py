@@ -102,5 +102,6 @@ def assert_auth_outcome(response: Any, expected: int) -> None:
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
-    """The conftest users have passwords; the default hasher costs ~0.4 s per user by design."""
+    """Users created with a password hash it with a cheap hasher (other test modules import
+    this fixture; the conftest users have no password any more)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
