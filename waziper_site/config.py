@@ -129,6 +129,7 @@ _DURATIONS = (
     _Seconds("WAZIPER_SEND_DELAY_MAX", 5, allow_zero=True),
     _Seconds("WAZIPER_SEND_TIMEOUT", 60),
     _Seconds("WAZIPER_MEDIA_TIMEOUT", 20),
+    _Seconds("WAZIPER_HEALTH_CACHE_S", 1, allow_zero=True),
 )
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,6 +20,8 @@ from rest_framework.views import APIView
 from breaker.stats import open_breaker_count, recent_failure_count
 from instances.stats import instance_summary, worker_summary
 from queueing.stats import queue_summary
+
+HEALTH_CACHE_KEY = "waziper:health"
 
 
 def health_score(*, running: int, running_not_connected: int, open_breakers: int, worker_alive: bool) -> int:
@@ -103,4 +107,11 @@ class HealthView(APIView):
 
     @extend_schema(summary="Server health (seed-compatible)", responses={200: _health_response}, auth=[])
     def get(self, request: Request) -> Response:
-        return Response(health_payload())
+        # The instance figures are one aggregate over the whole table; monitors polling many
+        # times a second share one computation per WAZIPER_HEALTH_CACHE_S in each process.
+        payload = cache.get(HEALTH_CACHE_KEY)
+        if payload is None:
+            payload = health_payload()
+            if settings.WAZIPER_HEALTH_CACHE_S > 0:
+                cache.set(HEALTH_CACHE_KEY, payload, settings.WAZIPER_HEALTH_CACHE_S)
+        return Response(payload)

@@ -51,6 +51,7 @@ def child_env(settings, **overrides: str) -> dict[str, str]:
         "DATABASE_URL": _database_url(settings),
         "WAZIPER_SESSIONS_DIR": settings.WAZIPER_SESSIONS_DIR,
         "WAZIPER_LOG_LEVEL": "INFO",
+        "WAZIPER_HEALTH_CACHE_S": "0",
     }
     env.update(overrides)
     return env

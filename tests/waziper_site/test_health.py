@@ -105,3 +105,18 @@ def test_health_query_count_does_not_grow_with_instances(
     _fleet(owner, n)
     with django_assert_max_num_queries(6):
         assert api.get("/health").status_code == 200
+
+
+def test_repeated_health_calls_share_one_computation(
+    api: APIClient, owner: Any, settings: Any, django_assert_num_queries: Any
+) -> None:
+    settings.WAZIPER_HEALTH_CACHE_S = 60
+    first = api.get("/health").json()
+    _fleet(owner, 3)
+    with django_assert_num_queries(0):
+        assert api.get("/health").json() == first
+    settings.WAZIPER_HEALTH_CACHE_S = 0
+    from django.core.cache import cache
+
+    cache.clear()
+    assert api.get("/health").json()["data"]["total_instances"] == 3
