@@ -263,26 +263,40 @@ def mark_uncertain(pk: int, worker_id: str, now: datetime, reason: str) -> bool:
     return bool(_settle_unknown(_mine(pk, worker_id).filter(handed_off_at__isnull=False), now, reason))
 
 
+def _settle_claims(rows: QuerySet[QueuedMessage], now: datetime, reason: str, whose: str) -> int:
+    """Claims nobody will finish: never handed off → back to the queue (they cannot have been
+    sent); handed off → see _settle_unknown. Returns how many rows changed."""
+    released = rows.filter(handed_off_at__isnull=True).update(
+        status=Status.QUEUED, claimed_by="", not_before=now, updated_at=now
+    )
+    unknown = _settle_unknown(rows.filter(handed_off_at__isnull=False), now, reason)
+    if released or unknown:
+        logger.warning(
+            "queue: %d claim(s) of %s back in the queue, %d message(s) %s (%s)",
+            released,
+            whose,
+            unknown,
+            "re-queued (WAZIPER_RESEND_UNCERTAIN)" if settings.WAZIPER_RESEND_UNCERTAIN else "uncertain",
+            reason,
+        )
+    return released + unknown
+
+
 def resolve_orphans(live_worker_ids: set[str], now: datetime) -> int:
-    """Settle messages left `sending` by workers that are gone. Claims never handed to a session
-    go back to the queue; the rest become `uncertain` (see _settle_unknown). Returns how many."""
+    """Settle messages left `sending` by workers that are gone (the cleanup step calls this)."""
     orphans = QueuedMessage.objects.filter(status=Status.SENDING).exclude(
         claimed_by__in=list(live_worker_ids)
     )
-    released = orphans.filter(handed_off_at__isnull=True).update(
-        status=Status.QUEUED, claimed_by="", not_before=now, updated_at=now
-    )
-    unknown = _settle_unknown(
-        orphans.filter(handed_off_at__isnull=False), now, "the worker sending it stopped before a result"
-    )
-    if released or unknown:
-        logger.warning(
-            "queue cleanup: %d claim(s) of dead workers back in the queue, %d message(s) %s",
-            released,
-            unknown,
-            "re-queued (WAZIPER_RESEND_UNCERTAIN)" if settings.WAZIPER_RESEND_UNCERTAIN else "uncertain",
-        )
-    return released + unknown
+    return _settle_claims(orphans, now, "the worker sending it stopped before a result", "dead workers")
+
+
+def resolve_forgotten(worker_id: str, tracked: Iterable[int], claimed_before: datetime, now: datetime) -> int:
+    """Settle this live worker's own claims it no longer tracks (a crash between a claim and its
+    bookkeeping): without this they would stay `sending` for as long as the worker lives."""
+    rows = QueuedMessage.objects.filter(
+        status=Status.SENDING, claimed_by=worker_id, claimed_at__lt=claimed_before
+    ).exclude(pk__in=list(tracked))
+    return _settle_claims(rows, now, "its worker lost track of the send", "this worker")
 
 
 def apply_receipt(

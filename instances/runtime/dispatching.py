@@ -26,7 +26,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from breaker.service import is_open
+from breaker.models import BreakerState
+from breaker.stats import OPEN_STATES
 from instances.runtime.transports.base import OutgoingMessage, Session
 from queueing import dispatch, netguard, policy
 from queueing.media import FetchedMedia, MediaError, fetch_media
@@ -38,6 +39,8 @@ DOWNLOAD_THREADS = 4
 PACING_REFRESH = timedelta(seconds=60)
 # A download thread enforces its own deadline; this is the backstop for one stuck in DNS.
 DOWNLOAD_GRACE = timedelta(seconds=10)
+# How often a worker looks in the database for claims of its own that it no longer tracks.
+FORGOTTEN_SWEEP = timedelta(seconds=60)
 # After a send showed a dead socket the worker reconnects; until it has, sending more through
 # the same session would only fail again.
 DEAD_SOCKET_PAUSE = timedelta(seconds=5)
@@ -62,6 +65,15 @@ class _Pace:
     spacing: policy.Spacing
     next_at: datetime
     loaded_at: datetime
+
+
+def _open_breakers(instance_pks: set[int]) -> set[int]:
+    """Which of these instances' breakers refuse traffic: breaker.service.is_open for many at
+    once (the same states, read in one query)."""
+    if not instance_pks:
+        return set()
+    rows = BreakerState.objects.filter(pk__in=instance_pks, state__in=OPEN_STATES)
+    return set(rows.values_list("pk", flat=True))
 
 
 def _discard(path: str | None) -> None:
@@ -94,6 +106,7 @@ class Dispatcher:
         self._pace: dict[int, _Pace] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._media_dir: str | None = None
+        self._swept_at: datetime | None = None
 
     # --- the worker's entry points -------------------------------------------------------------
 
@@ -106,11 +119,10 @@ class Dispatcher:
         idle = [pk for pk in connected if pk not in self._in_flight and pk not in self._downloads]
         self._load_pacing([pk for pk in idle if self._needs_pacing(pk, now)], now)
         ready = [pk for pk in idle if pk in self._pace and self._pace[pk].next_at <= now]
-        for pk in sorted(dispatch.instances_with_due(ready, now)):
-            # The worker passes only closed-breaker sessions; a breaker tripped since (by the web
-            # side or another worker's probe) still stops us here.
-            if is_open(pk):
-                continue
+        due = dispatch.instances_with_due(ready, now)
+        # The worker passes only closed-breaker sessions; a breaker tripped since (by the web
+        # side, or a send that showed a dead socket) still stops us here. One query per step.
+        for pk in sorted(due - _open_breakers(due)):
             claimed = dispatch.claim_next(pk, self.worker_id, now)
             if claimed is None:
                 continue
@@ -164,6 +176,8 @@ class Dispatcher:
         self._abandon_download(instance_pk, now, "session lost before the media was sent")
 
     def check_timeouts(self, now: datetime) -> None:
+        """Sends without a result for WAZIPER_SEND_TIMEOUT become uncertain; stuck downloads fail;
+        once a minute, claims of ours we lost track of are settled too."""
         limit = timedelta(seconds=settings.WAZIPER_SEND_TIMEOUT)
         for pk, flight in list(self._in_flight.items()):
             if now - flight.since >= limit:
@@ -177,6 +191,11 @@ class Dispatcher:
                 del self._downloads[pk]
                 download.future.add_done_callback(_discard_result)
                 self._download_failed(download.claimed, "media download timed out", False, now)
+        if self._swept_at is None or now - self._swept_at >= FORGOTTEN_SWEEP:
+            self._swept_at = now
+            tracked = [f.claimed.pk for f in self._in_flight.values()]
+            tracked += [d.claimed.pk for d in self._downloads.values()]
+            dispatch.resolve_forgotten(self.worker_id, tracked, now - limit, now)
 
     def shutdown(self, now: datetime) -> None:
         """Graceful stop: claims not yet handed off go back to the queue, sends in flight become

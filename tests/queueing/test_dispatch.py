@@ -239,3 +239,19 @@ def test_nothing_is_ever_deleted(instance: Instance) -> None:
     queue_many(instance, 3)
     dispatch.resolve_orphans(set(), LATER)
     assert QueuedMessage.objects.count() == 6
+
+
+def test_a_live_workers_forgotten_claims_are_settled_but_tracked_ones_kept(instance: Instance) -> None:
+    forgotten = queue_message(instance, status="sending", claimed_by="w1", claimed_at=T0, handed_off_at=T0)
+    never_sent = queue_message(instance, status="sending", claimed_by="w1", claimed_at=T0)
+    tracked = queue_message(instance, status="sending", claimed_by="w1", claimed_at=T0, handed_off_at=T0)
+    recent = queue_message(instance, status="sending", claimed_by="w1", claimed_at=LATER, handed_off_at=LATER)
+    other = queue_message(instance, status="sending", claimed_by="w2", claimed_at=T0, handed_off_at=T0)
+    assert dispatch.resolve_forgotten("w1", [tracked.pk], LATER, LATER) == 2
+    assert [fresh(m).status for m in (forgotten, never_sent, tracked, recent, other)] == [
+        "uncertain",
+        "queued",
+        "sending",
+        "sending",
+        "sending",
+    ]

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from breaker import service as breaker
+from breaker.models import BreakerState
 from instances.models import Instance, SandboxReceived
-from instances.runtime.dispatching import Dispatcher
+from instances.runtime.dispatching import Dispatcher, _open_breakers
 from instances.runtime.transports.base import RECEIPT, SEND_RESULT, Session
 from queueing.models import QueuedMessage
 from tests.queueing.helpers import MID, T0, connected_session, queue_many, queue_message, race, statuses
@@ -198,6 +199,12 @@ def test_an_open_breaker_holds_the_queue_and_a_reset_resumes_it(instance: Instan
     assert statuses(instance) == {"sending": 1}
 
 
+@pytest.mark.parametrize("state", BreakerState.State.values)
+def test_the_per_step_breaker_check_agrees_with_is_open(instance: Instance, state: str) -> None:
+    BreakerState.objects.update_or_create(instance=instance, defaults={"state": state})
+    assert (instance.pk in _open_breakers({instance.pk})) is breaker.is_open(instance)
+
+
 def test_a_dead_socket_is_reported_and_the_message_waits_for_the_reconnect(instance: Instance) -> None:
     message = queue_message(instance)
     rig = rig_for(instance)
@@ -238,6 +245,18 @@ def test_a_send_without_result_times_out_to_uncertain_and_a_late_result_settles_
     rig.tick(3)
     assert QueuedMessage.objects.get(pk=message.pk).status == "sent"
     assert received(instance) == [str(message.message_id)]
+
+
+def test_a_claim_the_dispatcher_lost_track_of_is_settled_by_the_sweep(
+    instance: Instance, settings: Any
+) -> None:
+    settings.WAZIPER_SEND_TIMEOUT = 5
+    message = queue_message(instance)
+    rig = rig_for(instance, latency_ms=600_000)  # the result would come ten minutes later
+    rig.tick()
+    rig.dispatcher._in_flight.clear()  # as if its bookkeeping had been lost after the claim
+    rig.tick(61)
+    assert QueuedMessage.objects.get(pk=message.pk).status == "uncertain"
 
 
 def test_shutdown_marks_sends_in_flight_uncertain(instance: Instance) -> None:
