@@ -18,8 +18,8 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from instances.api.base import ApiView
 from instances.api.lookup import get_instance
 from instances.api.schema import (
     ACCESS_TOKEN_QUERY,
@@ -107,7 +107,7 @@ def _queued(request: Request, write: Any) -> queue.Enqueued | Response:
         )
 
 
-class SendMessageView(APIView):
+class SendMessageView(ApiView):
     @extend_schema(
         summary="Queue a message",
         description="Validates and queues; the worker sends it while the instance is connected.",
@@ -140,7 +140,7 @@ class SendMessageByPathView(SendMessageView):
     """Waziper's alias: POST /send-message/<instance_id>."""
 
 
-class SendBulkView(APIView):
+class SendBulkView(ApiView):
     @extend_schema(
         summary="Queue many messages in one transaction",
         description="`%name%` placeholders are filled from each recipient's params; `{a|b}` spintax "
@@ -182,7 +182,7 @@ class SendBulkView(APIView):
         return success("Messages already queued (Idempotency-Key replay)", data)
 
 
-class QueueStatusView(APIView):
+class QueueStatusView(ApiView):
     @extend_schema(
         summary="Queue status of an instance",
         description="Counts per status, oldest queued age, whether sending is paused and why, "
@@ -210,7 +210,7 @@ def _message(request: Request, message_id: str) -> QueuedMessage:
     return found
 
 
-class MessageDetailView(APIView):
+class MessageDetailView(ApiView):
     @extend_schema(
         summary="One message's status",
         parameters=[_MESSAGE_ID_PATH, ACCESS_TOKEN_QUERY],
@@ -220,7 +220,7 @@ class MessageDetailView(APIView):
         return success("Success", MessageSerializer(_message(request, message_id)).data)
 
 
-class MessageCancelView(APIView):
+class MessageCancelView(ApiView):
     @extend_schema(
         summary="Cancel a queued message",
         request=None,
