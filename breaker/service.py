@@ -351,6 +351,17 @@ def status(instance: Instance, *, now: datetime, recent: int = 10) -> dict[str, 
     }
 
 
+def open_among(instance_pks: set[int]) -> set[int]:
+    """Which of these instances' breakers refuse traffic (is_open for many, one query)."""
+    if not instance_pks:
+        return set()
+    return set(
+        BreakerState.objects.filter(
+            pk__in=instance_pks, state__in=(State.OPEN, State.HALF_OPEN, State.FORCED_OPEN)
+        ).values_list("pk", flat=True)
+    )
+
+
 def is_open(instance: Instance | int) -> bool:
     return BreakerState.objects.filter(
         pk=_instance_pk(instance), state__in=(State.OPEN, State.HALF_OPEN, State.FORCED_OPEN)

@@ -215,8 +215,8 @@ def record_failure(
         dead_socket=dead_socket,
         now=now,
         rand=rand,
-        base_s=getattr(settings, "WAZIPER_SEND_RETRY_BASE", policy.DEFAULT_RETRY_BASE_S),
-        cap_s=getattr(settings, "WAZIPER_SEND_RETRY_CAP", policy.DEFAULT_RETRY_CAP_S),
+        base_s=settings.WAZIPER_SEND_RETRY_BASE,
+        cap_s=settings.WAZIPER_SEND_RETRY_CAP,
     )
     attempts = tried if decision.counts_attempt else max(0, tried - 1)
     changes: dict[str, object] = {"attempts": attempts, "last_error": error[:ERROR_LIMIT], "updated_at": now}

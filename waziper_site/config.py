@@ -128,6 +128,8 @@ _DURATIONS = (
     _Seconds("WAZIPER_SEND_DELAY_MIN", 2, allow_zero=True),
     _Seconds("WAZIPER_SEND_DELAY_MAX", 5, allow_zero=True),
     _Seconds("WAZIPER_SEND_TIMEOUT", 60),
+    _Seconds("WAZIPER_SEND_RETRY_BASE", 5),
+    _Seconds("WAZIPER_SEND_RETRY_CAP", 300),
     _Seconds("WAZIPER_MEDIA_TIMEOUT", 20),
     _Seconds("WAZIPER_HEALTH_CACHE_S", 1, allow_zero=True),
 )
@@ -162,6 +164,11 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         raise SettingsError(
             f"WAZIPER_RETRY_CAP must be at least WAZIPER_RETRY_BASE "
             f"({out['WAZIPER_RETRY_CAP']:g} < {out['WAZIPER_RETRY_BASE']:g})"
+        )
+    if out["WAZIPER_SEND_RETRY_CAP"] < out["WAZIPER_SEND_RETRY_BASE"]:
+        raise SettingsError(
+            f"WAZIPER_SEND_RETRY_CAP must be at least WAZIPER_SEND_RETRY_BASE "
+            f"({out['WAZIPER_SEND_RETRY_CAP']:g} < {out['WAZIPER_SEND_RETRY_BASE']:g})"
         )
     if out["WAZIPER_SEND_DELAY_MAX"] < out["WAZIPER_SEND_DELAY_MIN"]:
         raise SettingsError(

@@ -26,8 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from breaker.models import BreakerState
-from breaker.stats import OPEN_STATES
+from breaker.service import open_among
 from instances.runtime.transports.base import OutgoingMessage, Session
 from queueing import dispatch, netguard, policy
 from queueing.media import FetchedMedia, MediaError, fetch_media
@@ -65,15 +64,6 @@ class _Pace:
     spacing: policy.Spacing
     next_at: datetime
     loaded_at: datetime
-
-
-def _open_breakers(instance_pks: set[int]) -> set[int]:
-    """Which of these instances' breakers refuse traffic: breaker.service.is_open for many at
-    once (the same states, read in one query)."""
-    if not instance_pks:
-        return set()
-    rows = BreakerState.objects.filter(pk__in=instance_pks, state__in=OPEN_STATES)
-    return set(rows.values_list("pk", flat=True))
 
 
 def _discard(path: str | None) -> None:
@@ -122,7 +112,7 @@ class Dispatcher:
         due = dispatch.instances_with_due(ready, now)
         # The worker passes only closed-breaker sessions; a breaker tripped since (by the web
         # side, or a send that showed a dead socket) still stops us here. One query per step.
-        for pk in sorted(due - _open_breakers(due)):
+        for pk in sorted(due - open_among(due)):
             claimed = dispatch.claim_next(pk, self.worker_id, now)
             if claimed is None:
                 continue

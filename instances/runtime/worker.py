@@ -48,6 +48,8 @@ class Dispatcher(Protocol):
     def on_session_lost(self, instance_pk: int, now: datetime) -> None: ...
     def check_timeouts(self, now: datetime) -> None: ...
     def shutdown(self, now: datetime) -> None: ...
+    @property
+    def busy(self) -> int: ...
 
 
 def default_transports() -> dict[str, Transport]:
@@ -370,7 +372,21 @@ class Worker(Reactions):
                 continue
             if not busy:
                 time.sleep(self.IDLE_SLEEP_S)
+        try:
+            self.drain()
+        except DatabaseError:
+            logger.exception("database error while draining in-flight sends")
         self.shutdown(self.clock.now())
+
+    DRAIN_S = 5.0
+
+    def drain(self) -> None:
+        """Let sends already handed to a session finish (no new claims) for up to DRAIN_S, so a
+        routine stop does not turn them into `uncertain`."""
+        deadline = time.monotonic() + self.DRAIN_S
+        while self.dispatcher.busy and time.monotonic() < deadline:
+            if not self.step_events(self.clock.now()):
+                time.sleep(self.IDLE_SLEEP_S)
 
     def shutdown(self, now: datetime) -> None:
         """Finish cleanly: in-flight sends accounted for, sessions closed, leases released."""

@@ -220,3 +220,9 @@ def test_concurrent_failures_trip_exactly_once(instance: Instance) -> None:
     assert FailureEvent.objects.filter(instance=instance).count() == 30
     assert [e["state"] for e in breaker_events(instance)] == ["open"]
     assert state_of(instance).consecutive_failures == 30
+
+
+@pytest.mark.parametrize("state", BreakerState.State.values)
+def test_open_among_agrees_with_is_open(instance: Instance, state: str) -> None:
+    BreakerState.objects.update_or_create(instance=instance, defaults={"state": state})
+    assert (instance.pk in service.open_among({instance.pk})) is service.is_open(instance)

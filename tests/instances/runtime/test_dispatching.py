@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from breaker import service as breaker
-from breaker.models import BreakerState
 from instances.models import Instance, SandboxReceived
-from instances.runtime.dispatching import Dispatcher, _open_breakers
+from instances.runtime.dispatching import Dispatcher
 from instances.runtime.transports.base import RECEIPT, SEND_RESULT, Session
 from queueing.models import QueuedMessage
 from tests.queueing.helpers import MID, T0, connected_session, queue_many, queue_message, race, statuses
@@ -197,12 +196,6 @@ def test_an_open_breaker_holds_the_queue_and_a_reset_resumes_it(instance: Instan
     breaker.reset(instance, source="api", now=T0 + timedelta(seconds=20), actor="alice")
     assert rig.tick() is True
     assert statuses(instance) == {"sending": 1}
-
-
-@pytest.mark.parametrize("state", BreakerState.State.values)
-def test_the_per_step_breaker_check_agrees_with_is_open(instance: Instance, state: str) -> None:
-    BreakerState.objects.update_or_create(instance=instance, defaults={"state": state})
-    assert (instance.pk in _open_breakers({instance.pk})) is breaker.is_open(instance)
 
 
 def test_a_dead_socket_is_reported_and_the_message_waits_for_the_reconnect(instance: Instance) -> None:

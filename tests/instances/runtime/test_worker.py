@@ -294,3 +294,20 @@ def test_heartbeat_and_shutdown_are_recorded(owner: Any, clock: FakeClock, setti
     instance.refresh_from_db()
     assert instance.worker_id == "" and instance.status == "disconnected"
     assert WorkerProcess.objects.get(worker_id="w1").stopped_at == clock.now()
+
+
+def test_a_routine_stop_lets_the_send_in_flight_finish(owner: Any, clock: FakeClock, settings: Any) -> None:
+    from queueing.models import QueuedMessage
+    from tests.queueing.helpers import queue_message
+
+    settings.WAZIPER_SEND_DELAY_MIN = settings.WAZIPER_SEND_DELAY_MAX = 0
+    instance = sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    message = queue_message(instance, created_at=clock.now())
+    tick(worker, clock, 0.3)
+    assert worker.dispatcher.busy == 1  # handed to the session, result not yet read
+    worker.drain()
+    worker.shutdown(clock.now())
+    message.refresh_from_db()
+    assert message.status in (QueuedMessage.Status.SENT, QueuedMessage.Status.DELIVERED)
