@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from instances.models import AccessToken, Instance
+from instances.models import AccessToken, Instance, SandboxPhone
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +107,20 @@ def test_health_command_json_matches_the_api_shape() -> None:
     assert data["message"] == "Server is running"
     assert "health_score" in data["data"]
     assert "health score" in run("health")
+
+
+def test_sandbox_scan_records_the_phones_scan(instance: Instance) -> None:
+    data = json.loads(run("sandbox_scan", instance.instance_id, "--json"))
+    assert data == {"instance_id": instance.instance_id, "scan_requested": True}
+    assert SandboxPhone.objects.get(instance=instance).scan_requested_at is not None
+
+
+def test_sandbox_scan_refuses_a_real_instance(owner: Any) -> None:
+    real = Instance.objects.create(owner=owner, transport="neonize")
+    with pytest.raises(CommandError, match="Only sandbox instances"):
+        run("sandbox_scan", real.instance_id)
+
+
+def test_run_worker_refuses_a_capacity_below_one() -> None:
+    with pytest.raises(CommandError, match="--capacity must be at least 1"):
+        run("run_worker", "--capacity", "0")
