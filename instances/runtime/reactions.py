@@ -1,4 +1,4 @@
-"""How the worker reacts to transport events and to commands from the web side.
+"""How the worker reacts to transport events, failures and commands from the web side.
 
 A mixin of Worker (instances/runtime/worker.py), kept apart so each file reads in one sitting.
 """
@@ -6,17 +6,20 @@ A mixin of Worker (instances/runtime/worker.py), kept apart so each file reads i
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 
 from breaker import service as breaker
 from breaker.models import FailureEvent
+from breaker.policy import retry_delay
 from instances.events import emit_event
 from instances.models import Instance, InstanceCommand
+from instances.runtime.cleanup import remove_session_store
 from instances.runtime.held import Held, Phase
-from instances.runtime.state import store_qr
+from instances.runtime.state import store_qr, write_state
 from instances.runtime.transports import base
 from instances.runtime.transports.base import TransportError, TransportEvent
 
@@ -181,3 +184,64 @@ class Reactions:
     @staticmethod
     def _complete(command: InstanceCommand, now: datetime, result: dict[str, Any]) -> None:
         InstanceCommand.objects.filter(pk=command.pk).update(finished_at=now, result=result)
+
+    # --- shared by the worker's steps and the reactions ----------------------------------------
+    def _set_status(
+        self: _Worker, held: Held, now: datetime, status: str, detail: str = "", **fields: Any
+    ) -> None:
+        write_state(held.pk, now, status=status, previous_status=held.status, detail=detail, **fields)
+        held.status = status
+
+    def _close_session(
+        self: _Worker, held: Held, now: datetime, *, disconnect: bool = False, lost: bool = False
+    ) -> None:
+        session, held.session = held.session, None
+        held.phase = Phase.IDLE
+        held.connect_deadline = held.pong_deadline = None
+        if session is None:
+            return
+        try:
+            if disconnect and not lost:
+                session.disconnect(now)
+        except Exception:
+            logger.exception("instance %s: disconnect failed", held.instance_id)
+        finally:
+            session.close()
+            self.dispatcher.on_session_lost(held.pk, now)
+
+    def _after_failure(
+        self: _Worker, held: Held, kind: str, detail: str, now: datetime, *, force: bool = False
+    ) -> None:
+        """Record the failure, end the session, and schedule the retry the breaker allows."""
+        self._close_session(held, now)
+        outcome = breaker.record_failure(held.pk, kind, detail, now=now, force=force, rand=self.rand)
+        logger.warning("instance %s: %s: %s", held.instance_id, kind, detail)
+        if outcome.state != "closed":
+            held.phase = Phase.REFUSED
+            held.next_attempt_at = outcome.open_until
+            self._set_status(
+                held,
+                now,
+                Status.BREAKER_OPEN,
+                f"{kind}: {detail}",
+                next_attempt_at=outcome.open_until,
+                retry_attempts=held.attempts,
+            )
+            return
+        delay = retry_delay(
+            held.attempts, settings.WAZIPER_RETRY_BASE, settings.WAZIPER_RETRY_CAP, self.rand()
+        )
+        held.attempts += 1
+        held.phase = Phase.WAITING
+        held.next_attempt_at = now + timedelta(seconds=delay)
+        self._set_status(
+            held,
+            now,
+            Status.DISCONNECTED,
+            f"{kind}: {detail}",
+            next_attempt_at=held.next_attempt_at,
+            retry_attempts=held.attempts,
+        )
+
+    def _remove_session_store(self: _Worker, held: Held) -> None:
+        remove_session_store(held.instance_id)

@@ -25,13 +25,13 @@ from django.db import DatabaseError, close_old_connections
 
 from breaker import service as breaker
 from breaker.models import FailureEvent
-from breaker.policy import Verdict, retry_delay
+from breaker.policy import Verdict
 from instances.models import Instance, InstanceCommand, WorkerProcess
 from instances.runtime import leases
+from instances.runtime.cleanup import run_cleanup
 from instances.runtime.clock import Clock, SystemClock
 from instances.runtime.held import Held, Phase
 from instances.runtime.reactions import Reactions
-from instances.runtime.state import write_state
 from instances.runtime.transports.base import Session, SessionSpec, Transport, TransportError
 from waziper_site.metrics import CONNECT_ATTEMPTS
 
@@ -330,8 +330,6 @@ class Worker(Reactions):
     def step_cleanup(self, now: datetime) -> bool:
         if not self._due("cleanup", now, settings.WAZIPER_CLEANUP_INTERVAL):
             return False
-        from instances.runtime.cleanup import run_cleanup
-
         run_cleanup(self.worker_id, now)
         return False
 
@@ -406,64 +404,3 @@ class Worker(Reactions):
         for transport in self.transports.values():
             transport.close()
         WorkerProcess.objects.filter(worker_id=self.worker_id).update(stopped_at=now, instances_held=0)
-
-    # --- shared by steps and reactions --------------------------------------------------------
-    def _set_status(self, held: Held, now: datetime, status: str, detail: str = "", **fields: Any) -> None:
-        write_state(held.pk, now, status=status, previous_status=held.status, detail=detail, **fields)
-        held.status = status
-
-    def _close_session(
-        self, held: Held, now: datetime, *, disconnect: bool = False, lost: bool = False
-    ) -> None:
-        session, held.session = held.session, None
-        held.phase = Phase.IDLE
-        held.connect_deadline = held.pong_deadline = None
-        if session is None:
-            return
-        try:
-            if disconnect and not lost:
-                session.disconnect(now)
-        except Exception:
-            logger.exception("instance %s: disconnect failed", held.instance_id)
-        finally:
-            session.close()
-            self.dispatcher.on_session_lost(held.pk, now)
-
-    def _after_failure(
-        self, held: Held, kind: str, detail: str, now: datetime, *, force: bool = False
-    ) -> None:
-        """Record the failure, end the session, and schedule the retry the breaker allows."""
-        self._close_session(held, now)
-        outcome = breaker.record_failure(held.pk, kind, detail, now=now, force=force, rand=self.rand)
-        logger.warning("instance %s: %s: %s", held.instance_id, kind, detail)
-        if outcome.state != "closed":
-            held.phase = Phase.REFUSED
-            held.next_attempt_at = outcome.open_until
-            self._set_status(
-                held,
-                now,
-                Status.BREAKER_OPEN,
-                f"{kind}: {detail}",
-                next_attempt_at=outcome.open_until,
-                retry_attempts=held.attempts,
-            )
-            return
-        delay = retry_delay(
-            held.attempts, settings.WAZIPER_RETRY_BASE, settings.WAZIPER_RETRY_CAP, self.rand()
-        )
-        held.attempts += 1
-        held.phase = Phase.WAITING
-        held.next_attempt_at = now + timedelta(seconds=delay)
-        self._set_status(
-            held,
-            now,
-            Status.DISCONNECTED,
-            f"{kind}: {detail}",
-            next_attempt_at=held.next_attempt_at,
-            retry_attempts=held.attempts,
-        )
-
-    def _remove_session_store(self, held: Held) -> None:
-        from instances.runtime.cleanup import remove_session_store
-
-        remove_session_store(held.instance_id)
