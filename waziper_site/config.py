@@ -145,6 +145,7 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     out["WAZIPER_EVENT_POLL_MS"] = env_int(environ, "WAZIPER_EVENT_POLL_MS", 100, minimum=10)
     out["WAZIPER_WORKER_CAPACITY"] = env_int(environ, "WAZIPER_WORKER_CAPACITY", 1000, minimum=1)
     out["WAZIPER_SEND_MAX_ATTEMPTS"] = env_int(environ, "WAZIPER_SEND_MAX_ATTEMPTS", 5, minimum=1)
+    out["WAZIPER_WORKER_METRICS_PORT"] = env_int(environ, "WAZIPER_WORKER_METRICS_PORT", 0, minimum=0)
     out["WAZIPER_BULK_LIMIT"] = env_int(environ, "WAZIPER_BULK_LIMIT", 1000, minimum=1)
     out["WAZIPER_MEDIA_MAX_BYTES"] = env_int(environ, "WAZIPER_MEDIA_MAX_BYTES", 64 * 2**20, minimum=1)
     out["WAZIPER_FAILURE_RETENTION_DAYS"] = env_int(environ, "WAZIPER_FAILURE_RETENTION_DAYS", 30, minimum=1)

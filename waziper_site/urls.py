@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from waziper_site.health import HealthView
+from waziper_site.metrics_view import MetricsView
 
 handler400 = "waziper_site.api.handler400"
 handler403 = "waziper_site.api.handler403"
@@ -19,6 +20,7 @@ admin.site.index_title = "Gateway administration"
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("instances.urls")),
     path("", include("breaker.urls")),
     path("", include("queueing.urls")),

@@ -33,7 +33,7 @@ from instances.runtime.clock import Clock, SystemClock
 from instances.runtime.held import Held, Phase
 from instances.runtime.reactions import Reactions
 from instances.runtime.transports.base import Session, SessionSpec, Transport, TransportError
-from waziper_site.metrics import CONNECT_ATTEMPTS
+from waziper_site.metrics import CONNECT_ATTEMPTS, SESSIONS
 
 logger = logging.getLogger("waziper.worker")
 Status = Instance.Status
@@ -143,6 +143,9 @@ class Worker(Reactions):
         WorkerProcess.objects.filter(worker_id=self.worker_id).update(
             heartbeat_at=now, instances_held=len(self.held), stopped_at=None
         )
+        SESSIONS.clear()
+        for held in self.held.values():
+            SESSIONS.labels(status=held.status).inc()
         kept, deleted = leases.renew(self.worker_id, self.held, now, settings.WAZIPER_LEASE_TTL)
         for pk in list(self.held):
             if pk not in kept:

@@ -40,10 +40,11 @@ def test_failing_instance_trips_while_a_healthy_one_stays_connected_and_sigterm_
     healthy = create_instance(owner, name="healthy", transport="sandbox", sandbox={"linked": True})
     for instance in (failing, healthy):
         request_running(instance)
+    metrics_port = free_port()
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", "--worker-id", "it-worker"],
         cwd=ROOT,
-        env=child_env(settings, **FAST),
+        env=child_env(settings, **FAST, WAZIPER_WORKER_METRICS_PORT=str(metrics_port)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -55,6 +56,10 @@ def test_failing_instance_trips_while_a_healthy_one_stays_connected_and_sigterm_
             message="breaker open",
         )
         assert status(failing) == "breaker_open" and status(healthy) == "connected"
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:
+            scraped = resp.read().decode()
+        assert 'waziper_breaker_transitions_total{to_state="open"} 1.0' in scraped
+        assert 'waziper_failures_total{kind="connect_failed"} 15.0' in scraped
     finally:
         worker.send_signal(signal.SIGTERM)
         out, _ = worker.communicate(timeout=30)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from prometheus_client import start_http_server
 
 from instances.runtime.worker import Worker
 from waziper_site.commands import describe_seconds
@@ -32,6 +33,9 @@ class Command(BaseCommand):
             # Only a flag: the loop finishes its step, then releases leases and closes sessions.
             worker.shutdown_requested = True
 
+        if settings.WAZIPER_WORKER_METRICS_PORT:
+            # This worker's counters (breaker transitions, failures, sends) for Prometheus.
+            start_http_server(settings.WAZIPER_WORKER_METRICS_PORT, addr="127.0.0.1")
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(

@@ -12,7 +12,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
-NOT_API = ("admin/", "api/schema/", "api/docs/", "static/")
+# /metrics is Prometheus text for staff scrapers, not part of the JSON API.
+NOT_API = ("admin/", "api/schema/", "api/docs/", "static/", "metrics")
 PUBLIC = {"/health"}
 
 
