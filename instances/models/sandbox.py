@@ -39,6 +39,7 @@ class SandboxReceived(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "sandbox received message"
         indexes = [models.Index(fields=["instance", "id"], name="sandbox_received_inst")]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ class WorkerProcess(models.Model):
 
     class Meta:
         ordering = ["-heartbeat_at"]
+        verbose_name_plural = "worker processes"
 
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.hostname}:{self.pid})"
