@@ -118,7 +118,13 @@ def _transition(state: BreakerState, to_state: str, now: datetime, reason: str, 
 
 
 def _open(state: BreakerState, config: BreakerConfig, now: datetime, reason: str, rand: Rand) -> None:
-    trips_before = policy.trips_after_close(state.trips, state.closed_at, now, config)
+    # Only a trip out of `closed` asks whether that close was stable: a failed probe reopens an
+    # open breaker, and the close it would look at is the one before this whole open run.
+    trips_before = (
+        policy.trips_after_close(state.trips, state.closed_at, now, config)
+        if state.state == State.CLOSED
+        else state.trips
+    )
     cooldown = policy.cooldown_for_trip(trips_before, config)
     open_until = now + timedelta(seconds=policy.jittered(cooldown, config, rand()))
     _transition(

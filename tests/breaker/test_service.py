@@ -114,6 +114,21 @@ def test_probe_failure_reopens_with_the_cooldown_doubled_and_capped(instance: In
     assert cooldowns == [1200, 2400, 3600, 3600]
 
 
+def test_failed_probes_double_the_cooldown_after_an_earlier_close(instance: Instance) -> None:
+    # The breaker was closed once (a reset, or a good probe) long before this run of failures:
+    # that close was stable, so the first trip starts from the base cooldown, but each failed
+    # probe of this run must still double it. The decay is about the close, not the probe.
+    service.reset(instance, source="api", now=T0 - timedelta(hours=2), actor="alice")
+    fail(instance, 15)
+    cooldowns = [state_of(instance).cooldown_s]
+    for _ in range(2):
+        open_until = state_of(instance).open_until
+        service.allow_connect(instance, now=open_until, worker_id="w1")
+        service.record_failure(instance, "connect_failed", "probe", now=open_until, rand=MID)
+        cooldowns.append(state_of(instance).cooldown_s)
+    assert cooldowns == [600, 1200, 2400]
+
+
 def test_expired_probe_lease_lets_another_worker_probe(instance: Instance, settings: Any) -> None:
     fail(instance, 15)
     open_until = state_of(instance).open_until
