@@ -110,5 +110,5 @@ class InstanceConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(cls, text_data: str) -> Any:
         try:
             return await super().decode_json(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply for json
             return None  # a malformed frame from a page is ignored, not a crash

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -114,6 +114,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         body["retry_after"] = int(exc.wait + 0.999)
     response.data = body
     return response
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, but a body nested deeper than Python's json module can follow is a 400
+    like any other malformed JSON: the module raises RecursionError there, not ValueError, and
+    DRF lets that through as a 500 (for anyone: the body is parsed while looking for a token)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
 
 
 class TokenRateThrottle(SimpleRateThrottle):

@@ -34,7 +34,7 @@ class InstanceCreateSerializer(serializers.Serializer):
         if isinstance(value, str):
             try:
                 value = json.loads(value) if value.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise serializers.ValidationError("Must be a JSON object.") from None
         return _drf(validate_sandbox_behaviour, value)
 

@@ -168,6 +168,7 @@ async def test_ping_is_answered_and_junk_is_ignored(instance: Instance, owner) -
     comm = await connect(instance, user=owner)
     snapshot = await comm.receive_json_from()
     await comm.send_to(text_data="not json")
+    await comm.send_to(text_data="[" * 100_000)  # RecursionError in json, not ValueError
     await comm.send_json_to({"type": "ping"})
     pong = await comm.receive_json_from()
     assert pong == {"type": "pong", "last_event_id": snapshot["last_event_id"]}

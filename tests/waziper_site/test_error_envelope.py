@@ -29,6 +29,21 @@ def test_400_for_malformed_json(owner_client: APIClient) -> None:
     assert "JSON parse error" in response.json()["message"]
 
 
+@pytest.mark.parametrize("path", ["/instances", "/send_message?instance_id=0000000000000"])
+@pytest.mark.parametrize("with_token", [True, False], ids=["bearer", "token-in-body"])
+def test_400_for_json_nested_too_deeply(
+    api: APIClient, owner_token: str, path: str, with_token: bool
+) -> None:
+    # Python's json module raises RecursionError, not ValueError, past ~1,000 levels; the body
+    # is parsed while authenticating when the token may be in it, so this reaches every POST.
+    if with_token:
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {owner_token}")
+    response = api.post(path, "[" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["status"] == "error"
+    assert "JSON parse error" in response.json()["message"]
+
+
 def test_404_for_unknown_path_is_json(api: APIClient) -> None:
     response = api.get("/no/such/thing")
     assert response.status_code == 404

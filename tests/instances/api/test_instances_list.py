@@ -93,6 +93,14 @@ def test_bad_fields_are_400_naming_the_field(owner_client: APIClient, payload: d
     assert not Instance.objects.exists()
 
 
+def test_sandbox_json_text_nested_too_deeply_is_400(owner_client: APIClient) -> None:
+    response = owner_client.post(
+        "/instances", {"transport": "sandbox", "sandbox": "[" * 100_000}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["sandbox"] == ["Must be a JSON object."]
+
+
 def test_a_json_array_body_is_400(owner_client: APIClient) -> None:
     assert owner_client.post(URL, [1, 2], format="json").status_code == 400
 
