@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from instances.runtime.transports.base import Session
+from instances.runtime.transports.base import Session, TransportEvent
 
 
 class Phase(enum.Enum):
@@ -33,3 +33,7 @@ class Held:
     pong_deadline: datetime | None = None
     # command pk waiting for a transport event, by the event kind that completes it
     waiting_commands: dict[str, int] = field(default_factory=dict)
+    # Events a database error cut short (the one that failed first), and the session that
+    # reported them: handled again at the start of the next tick, never dropped.
+    unhandled: list[TransportEvent] = field(default_factory=list)
+    unhandled_from: Session | None = None

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from breaker import service as breaker
 from breaker.models import FailureEvent
@@ -21,7 +21,7 @@ from instances.runtime.cleanup import remove_session_store
 from instances.runtime.held import Held, Phase
 from instances.runtime.state import store_qr, write_state
 from instances.runtime.transports import base
-from instances.runtime.transports.base import TransportError, TransportEvent
+from instances.runtime.transports.base import Session, TransportError, TransportEvent
 
 if TYPE_CHECKING:
     from instances.runtime.worker import Worker as _Worker
@@ -41,6 +41,36 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 class Reactions:
+    def step_replay(self: _Worker, now: datetime) -> bool:
+        """Events a database error interrupted last tick, before anything else can act on them."""
+        found = False
+        for held in list(self.held.values()):
+            if held.unhandled:
+                events, held.unhandled = held.unhandled, []
+                found = self._handle_events(held, held.unhandled_from, events, now) or found
+        return found
+
+    def _handle_events(
+        self: _Worker, held: Held, session: Session | None, events: list[TransportEvent], now: datetime
+    ) -> bool:
+        for index, event in enumerate(events):
+            if index and held.session is not session:
+                break  # an earlier event ended this session; the rest belong to a dead one
+            try:
+                self._guard(held, now, f"event {event.kind}", lambda e=event: self._react(held, e, now))
+            except DatabaseError:
+                # The session will not report these again: keep them, or a `connected` (say)
+                # never reaches the row while the worker acts on it.
+                held.unhandled, held.unhandled_from = events[index:], session
+                raise
+        return bool(events)
+
+    def _react(self: _Worker, held: Held, event: TransportEvent, now: datetime) -> None:
+        # One transaction per event: a database error leaves none of its writes behind, so
+        # handling it again (step_replay) does not record a failure twice.
+        with transaction.atomic():
+            self.handle_event(held, event, now)
+
     def handle_event(self: _Worker, held: Held, event: TransportEvent, now: datetime) -> None:
         data = event.data
         kind = event.kind

@@ -281,17 +281,8 @@ class Worker(Reactions):
             self.transports[name].poll(sessions, now)
         found = False
         for held in list(self.held.values()):
-            if held.session is None:
-                continue
-            session = held.session
-            events = session.poll(now)
-            for event in events:
-                if held.session is not session:
-                    break  # an earlier event ended this session; the rest belong to a dead one
-                found = True
-                self._guard(
-                    held, now, f"event {event.kind}", lambda h=held, e=event: self.handle_event(h, e, now)
-                )
+            if held.session is not None:
+                found = self._handle_events(held, held.session, held.session.poll(now), now) or found
         return found
 
     def step_commands(self, now: datetime) -> bool:
@@ -338,6 +329,7 @@ class Worker(Reactions):
 
     # --- the loop -----------------------------------------------------------------------------
     STEPS = (
+        "step_replay",
         "step_heartbeat",
         "step_desired",
         "step_acquire",

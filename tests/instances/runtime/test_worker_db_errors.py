@@ -1,0 +1,78 @@
+"""The worker when the database refuses a write in the middle of a tick (SQLite locked by
+another process). The loop backs off and runs the tick again; nothing the sessions reported in
+the meantime may be lost, or the row says something the worker no longer believes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection
+
+from instances.models import Instance, SandboxPhone
+from instances.runtime.clock import FakeClock
+from instances.runtime.worker import Worker
+from instances.service import create_instance, request_running
+from tests.support.worker import make_worker, status_of, tick
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_only() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("locks the SQLite file from a second connection")
+
+
+@contextmanager
+def locked_database() -> Iterator[None]:
+    """Another process holds SQLite's write lock; our writes give up after 50 ms."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def tick_locked(worker: Worker, clock: FakeClock, seconds: float) -> None:
+    """One tick while the database is locked: the loop sees a DatabaseError (and backs off)."""
+    with locked_database(), pytest.raises(DatabaseError):
+        tick(worker, clock, seconds)
+
+
+def linked_sandbox(owner: Any, **behaviour: Any) -> Instance:
+    instance = create_instance(owner, name="shop", transport="sandbox", sandbox=behaviour)
+    SandboxPhone.objects.filter(instance=instance).update(linked_jid="62811000001:1@s.whatsapp.net")
+    request_running(instance)
+    return instance
+
+
+def test_a_connect_reported_while_the_database_was_locked_still_reaches_the_row(owner: Any) -> None:
+    instance = linked_sandbox(owner, latency_ms=1000)
+    clock = FakeClock()
+    worker = make_worker(clock)
+    tick(worker, clock)
+    assert status_of(instance) == "connecting"
+    tick_locked(worker, clock, 1)  # the dial succeeds; writing `connected` is refused
+    tick(worker, clock, 1, times=3)
+    assert status_of(instance) == "connected"
+
+
+def test_a_failed_dial_reported_while_the_database_was_locked_is_recorded_once(owner: Any) -> None:
+    from breaker.models import FailureEvent
+
+    instance = linked_sandbox(owner, connect="fail", latency_ms=1000)
+    clock = FakeClock()
+    worker = make_worker(clock)
+    tick(worker, clock)
+    tick_locked(worker, clock, 1)
+    tick(worker, clock, 0.1)
+    assert FailureEvent.objects.filter(instance=instance, kind="connect_failed").count() == 1
+    assert status_of(instance) == "disconnected"
