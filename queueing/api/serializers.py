@@ -15,8 +15,25 @@ from rest_framework.fields import SkipField
 
 from queueing import templating
 from queueing.models import QueuedMessage
-from queueing.validation import KINDS, MEDIA_ALIAS, PRIORITY_RANGE, MessageDraft, clean_message
+from queueing.validation import (
+    FILENAME_LIMIT,
+    KINDS,
+    MEDIA_ALIAS,
+    MEDIA_URL_LIMIT,
+    PRIORITY_RANGE,
+    TEXT_LIMIT,
+    MessageDraft,
+    clean_message,
+)
 
+# A bulk's top-level fields are rendered once per message; checked once, before any rendering,
+# so a huge template cannot cost its size times the number of recipients.
+TEMPLATE_LIMITS = {
+    "caption": TEXT_LIMIT,
+    "message": TEXT_LIMIT,
+    "media_url": MEDIA_URL_LIMIT,
+    "filename": FILENAME_LIMIT,
+}
 TYPE_HELP = f"One of {', '.join(KINDS)}; `{MEDIA_ALIAS}` picks the kind from the file extension."
 
 
@@ -163,6 +180,13 @@ class SendBulkSerializer(_MessageFields):
         limit = settings.WAZIPER_BULK_LIMIT
         if len(items) > limit:
             raise serializers.ValidationError({name: [f"At most {limit} per request (got {len(items)})."]})
+        too_long = {
+            key: [f"A template must be at most {limit} characters (got {len(attrs[key])})."]
+            for key, limit in TEMPLATE_LIMITS.items()
+            if len(attrs.get(key) or "") > limit
+        }
+        if too_long:
+            raise serializers.ValidationError(too_long)
         template = {
             key: attrs.get(key) for key in ("caption", "message", "type", "media_url", "filename", "priority")
         }

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from instances.models import Instance
 from queueing.models import QueuedMessage
+from queueing.validation import TEXT_LIMIT
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +85,18 @@ def test_one_bad_recipient_refuses_the_whole_bulk_naming_it(
     )
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"recipients.1.chat_id"}
+    assert not QueuedMessage.objects.exists()
+
+
+def test_a_template_over_the_text_limit_is_refused_once_before_rendering(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    # Rendered per recipient, an oversized template multiplies its cost by the recipient count,
+    # even when spintax would shrink each rendering under the limit.
+    template = "{a|" + "b" * TEXT_LIMIT + "}"
+    response = bulk(owner_client, instance, {"caption": template, "recipients": ["6281200000001"] * 3})
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"caption"}
     assert not QueuedMessage.objects.exists()
 
 
