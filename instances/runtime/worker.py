@@ -32,7 +32,7 @@ from instances.runtime.cleanup import run_cleanup
 from instances.runtime.clock import Clock, SystemClock
 from instances.runtime.held import Held, Phase
 from instances.runtime.reactions import Reactions
-from instances.runtime.transports.base import Session, SessionSpec, Transport, TransportError
+from instances.runtime.transports.base import Session, SessionSpec, Transport, TransportError, TransportEvent
 from waziper_site.metrics import CONNECT_ATTEMPTS, SESSIONS
 
 logger = logging.getLogger("waziper.worker")
@@ -281,8 +281,13 @@ class Worker(Reactions):
             self.transports[name].poll(sessions, now)
         found = False
         for held in list(self.held.values()):
-            if held.session is not None:
-                found = self._handle_events(held, held.session, held.session.poll(now), now) or found
+            session = held.session
+            if session is None:
+                continue
+            events: list[TransportEvent] = []
+            # Reading a session is that instance's business too: its exception is its failure.
+            self._guard(held, now, "poll", lambda s=session, out=events: out.extend(s.poll(now)))
+            found = self._handle_events(held, session, events, now) or found
         return found
 
     def step_commands(self, now: datetime) -> bool:

@@ -283,6 +283,32 @@ def test_one_instances_exception_does_not_stop_the_others(owner: Any, clock: Fak
     assert status_of(broken) == "disconnected"
 
 
+def test_a_session_that_raises_while_polled_is_its_instances_failure_only(
+    owner: Any, clock: FakeClock
+) -> None:
+    from instances.runtime.transports.sandbox import SandboxSession, SandboxTransport
+
+    broken = sandbox(owner, name="broken", linked=True)
+    healthy = sandbox(owner, name="healthy", linked=True)
+
+    class ExplodingSession(SandboxSession):
+        def poll(self, now):  # a bug reading one session's events (a host's odd line, say)
+            if self.phase == "connected":
+                raise ValueError("year 31690708 is out of range")
+            return super().poll(now)
+
+    class Transport(SandboxTransport):
+        def open_session(self, spec):
+            return (ExplodingSession if spec.instance_pk == broken.pk else SandboxSession)(spec)
+
+    worker = make_worker(clock, transports={"sandbox": Transport()})
+    tick(worker, clock)
+    tick(worker, clock, 0.3)
+    assert status_of(healthy) == "connected"
+    assert "out of range" in FailureEvent.objects.get(instance=broken).detail
+    assert status_of(broken) == "disconnected" and worker.held[broken.pk].session is None
+
+
 def test_heartbeat_and_shutdown_are_recorded(owner: Any, clock: FakeClock, settings: Any) -> None:
     instance = sandbox(owner, linked=True)
     worker = make_worker(clock)
