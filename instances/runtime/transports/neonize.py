@@ -52,7 +52,10 @@ _PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
 def _iso(unix: Any, default: datetime) -> str:
     """The host reports times as unix seconds; the worker's events carry ISO strings."""
     if isinstance(unix, int | float) and not isinstance(unix, bool) and unix > 0:
-        return datetime.fromtimestamp(unix, UTC).isoformat()
+        try:
+            return datetime.fromtimestamp(unix, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):  # 1e20, NaN: a time no calendar holds
+            pass
     return default.isoformat()
 
 

@@ -148,6 +148,16 @@ def test_a_host_dying_of_a_go_fatal_error_reports_that_line_exit_code_and_stderr
     assert error.endswith("runtime.throw()") and len(error) < 2000
 
 
+def test_a_time_out_of_datetimes_range_is_replaced_by_now_not_raised(tmp_path):
+    # Python's json reads 1e20 and NaN; datetime cannot hold either.
+    odd = [ev("receipt", message_ids=["3EB0AA"], kind="read", at=at) for at in (1e20, 1e15)]
+    session = open_session(tmp_path, script={"connect": [*odd, {"raw": '{"event": "receipt", "at": NaN}\n'}]})
+    session.connect(NOW)
+    times = [wait_for(session, base.RECEIPT).data["at"] for _ in range(3)]
+    session.close()
+    assert times == [NOW.isoformat()] * 3
+
+
 def test_events_the_host_writes_just_before_dying_still_arrive(tmp_path):
     failed = reply("connect_failed", error="boom", retryable=True)
     session = open_session(tmp_path, script={"connect": [failed, {"exit": 0}]})
