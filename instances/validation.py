@@ -35,7 +35,10 @@ def validate_proxy_url(value: str) -> str:
         return ""
     if len(value) > 500 or any(ch.isspace() for ch in value):
         raise ValidationError("Proxy URL must be at most 500 characters without spaces.")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)  # ValueError on unbalanced or misused brackets: socks5://[::1:1080
+    except ValueError as exc:
+        raise ValidationError(f"Proxy URL is malformed ({exc}).") from None
     if parts.scheme not in PROXY_SCHEMES:
         raise ValidationError(
             f"Proxy URL scheme must be one of {', '.join(PROXY_SCHEMES)} (got {parts.scheme!r})."

@@ -78,13 +78,16 @@ def _filename(url: str, disposition: str | None, mimetype: str) -> str:
 
 
 def _open(url: str, guard: Guard, resolver: Resolver, timeout: float) -> http.client.HTTPConnection:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # a redirect's Location is not validated like the queued URL
+        port = parts.port
+    except ValueError as exc:
+        raise MediaError(f"refused URL {url[:200]!r}: {exc}", permanent=True) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise MediaError(f"refused URL {url[:200]!r}: only http(s) URLs with a host", permanent=True)
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise MediaError("refused URL: bad port", permanent=True) from None
+    if port is not None and not 1 <= port <= 65535:
+        raise MediaError("refused URL: bad port", permanent=True)
+    port = port or (443 if parts.scheme == "https" else 80)
     try:
         address = checked_addresses(parts.hostname, port, guard, resolver)[0]
     except BlockedAddress as exc:
@@ -125,7 +128,10 @@ def fetch_media(
                 location = response.getheader("Location")
                 if not location:
                     raise MediaError(f"redirect {response.status} without a Location", permanent=True)
-                url = urljoin(url, location)
+                try:
+                    url = urljoin(url, location)
+                except ValueError as exc:
+                    raise MediaError(f"refused URL {location[:200]!r}: {exc}", permanent=True) from None
                 continue
             if response.status != 200:
                 # 4xx will not change on a retry (except 408/429); 5xx may.

@@ -87,8 +87,15 @@ def normalize_chat_id(value: str) -> str:
     )
 
 
+def _url_path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:  # malformed: validate_media_url names the problem
+        return ""
+
+
 def infer_media_kind(media_url: str, filename: str) -> str:
-    for name in (filename, urlsplit(media_url).path):
+    for name in (filename, _url_path(media_url)):
         mime = mimetypes.guess_type(name)[0] if name else None
         if mime:
             major = mime.split("/", 1)[0]
@@ -113,13 +120,19 @@ def validate_media_url(value: str, *, allow_private: bool) -> str:
     value = check_string(value or "").strip()
     if len(value) > MEDIA_URL_LIMIT or any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise ValidationError(f"Must be a URL of at most {MEDIA_URL_LIMIT} characters without spaces.")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)  # ValueError on unbalanced or misused brackets: http://[::1/
+    except ValueError as exc:
+        raise ValidationError(f"Must be a well-formed URL ({exc}).") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise ValidationError("Must be an http:// or https:// URL.")
     try:
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        port = parts.port
     except ValueError:
-        raise ValidationError("Port must be a number from 1 to 65535.") from None
+        port = -1
+    if port is not None and not 1 <= port <= 65535:  # 0 is no port, not "the default port"
+        raise ValidationError("Port must be a number from 1 to 65535.")
+    port = port or (443 if parts.scheme.lower() == "https" else 80)
     if not parts.hostname:
         raise ValidationError("Must name a host.")
     reason = netguard.early_check(parts.hostname, port, allow_private)

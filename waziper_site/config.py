@@ -98,7 +98,10 @@ def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
 
 
 def check_database_url(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # unbalanced brackets: postgres://u:p@[host/db
+        raise SettingsError(f"DATABASE_URL={url!r} is malformed: {exc}") from None
     if parts.scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
         raise SettingsError(f"DATABASE_URL={url!r}: scheme must be sqlite:// or postgres://")
     if parts.scheme != "sqlite" and not parts.path.strip("/"):

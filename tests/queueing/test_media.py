@@ -78,6 +78,13 @@ def test_a_redirect_to_a_private_address_is_refused(server, tmp_path, target: st
     assert server.hits == ["/redirect"]
 
 
+@pytest.mark.parametrize("location", ["http://[::1/x", "http://[93.184.215.14]/x"])
+def test_a_redirect_to_a_malformed_url_is_a_permanent_failure(server, tmp_path, location: str) -> None:
+    with pytest.raises(MediaError, match="refused URL") as exc:
+        fetch(f"{base_url(server)}/redirect?to={location}", tmp_path)
+    assert exc.value.permanent
+
+
 def test_a_name_resolving_to_any_private_address_is_refused(tmp_path) -> None:
     resolver = lambda host, port: ["93.184.215.14", "10.0.0.7"]  # noqa: E731
     with pytest.raises(MediaError, match=r"10\.0\.0\.7 is a private address"):

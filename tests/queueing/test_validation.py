@@ -51,6 +51,11 @@ def errors_of(**kwargs) -> dict[str, list[str]]:
         ({"kind": "image", "media_url": "http://10.1.2.3/a.png"}, {"media_url"}),
         ({"kind": "image", "media_url": "http://localhost:8000/a.png"}, {"media_url"}),
         ({"kind": "image", "media_url": "http://93.184.215.14:99999/a.png"}, {"media_url"}),
+        ({"kind": "image", "media_url": "http://93.184.215.14:0/a.png"}, {"media_url"}),
+        ({"kind": "image", "media_url": "http://[::1/a.png"}, {"media_url"}),  # urlsplit: ValueError
+        ({"kind": "media", "media_url": "http://[::1/a.png"}, {"media_url"}),  # kind from the URL
+        ({"media_url": "http://[::1/a.png"}, {"media_url"}),
+        ({"kind": "image", "media_url": "http://[93.184.215.14]/a.png"}, {"media_url"}),
         ({"kind": "image", "media_url": "http://93.184.215.14/a.png"}, set()),
         ({"kind": "image", "media_url": "https://93.184.215.14/a.png", "text": "c" * CAPTION_LIMIT}, set()),
         (

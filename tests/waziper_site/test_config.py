@@ -66,7 +66,9 @@ def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: 
         load_waziper_settings(env)
 
 
-@pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host", "redis://localhost"])
+@pytest.mark.parametrize(
+    "url", ["mysql://x/y", "postgres://host", "redis://localhost", "postgres://u:p@[db.local/waziper"]
+)
 def test_database_url_must_be_sqlite_or_postgres_with_a_name(url: str) -> None:
     with pytest.raises(SettingsError, match="DATABASE_URL"):
         check_database_url(url)

@@ -77,6 +77,7 @@ def test_it_takes_a_proxy(owner_client: APIClient) -> None:
         ({"transport": "telegram"}, "transport"),
         ({"proxy_url": "ftp://host:21"}, "proxy_url"),
         ({"proxy_url": "socks5://host"}, "proxy_url"),
+        ({"proxy_url": "socks5://[::1:1080"}, "proxy_url"),  # urlsplit: ValueError
         ({"name": "x" * 101}, "name"),
         ({"name": "bell\x07"}, "name"),
         ({"transport": "sandbox", "sandbox": {"connect": "sometimes"}}, "sandbox"),
