@@ -186,11 +186,14 @@ class Worker(Reactions):
             return False
         stopped = leases.stopped_among(self.worker_id) & set(self.held)
         for pk in stopped:
-            held = self.held.pop(pk)
+            held = self.held[pk]
             self._close_session(held, now, disconnect=True)
             if held.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT):
                 self._set_status(held, now, Status.STOPPED, "stopped on request", next_attempt_at=None)
             leases.release(self.worker_id, [pk])
+            # Forgotten only once the row says so: after a database error the next tick (which
+            # runs this step before any connect) finishes the stop instead of leaving it half done.
+            del self.held[pk]
         return bool(stopped)
 
     # --- connecting ---------------------------------------------------------------------------

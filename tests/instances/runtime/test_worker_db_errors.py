@@ -76,3 +76,19 @@ def test_a_failed_dial_reported_while_the_database_was_locked_is_recorded_once(o
     tick(worker, clock, 0.1)
     assert FailureEvent.objects.filter(instance=instance, kind="connect_failed").count() == 1
     assert status_of(instance) == "disconnected"
+
+
+def test_a_stop_interrupted_by_a_locked_database_is_finished_on_the_next_tick(owner: Any) -> None:
+    from instances.service import request_stopped
+
+    instance = linked_sandbox(owner)
+    clock = FakeClock()
+    worker = make_worker(clock)
+    tick(worker, clock)
+    assert status_of(instance) == "connected"
+    request_stopped(instance)
+    tick_locked(worker, clock, 1)  # the session is closed; writing `stopped` is refused
+    tick(worker, clock, 1, times=2)
+    instance.refresh_from_db()
+    assert (instance.status, instance.worker_id) == ("stopped", "")
+    assert instance.pk not in worker.held
