@@ -30,11 +30,32 @@ class BlockedAddress(Exception):
     """The URL's host is, or resolves to, an address the guard refuses."""
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address some gateway may deliver to: NAT64's
+# well-known prefix (RFC 6052; AWS's NAT gateways translate it to VPC-private addresses too) and
+# the deprecated IPv4-compatible ::a.b.c.d. 6to4 (2002::/16) is read with `sixtofour`.
+_EMBEDS_IPV4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+# Not global, though Python 3.11 calls them so: local-use NAT64 (RFC 8215), whose mapping is the
+# network's own, and deprecated site-local addresses.
+_NOT_GLOBAL = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in net for net in _EMBEDS_IPV4) and int(ip) & 0xFFFFFFFF > 1:  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def refusal(ip: IPAddress, allow_private: bool) -> str | None:
     """Why `ip` may not be fetched, or None. Private-but-allowed still refuses unspecified
-    and multicast addresses, which are never a media server."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    and multicast addresses, which are never a media server. An IPv6 address that carries an
+    IPv4 one (mapped, NAT64, 6to4, compatible) is judged by the IPv4 address too."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif (inner := _embedded_ipv4(ip)) is not None and (reason := refusal(inner, allow_private)):
+            return f"{ip} carries {inner}: {reason}"
     if ip.is_unspecified or ip.is_multicast:
         return f"{ip} is not a unicast address"
     if allow_private:
@@ -45,7 +66,7 @@ def refusal(ip: IPAddress, allow_private: bool) -> str | None:
         return f"{ip} is a link-local address"
     if ip.is_private:
         return f"{ip} is a private address"
-    if not ip.is_global:
+    if not ip.is_global or any(ip in net for net in _NOT_GLOBAL):
         return f"{ip} is not a public address"
     return None
 

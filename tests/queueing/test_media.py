@@ -169,6 +169,19 @@ def test_non_http_urls_are_refused(tmp_path, url: str) -> None:
         ("fe80::1", False, True),
         ("fc00::1", False, True),
         ("::ffff:10.0.0.1", False, True),
+        # IPv6 forms that carry an IPv4 address a gateway may translate to (NAT64 on AWS reaches
+        # the VPC's private addresses): judged by the IPv4 address inside.
+        ("64:ff9b::7f00:1", False, True),
+        ("64:ff9b::a9fe:a9fe", False, True),
+        ("64:ff9b::a00:5", False, True),
+        ("64:ff9b::5db8:d70e", False, False),  # 93.184.215.14 through DNS64: public
+        ("64:ff9b:1::a00:5", False, True),  # local-use NAT64 prefix (RFC 8215)
+        ("2002:7f00:1::1", False, True),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", False, True),
+        ("::7f00:1", False, True),  # deprecated IPv4-compatible ::127.0.0.1
+        ("fec0::1", False, True),  # deprecated site-local
+        ("64:ff9b::a00:5", True, False),
+        ("64:ff9b::e000:1", True, True),  # multicast inside
         ("10.1.1.1", True, False),
         ("0.0.0.0", True, True),
         ("224.0.0.1", True, True),
