@@ -36,12 +36,6 @@ def _query(scope: dict[str, Any]) -> dict[str, str]:
     return {key: values[-1] for key, values in parsed.items()}
 
 
-def _since(raw: str | None) -> int | None:
-    if raw is None or not raw.strip().isdigit():
-        return None
-    return int(raw)
-
-
 class InstanceConsumer(AsyncJsonWebsocketConsumer):
     relay: EventRelay | None = None
     group: str | None = None
@@ -72,7 +66,7 @@ class InstanceConsumer(AsyncJsonWebsocketConsumer):
             return
         snapshot = await database_sync_to_async(frames.snapshot)(instance, position)
         self.covered = position
-        since = _since(query.get("since"))
+        since = frames.parse_since(query.get("since"))
         if since is not None and since > position:
             # The page saw newer events through another web process; never repeat those.
             self.covered = min(since, await database_sync_to_async(frames.latest_event_id)())

@@ -107,8 +107,8 @@ def live_json(request: HttpRequest, instance_id: str) -> JsonResponse:
     assert decision.instance is not None
     upto = frames.latest_event_id()
     snapshot = frames.snapshot(decision.instance, upto)
-    raw_since = request.GET.get("since", "")
-    events = frames.replay(decision.instance, int(raw_since), upto) if raw_since.isdigit() else []
+    since = frames.parse_since(request.GET.get("since"))
+    events = frames.replay(decision.instance, since, upto) if since is not None else []
     response = JsonResponse({"snapshot": snapshot, "events": events})
     response["Cache-Control"] = "no-store"
     return response

@@ -19,6 +19,16 @@ from instances.service import shown_qr
 # A replay longer than this is cut: a page that was away that long reloads from the snapshot.
 REPLAY_LIMIT = 500
 _JID_USER = re.compile(r"^(\d+)")
+# ASCII digits only (str.isdigit() also takes "²", which int() refuses) and few enough for int()
+# (which refuses over 4,300 digits) and for a 64-bit id column.
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
+
+
+def parse_since(raw: str | None) -> int | None:
+    """A page's `?since=` as an event id, or None when it is not one (then it is ignored)."""
+    if raw is None or not _EVENT_ID.fullmatch(raw.strip()):
+        return None
+    return int(raw)
 
 
 def phone_from_jid(jid: str) -> str:

@@ -164,6 +164,14 @@ async def test_a_since_ahead_of_this_process_skips_events_the_page_already_has(
     await comm.disconnect()
 
 
+@pytest.mark.parametrize("since", ["%C2%B2", "9" * 5000, "-1"])
+async def test_a_since_that_is_not_an_event_id_is_ignored(instance: Instance, owner, since: str) -> None:
+    comm = await connect(instance, user=owner, query=f"since={since}")
+    assert (await comm.receive_json_from())["type"] == "snapshot"
+    assert await comm.receive_nothing(timeout=0.1)
+    await comm.disconnect()
+
+
 async def test_ping_is_answered_and_junk_is_ignored(instance: Instance, owner) -> None:
     comm = await connect(instance, user=owner)
     snapshot = await comm.receive_json_from()

@@ -188,6 +188,16 @@ def test_live_json_gives_the_snapshot_and_the_events_after_since(instance: Insta
     assert body["snapshot"]["last_event_id"] == body["events"][-1]["id"]
 
 
+@pytest.mark.parametrize("since", ["%C2%B2", "9" * 5000, "-1", "1e3"])
+def test_live_json_ignores_a_since_that_is_not_an_event_id(
+    instance: Instance, owner_token: str, since: str
+) -> None:
+    # "²".isdigit() is True but int("²") fails, as does int() of over 4,300 digits.
+    response = Client().get(url(instance) + f"live.json?access_token={owner_token}&since={since}")
+    assert response.status_code == 200
+    assert response.json()["events"] == []
+
+
 def test_live_json_refuses_like_the_websocket(instance: Instance, stranger: Any, owner_token: str) -> None:
     assert Client().get(url(instance) + "live.json").status_code == 401
     client = Client()
