@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -21,6 +23,12 @@ from instances.models import (
     SandboxReceived,
     WorkerProcess,
 )
+from instances.validation import (
+    validate_instance_name,
+    validate_proxy_url,
+    validate_sandbox_behaviour,
+    validate_send_delays,
+)
 
 
 class BreakerStateFilter(admin.ChoicesFieldListFilter):
@@ -35,10 +43,34 @@ def _badge(css: str, text: str) -> str:
     return format_html('<span class="wz-badge {}">{}</span>', css, text)
 
 
+class InstanceForm(forms.ModelForm):
+    """The API's checks on the admin's form: adding goes through the service, which would raise
+    (a 500) on what the form let through, and changing saved it unchecked for the worker."""
+
+    def clean_name(self) -> str:
+        return validate_instance_name(self.cleaned_data.get("name") or "")
+
+    def clean_proxy_url(self) -> str:
+        return validate_proxy_url(self.cleaned_data.get("proxy_url") or "")
+
+    def clean_sandbox(self) -> dict[str, Any]:
+        return validate_sandbox_behaviour(self.cleaned_data.get("sandbox"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        errors: dict[str, Any] = validate_send_delays(data.get("send_delay_min"), data.get("send_delay_max"))
+        if data.get("sandbox") and data.get("transport") != Instance.Transport.SANDBOX:
+            errors["sandbox"] = "Sandbox behaviour applies only to sandbox instances."
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
     """The instance list operators start from: state at a glance, bulk actions, "Link phone"."""
 
+    form = InstanceForm
     list_display = [
         "instance_id",
         "name",

@@ -90,3 +90,19 @@ def validate_instance_name(value: str) -> str:
     if any(ord(ch) < 32 for ch in value):
         raise ValidationError("Name must not contain control characters.")
     return value
+
+
+# Per-instance send spacing: a day between two sends is already no sending at all; far larger
+# values overflow timedelta where the worker and /queue-status compute the next send time.
+MAX_SEND_DELAY_S = 86_400.0
+
+
+def validate_send_delays(low: float | None, high: float | None) -> dict[str, str]:
+    """Problems with an instance's own send spacing (None: the setting applies), by field."""
+    errors: dict[str, str] = {}
+    for field, value in (("send_delay_min", low), ("send_delay_max", high)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= MAX_SEND_DELAY_S):
+            errors[field] = f"Must be from 0 to {MAX_SEND_DELAY_S:g} seconds."
+    if not errors and low is not None and high is not None and high < low:
+        errors["send_delay_max"] = "Must be at least send_delay_min."
+    return errors
