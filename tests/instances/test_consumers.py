@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from breaker import service as breaker_service
@@ -19,6 +20,7 @@ from instances.runtime.state import store_qr, write_state
 from instances.service import create_instance
 from tests.support import live as live_support
 from tests.support.live import communicator, frames_until, session_cookie
+from waziper_site.asgi import application
 
 live, live_settings = live_support.live, live_support.live_settings  # fixtures
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live")]
@@ -79,6 +81,32 @@ async def test_owner_and_staff_are_let_in_by_session_or_token(
     snapshot = await comm.receive_json_from()
     assert snapshot["type"] == "snapshot" and snapshot["instance_id"] == instance.instance_id
     await comm.disconnect()
+
+
+def raw_socket(instance: Instance, query: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
+    headers = [(b"host", b"localhost"), *headers]
+    return WebsocketCommunicator(application, path(instance, query), headers=headers)
+
+
+async def test_a_script_without_an_origin_header_is_let_in_by_its_token(
+    instance: Instance, owner_token: str
+) -> None:
+    # Integrations' websocket clients (python websockets, node ws) send no Origin by default.
+    comm = raw_socket(instance, f"access_token={owner_token}", [])
+    connected, code = await comm.connect()
+    assert connected, code
+    assert (await comm.receive_json_from())["type"] == "snapshot"
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("origin", [b"http://evil.example", b"http://["])
+async def test_another_sites_page_is_refused_even_with_the_visitors_session(
+    instance: Instance, owner, origin: bytes
+) -> None:
+    cookie = await database_sync_to_async(session_cookie)(owner)
+    comm = raw_socket(instance, "", [(b"origin", origin), (b"cookie", cookie.encode())])
+    connected, _ = await comm.connect()
+    assert not connected
 
 
 async def test_first_frame_is_the_snapshot_with_the_shown_qr_as_an_image(instance: Instance, owner) -> None:
