@@ -29,8 +29,12 @@ def acquire(worker_id: str, now: datetime, ttl_s: float, limit: int, held: Itera
     won = []
     until = now + timedelta(seconds=ttl_s)
     for candidate in candidates:
+        # desired_state again: a stop or logout that landed since the scan must win.
         claimed = Instance.objects.filter(
-            pk=candidate.pk, worker_id=candidate.worker_id, lease_expires_at=candidate.lease_expires_at
+            pk=candidate.pk,
+            worker_id=candidate.worker_id,
+            lease_expires_at=candidate.lease_expires_at,
+            desired_state=Instance.Desired.RUNNING,
         ).update(worker_id=worker_id, lease_expires_at=until)
         if claimed == 1:
             won.append(candidate.pk)
