@@ -88,6 +88,9 @@ def draft_from(
         raise serializers.ValidationError(exc.message_dict) from None
 
 
+REPEATED = "Given more than once: one message per request (many recipients: POST /send_bulk)."
+
+
 class SendMessageSerializer(_MessageFields):
     instance_id = serializers.CharField(required=False, help_text="Also accepted in the query string.")
     chat_id = serializers.CharField(
@@ -102,6 +105,10 @@ class SendMessageSerializer(_MessageFields):
         attrs: dict[str, Any] = {}
         errors: dict[str, Any] = {}
         for field in self._writable_fields:
+            # A form repeating a key would otherwise send to its last value only, silently.
+            if hasattr(data, "getlist") and len(data.getlist(field.field_name)) > 1:
+                errors[field.field_name] = [REPEATED]
+                continue
             try:
                 attrs[field.field_name] = field.run_validation(field.get_value(data))
             except serializers.ValidationError as exc:

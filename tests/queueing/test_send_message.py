@@ -45,6 +45,20 @@ def test_it_accepts_waziper_form_posts_with_the_token_in_the_query(
     assert QueuedMessage.objects.get().chat_id == "6281234567890"
 
 
+def test_a_form_field_given_twice_is_a_400_not_one_recipient_silently_dropped(
+    api: APIClient, owner_token: str, instance: Instance
+) -> None:
+    response = api.post(
+        f"/send_message?access_token={owner_token}&instance_id={instance.instance_id}",
+        "chat_id=6281234567890&chat_id=6281234567891&message=hi",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"chat_id"}
+    assert "/send_bulk" in response.json()["errors"]["chat_id"][0]
+    assert not QueuedMessage.objects.exists()
+
+
 def test_it_accepts_the_instance_id_and_token_in_the_body(
     api: APIClient, owner_token: str, instance: Instance
 ) -> None:
