@@ -98,7 +98,8 @@ class Worker(Reactions):
     # --- scheduling helpers -------------------------------------------------------------------
     def _due(self, name: str, now: datetime, every_s: float) -> bool:
         last = self.last_run.get(name)
-        if last is not None and (now - last).total_seconds() < every_s:
+        # A wall clock stepped back (NTP) must not stall heartbeats and stops until it catches up.
+        if last is not None and 0 <= (now - last).total_seconds() < every_s:
             return False
         self.last_run[name] = now
         return True

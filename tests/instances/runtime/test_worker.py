@@ -309,6 +309,17 @@ def test_a_session_that_raises_while_polled_is_its_instances_failure_only(
     assert status_of(broken) == "disconnected" and worker.held[broken.pk].session is None
 
 
+def test_a_wall_clock_stepped_back_does_not_stall_the_periodic_steps(owner: Any, clock: FakeClock) -> None:
+    instance = sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    clock.advance(-3600)  # NTP steps the clock back an hour
+    request_stopped(instance)
+    tick(worker, clock, 1)
+    assert status_of(instance) == "stopped" and instance.pk not in worker.held
+    assert WorkerProcess.objects.get(worker_id="w1").heartbeat_at == clock.now()
+
+
 def test_heartbeat_and_shutdown_are_recorded(owner: Any, clock: FakeClock, settings: Any) -> None:
     instance = sandbox(owner, linked=True)
     worker = make_worker(clock)
