@@ -54,7 +54,8 @@ def next_send_at(last_handoff: datetime | None, spacing: Spacing, now: datetime,
 def retry_delay(attempts: int, rand: Rand, *, base_s: float, cap_s: float) -> float:
     """Backoff after the `attempts`-th failed try: base·2^(attempts−1), capped, with equal jitter
     (half fixed, half random) so a retry is never immediate yet retries of a blast spread out."""
-    exp = min(cap_s, base_s * 2 ** max(0, attempts - 1))
+    # The exponent is bounded: base_s is a float, and a float times 2**1024 raises OverflowError.
+    exp = min(cap_s, base_s * 2 ** min(max(0, attempts - 1), 32))
     return exp / 2 + (exp / 2) * rand()
 
 

@@ -60,6 +60,11 @@ def test_backoff_doubles_with_equal_jitter_and_caps() -> None:
     assert policy.retry_delay(20, HIGH, base_s=5, cap_s=300) == pytest.approx(300, abs=1e-3)
 
 
+def test_backoff_stays_at_the_cap_however_many_attempts_were_allowed() -> None:
+    # WAZIPER_SEND_MAX_ATTEMPTS has no upper bound; the settings' durations are floats.
+    assert policy.retry_delay(5000, LOW, base_s=5.0, cap_s=300.0) == 150
+
+
 def decide(**kw):
     args = dict(attempts=1, max_attempts=5, retryable=True, dead_socket=False, now=T0, rand=LOW)
     args.update(kw)
