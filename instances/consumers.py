@@ -5,7 +5,8 @@ Frames, in order: the snapshot (`{"type": "snapshot", …, "last_event_id": N}`)
 event as it is committed (`qr`, `status`, `breaker`, `pair_code`, `message`), each with its
 outbox `id`. Nothing is sent twice: live frames at or below what this socket already covered are
 dropped. Refused sockets are closed before the handshake completes (4401 no/bad credentials,
-4404 no such instance, or not yours).
+4404 no such instance, or not yours); an open socket is authorized again every RECHECK_S while
+it gets frames or pings, and closed with the same codes once its credentials no longer hold.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ logger = logging.getLogger("waziper.live")
 
 # The in-memory layer forgets group members after a day; a ping refreshes membership well before.
 GROUP_REFRESH_S = 3600.0
+# How stale a socket's authorization may be when it sends a frame or answers a ping: at most
+# this long after a token is revoked or an instance given away, its frames (QR and pairing
+# codes, incoming messages) stop. One query per socket per period, only while frames flow.
+RECHECK_S = 10.0
 # The relay's first start reads the outbox once; a database down for this long fails the socket.
 RELAY_START_TIMEOUT_S = 10.0
 CLOSE_UNAVAILABLE = 1011
@@ -40,17 +45,21 @@ class InstanceConsumer(AsyncJsonWebsocketConsumer):
     relay: EventRelay | None = None
     group: str | None = None
     covered = 0  # the highest event id this socket has already covered (snapshot or frame)
+    checked_at = 0.0  # when the credentials were last found good (monotonic)
 
     async def connect(self) -> None:
         query = _query(self.scope)
+        self.raw_token = query.get("access_token")
+        self.instance_id = self.scope["url_route"]["kwargs"]["instance_id"]
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
         decision = await database_sync_to_async(access.authorize)(
-            self.scope.get("user"),
-            query.get("access_token"),
-            self.scope["url_route"]["kwargs"]["instance_id"],
+            self.scope.get("user"), self.raw_token, self.instance_id
         )
         if not decision.allowed:
             await self.close(code=decision.refusal)
             return
+        self.checked_at = time.monotonic()
         instance = decision.instance
         assert instance is not None
         # Join before reading the relay's position: see instances/live/relay.py.
@@ -84,9 +93,25 @@ class InstanceConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
 
+    async def still_allowed(self) -> bool:
+        """Re-authorize if the last check is older than RECHECK_S; close the socket if refused."""
+        if self.group is None:  # refused (or left) already: frames still queued are dropped
+            return False
+        if time.monotonic() - self.checked_at < RECHECK_S:
+            return True
+        decision = await database_sync_to_async(access.recheck)(
+            self.session_key, self.raw_token, self.instance_id
+        )
+        if decision.allowed:
+            self.checked_at = time.monotonic()
+            return True
+        await self.disconnect(decision.refusal or access.CLOSE_UNAUTHENTICATED)
+        await self.close(code=decision.refusal)
+        return False
+
     async def outbox_event(self, message: dict[str, Any]) -> None:
         """A frame from the relay (group message type `outbox.event`), already JSON text."""
-        if message["id"] <= self.covered:
+        if message["id"] <= self.covered or not await self.still_allowed():
             return
         self.covered = message["id"]
         await self.send(text_data=message["text"])
@@ -95,6 +120,8 @@ class InstanceConsumer(AsyncJsonWebsocketConsumer):
         # Pages ping every half minute: it keeps proxies from closing an idle socket, and
         # renews the group membership the in-memory layer would otherwise expire.
         if isinstance(content, dict) and content.get("type") == "ping":
+            if not await self.still_allowed():
+                return
             if self.group is not None and time.monotonic() - self.joined_at > GROUP_REFRESH_S:
                 await self.channel_layer.group_add(self.group, self.channel_name)
                 self.joined_at = time.monotonic()

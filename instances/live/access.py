@@ -8,7 +8,12 @@ one, as in the API (existence never leaks).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
+
+from django.conf import settings
+from django.contrib import auth
 
 from instances.models import AccessToken, Instance, is_instance_id
 
@@ -48,3 +53,14 @@ def authorize(user: Any, raw_token: str | None, instance_id: str) -> Access:
     if instance is None:
         return Access(None, CLOSE_NOT_FOUND, user)
     return Access(instance, None, user)
+
+
+def recheck(session_key: str | None, raw_token: str | None, instance_id: str) -> Access:
+    """`authorize` again for a socket that is already open, from the database rather than from
+    what it was let in with: the token may have been revoked, the session logged out (or
+    invalidated by a password change), the user deactivated or the instance given away since."""
+    user = None
+    if raw_token is None and session_key:
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+    return authorize(user, raw_token, instance_id)
