@@ -8,6 +8,7 @@ looking at a systemd unit or a shell, not at this file.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,15 +98,20 @@ def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@")  # greedy: to the last @ of the netloc
+
+
 def check_database_url(url: str) -> str:
+    # Errors go to the terminal and the service's journal: never with the password in them.
+    shown = _URL_PASSWORD.sub(r"\1***@", url)
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # unbalanced brackets: postgres://u:p@[host/db
-        raise SettingsError(f"DATABASE_URL={url!r} is malformed: {exc}") from None
+        raise SettingsError(f"DATABASE_URL={shown!r} is malformed: {exc}") from None
     if parts.scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
-        raise SettingsError(f"DATABASE_URL={url!r}: scheme must be sqlite:// or postgres://")
+        raise SettingsError(f"DATABASE_URL={shown!r}: scheme must be sqlite:// or postgres://")
     if parts.scheme != "sqlite" and not parts.path.strip("/"):
-        raise SettingsError(f"DATABASE_URL={url!r}: a PostgreSQL URL needs a database name")
+        raise SettingsError(f"DATABASE_URL={shown!r}: a PostgreSQL URL needs a database name")
     return url
 
 

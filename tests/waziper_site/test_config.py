@@ -74,6 +74,16 @@ def test_database_url_must_be_sqlite_or_postgres_with_a_name(url: str) -> None:
         check_database_url(url)
 
 
+@pytest.mark.parametrize(
+    "url", ["mysql://waziper:s3cr%40t@db/w", "postgres://waziper:s3cr%40t@db", "postgres://u:s3cr%40t@[db/w"]
+)
+def test_database_url_errors_never_print_the_password(url: str) -> None:
+    # The message goes to the terminal and, under systemd, to the journal.
+    with pytest.raises(SettingsError) as exc:
+        check_database_url(url)
+    assert "s3cr" not in str(exc.value) and ":***@" in str(exc.value)
+
+
 def test_manage_py_stops_with_one_line_naming_the_bad_variable() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
