@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +23,11 @@ Resolver = Callable[[str, int], list[str]]
 # A guard returns why an address is refused, or None to allow it.
 Guard = Callable[[IPAddress], str | None]
 
-# getaddrinfo cannot be cancelled; a few threads bound how many stuck lookups can pile up.
-_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dns")
+# getaddrinfo cannot be cancelled; a few threads bound how many stuck lookups can pile up, and
+# a lookup is only started while one of them is free (see early_check).
+_LOOKUP_THREADS = 4
+_LOOKUPS = ThreadPoolExecutor(max_workers=_LOOKUP_THREADS, thread_name_prefix="dns")
+_FREE_LOOKUPS = threading.BoundedSemaphore(_LOOKUP_THREADS)
 
 
 class BlockedAddress(Exception):
@@ -136,6 +140,13 @@ def early_check(host: str, port: int, allow_private: bool, *, timeout: float = 2
     return reason
 
 
+def _resolve_then_free(host: str, port: int) -> list[IPAddress]:
+    try:
+        return resolve(host, port)
+    finally:
+        _FREE_LOOKUPS.release()
+
+
 def _early_check(host: str, port: int, allow_private: bool, timeout: float) -> str | None:
     ip = literal_ip(host)
     if ip is not None:
@@ -144,7 +155,12 @@ def _early_check(host: str, port: int, allow_private: bool, timeout: float) -> s
         return None if allow_private else f"{host} is a loopback name"
     if allow_private:
         return None
-    future = _LOOKUPS.submit(resolve, host, port)
+    # Every lookup thread stuck (a name server that never answers, named a thousand times in one
+    # bulk): waiting would hold the request `timeout` per message and queue lookups behind the
+    # stuck ones for every tenant. The download's check is the one that counts; give way to it.
+    if not _FREE_LOOKUPS.acquire(blocking=False):
+        return None
+    future = _LOOKUPS.submit(_resolve_then_free, host, port)
     try:
         addresses = future.result(timeout=timeout)
     except (FutureTimeout, OSError, UnicodeError, ValueError):

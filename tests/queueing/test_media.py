@@ -6,6 +6,8 @@ import ipaddress
 import itertools
 import os
 import socket
+import threading
+import time
 
 import pytest
 
@@ -207,3 +209,30 @@ def test_enqueue_lets_an_unresolvable_name_through_to_the_download_check(monkeyp
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     assert netguard.early_check("media.example", 443, False) is None
     netguard._EARLY_CACHE.clear()
+
+
+def test_stuck_lookups_do_not_pile_up_or_hold_the_request(monkeypatch) -> None:
+    # A bulk can name a thousand hosts under a domain whose name server never answers; each
+    # early check waiting its full timeout would hold the request for 1,000 × 2 s, and every
+    # queued lookup would delay other tenants' checks. Once every lookup thread is stuck, the
+    # check gives way to the download's own (which is authoritative).
+    netguard._EARLY_CACHE.clear()
+    release = threading.Event()
+    calls = []
+
+    def stuck(host, *args, **kwargs):
+        calls.append(host)
+        release.wait(10)
+        raise socket.gaierror("timed out")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    started = time.monotonic()
+    try:
+        for i in range(20):
+            assert netguard.early_check(f"h{i}.blackhole.example", 443, False, timeout=0.2) is None
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        netguard._EARLY_CACHE.clear()
+    assert elapsed < 2.0  # 20 × 0.2 s = 4 s when every check waits
+    assert len(calls) <= 4  # no backlog behind the stuck threads
