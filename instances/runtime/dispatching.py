@@ -130,12 +130,20 @@ class Dispatcher:
         if flight is not None and flight.claimed.ref == ref:
             del self._in_flight[instance_pk]
             _discard(flight.media_path)
+        else:
+            flight = None
         dead = bool(data.get("dead_socket"))
         if dead and instance_pk in self._pace:
             pace = self._pace[instance_pk]
             pace.next_at = max(pace.next_at, now + DEAD_SOCKET_PAUSE)
         if data.get("ok"):
             dispatch.record_sent(instance_pk, ref, str(data.get("message_id") or ""), now)
+        elif data.get("uncertain"):
+            # It may have reached WhatsApp (no ack came): neither failed nor retried, but
+            # `uncertain` for a person to judge. A send that timed out here already is.
+            if flight is not None:
+                error = str(data.get("error") or "send outcome unknown")
+                dispatch.mark_uncertain(flight.claimed.pk, self.worker_id, now, error)
         else:
             dispatch.record_failure(
                 instance_pk,

@@ -182,8 +182,18 @@ class Host:
         sid, ref, kind = cmd["session"], cmd["ref"], cmd["kind"]
         s = self.sessions.get(sid)
 
-        def failed(error: str, retryable: bool) -> None:
-            self.out.emit(p.SEND_RESULT, sid, ref=ref, ok=False, error=error, retryable=retryable)
+        def failed(error: str, retryable: bool, uncertain: bool = False) -> None:
+            if uncertain:  # never retry what may have gone out: the gateway marks it `uncertain`
+                retryable = False
+            self.out.emit(
+                p.SEND_RESULT,
+                sid,
+                ref=ref,
+                ok=False,
+                error=error,
+                retryable=retryable,
+                uncertain=uncertain or None,
+            )
 
         if s is None or not s.connected:
             return failed("not connected", True)
@@ -205,12 +215,18 @@ class Host:
                 except OSError as exc:
                     return failed(f"cannot read media_path: {exc}", False)
                 message = await self.call(build_media, s.client, kind, data, cmd)
-            resp = await self.call(s.client.send_message, jid, message)
         except TimeoutError:
-            return failed(f"send did not finish within {CALL_TIMEOUT_S:g} s", True)
+            return failed(f"preparing the send did not finish within {CALL_TIMEOUT_S:g} s", True)
         except Exception as exc:
             text = str(exc) or type(exc).__name__
             return failed(text, p.send_error_retryable(text))
+        try:
+            resp = await self.call(s.client.send_message, jid, message)
+        except TimeoutError:  # Go is still inside send_message: the message may be on the wire
+            return failed(f"send did not finish within {CALL_TIMEOUT_S:g} s", False, uncertain=True)
+        except Exception as exc:
+            text = str(exc) or type(exc).__name__
+            return failed(text, p.send_error_retryable(text), uncertain=p.send_outcome_unknown(text))
         self.out.emit(p.SEND_RESULT, sid, ref=ref, ok=True, message_id=resp.ID, at=resp.Timestamp or None)
 
     async def cmd_pair_phone(self, cmd: dict[str, Any]) -> None:

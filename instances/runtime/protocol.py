@@ -44,7 +44,7 @@ STREAM_REPLACED = "stream_replaced"
 TEMPORARY_BAN = "temporary_ban"  # code, expire_s
 RECEIPT = "receipt"  # message_ids, kind, chat, sender, at
 INCOMING = "incoming"  # message_id, chat, sender, from_me, is_group, push_name, text, kind, at
-SEND_RESULT = "send_result"  # ref, ok, message_id, at | ref, ok, error, retryable
+SEND_RESULT = "send_result"  # ref, ok, message_id, at | ref, ok, error, retryable, uncertain?
 PAIR_CODE = "pair_code"  # ref, code
 PONG = "pong"  # ref, connected, logged_in, busy
 ERROR = "error"  # error, field?, ref?
@@ -337,6 +337,17 @@ def connect_error_retryable(text: str) -> bool:
     """Could the same connect succeed later unchanged? Network trouble yes; bad config or store no."""
     low = text.lower()
     return not (is_store_corruption(low) or any(s in low for s in _PERMANENT_CONNECT))
+
+
+# whatsmeow's errors once the message was written to the socket but its ack never came
+# (ErrMessageTimedOut, a disconnect while waiting): it may have reached the recipient.
+_UNKNOWN_SEND = ("timed out waiting for message send response", "disconnected before message send returned")
+
+
+def send_outcome_unknown(text: str) -> bool:
+    """Might a send that failed with this text have reached WhatsApp anyway?"""
+    low = text.lower()
+    return any(s in low for s in _UNKNOWN_SEND)
 
 
 def send_error_retryable(text: str) -> bool:

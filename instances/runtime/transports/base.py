@@ -58,7 +58,8 @@ STREAM_REPLACED = "stream_replaced"
 TEMPORARY_BAN = "temporary_ban"  # code, expire_s
 RECEIPT = "receipt"  # message_ids, kind (delivered|read|played), at
 INCOMING = "incoming"  # message_id, chat, sender, text, kind, at
-SEND_RESULT = "send_result"  # ref, ok, message_id | error, retryable, dead_socket
+# uncertain: the send failed in a way that may still have delivered it; never retry it.
+SEND_RESULT = "send_result"  # ref, ok, message_id | error, retryable, dead_socket, uncertain?
 PAIR_CODE = "pair_code"  # code | error
 PONG = "pong"  # connected (bool)
 SESSION_CRASHED = "session_crashed"  # error: the session's process died (neonize host)

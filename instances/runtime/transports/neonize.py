@@ -184,9 +184,18 @@ class NeonizeSession(base.Session):
     def _emit(self, event_kind: str, /, **data: Any) -> None:
         self.events.append(TransportEvent(event_kind, data))
 
-    def _send_failed(self, ref: Any, error: str, *, retryable: bool, dead_socket: bool = False) -> None:
+    def _send_failed(
+        self, ref: Any, error: str, *, retryable: bool, dead_socket: bool = False, uncertain: bool = False
+    ) -> None:
+        extra = {"uncertain": True} if uncertain else {}
         self._emit(
-            base.SEND_RESULT, ref=ref, ok=False, error=error, retryable=retryable, dead_socket=dead_socket
+            base.SEND_RESULT,
+            ref=ref,
+            ok=False,
+            error=error,
+            retryable=retryable,
+            dead_socket=dead_socket,
+            **extra,
         )
 
     def _let_go(self) -> None:
@@ -246,7 +255,13 @@ class NeonizeSession(base.Session):
             else:
                 error = str(data.get("error") or "send failed")
                 retryable = bool(data.get("retryable", True))
-                self._send_failed(ref, error, retryable=retryable, dead_socket=error == "not connected")
+                self._send_failed(
+                    ref,
+                    error,
+                    retryable=retryable,
+                    dead_socket=error == "not connected",
+                    uncertain=bool(data.get("uncertain")),
+                )
         elif ev.kind == p.ERROR:
             self._on_error(asked, ref, str(data.get("error", "")))
         elif ev.kind == p.READY:

@@ -240,6 +240,24 @@ def test_a_send_without_result_times_out_to_uncertain_and_a_late_result_settles_
     assert received(instance) == [str(message.message_id)]
 
 
+def test_a_send_whose_fate_is_unknown_is_uncertain_not_failed_nor_retried(instance: Instance) -> None:
+    # The host could not tell whether WhatsApp got it (no ack before the socket dropped).
+    error = "websocket disconnected before message send returned response"
+    message = queue_message(instance)
+    rig = rig_for(instance, latency_ms=600_000)
+    rig.tick()
+    data = {
+        "ref": str(message.message_id),
+        "ok": False,
+        "error": error,
+        "retryable": False,
+        "uncertain": True,
+    }
+    assert rig.dispatcher.on_send_result(instance.pk, data, rig.now) is False
+    message.refresh_from_db()
+    assert (message.status, message.last_error, rig.dispatcher.busy) == ("uncertain", error, 0)
+
+
 def test_a_claim_the_dispatcher_lost_track_of_is_settled_by_the_sweep(
     instance: Instance, settings: Any
 ) -> None:

@@ -249,6 +249,18 @@ def test_host_events_become_the_transport_events_the_worker_expects(tmp_path):
     session.close()
 
 
+def test_a_send_the_host_calls_uncertain_reaches_the_worker_as_uncertain(tmp_path):
+    error = "timed out waiting for message send response"
+    unknown = reply("send_result", ok=False, error=error, retryable=False, uncertain=True)
+    session = open_session(tmp_path, script={"connect": [reply("connected", **ANA)], "send": [unknown]})
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    session.send(OutgoingMessage(ref="msg-1", to="628123456789", kind="text", text="halo"), NOW)
+    data = wait_for(session, base.SEND_RESULT).data
+    session.close()
+    assert (data["ok"], data["retryable"], data["uncertain"], data["error"]) == (False, False, True, error)
+
+
 def test_without_a_host_every_call_answers_at_once(tmp_path):
     session = open_session(tmp_path)
     session.send(OutgoingMessage(ref="m1", to="628123456789", kind="text", text="halo"), NOW)
