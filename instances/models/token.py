@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import OperationalError, models
 from django.utils import timezone
+
+logger = logging.getLogger("waziper.auth")
 
 TOKEN_PREFIX = "wzp_"
 # Writing last_used_at on every request would turn every API read into a database write.
@@ -37,8 +40,16 @@ class AccessTokenManager(models.Manager["AccessToken"]):
             return None
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            type(token).objects.filter(pk=token.pk).update(last_used_at=now)
-            token.last_used_at = now
+            try:
+                # Views and consumers run in autocommit: a failed UPDATE leaves no broken
+                # transaction behind (a savepoint would cost two more queries per minute).
+                type(token).objects.filter(pk=token.pk).update(last_used_at=now)
+            except OperationalError as exc:
+                # Bookkeeping only: a full disk or locked database must not turn every request
+                # (reads included) into a 500; the request's own writes report it if they fail.
+                logger.warning("could not record the use of token %s…: %s", token.prefix, exc)
+            else:
+                token.last_used_at = now
         return token
 
 

@@ -5,7 +5,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import OperationalError
+from django.db.models import QuerySet
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from instances.models import AccessToken
 
@@ -48,3 +51,17 @@ def test_last_used_is_written_at_most_once_a_minute(owner: Any, django_assert_nu
     AccessToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
     with django_assert_num_queries(2):
         AccessToken.objects.authenticate(raw)
+
+
+def test_a_failing_last_used_write_does_not_fail_the_request(owner: Any, monkeypatch: Any) -> None:
+    # The bookkeeping write happens on the first request of each minute; with the disk full or
+    # the database locked, a read such as GET /instances must still answer (and an enqueue
+    # reach its own 503), not turn into a 500.
+    _, raw = AccessToken.objects.issue(owner)
+
+    def full(*args: Any, **kwargs: Any) -> int:
+        raise OperationalError("database or disk is full")
+
+    monkeypatch.setattr(QuerySet, "update", full)
+    response = APIClient().get("/instances", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 200
