@@ -93,6 +93,10 @@ class Reactions:
                     held, now, Status.QR_EXPIRED, "nobody scanned the QR code in time", last_qr=""
                 )
         elif kind == base.PAIRED:
+            # The phone scanned; whatsmeow now dials again to log in, and that dial can hang like
+            # any other. The QR timeout no longer applies: the connect timeout does.
+            held.phase = Phase.CONNECTING
+            held.connect_deadline = now + timedelta(seconds=settings.WAZIPER_CONNECT_TIMEOUT)
             Instance.objects.filter(pk=held.pk).update(
                 jid=data.get("jid", ""), push_name=data.get("push_name", "")
             )
