@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 
 from breaker.service import open_among
@@ -306,13 +307,18 @@ class Dispatcher:
                 self._download_failed(download.claimed, f"media download error: {exc}", False, now)
                 continue
             session = connected.get(pk)
-            if session is None:
-                dispatch.release(download.claimed.pk, self.worker_id, now, "instance no longer connected")
+            try:
+                if session is None:
+                    dispatch.release(download.claimed.pk, self.worker_id, now, "instance no longer connected")
+                elif dispatch.mark_handed_off(download.claimed.pk, self.worker_id, now):
+                    self._send(session, download.claimed, now, media)
+                    continue
+            except DatabaseError:
+                # Nobody tracks this download any more (the claim goes back via the sweep of
+                # forgotten claims and is fetched again): its file must not outlive it.
                 _discard(media.path)
-            elif dispatch.mark_handed_off(download.claimed.pk, self.worker_id, now):
-                self._send(session, download.claimed, now, media)
-            else:
-                _discard(media.path)
+                raise
+            _discard(media.path)
         return did
 
     def _download_failed(self, claimed: dispatch.Claimed, error: str, permanent: bool, now: datetime) -> None:

@@ -92,3 +92,42 @@ def test_a_stop_interrupted_by_a_locked_database_is_finished_on_the_next_tick(ow
     instance.refresh_from_db()
     assert (instance.status, instance.worker_id) == ("stopped", "")
     assert instance.pk not in worker.held
+
+
+def wait_for_downloads(worker: Worker, timeout: float = 10.0) -> None:
+    import time
+
+    downloads = worker.dispatcher._downloads
+    deadline = time.monotonic() + timeout
+    while not downloads or not all(d.future.done() for d in downloads.values()):
+        assert time.monotonic() < deadline, "the download did not finish"
+        time.sleep(0.005)
+
+
+def test_a_download_finished_while_the_database_was_locked_leaves_no_file(owner: Any, settings: Any) -> None:
+    import os
+
+    from queueing.models import QueuedMessage
+    from tests.queueing.helpers import queue_message
+    from tests.queueing.media_server import base_url, media_server
+
+    settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS = True
+    settings.WAZIPER_SEND_DELAY_MIN = settings.WAZIPER_SEND_DELAY_MAX = 0
+    instance = linked_sandbox(owner, receipts="none")
+    clock = FakeClock()
+    worker = make_worker(clock)
+    tick(worker, clock)
+    with media_server() as server:
+        message = queue_message(
+            instance, kind="image", media_url=f"{base_url(server)}/cat.png", created_at=clock.now()
+        )
+        tick(worker, clock, 1)
+        wait_for_downloads(worker)
+        tick_locked(worker, clock, 1)  # the file is on disk; recording the hand-off is refused
+        tick(worker, clock, settings.WAZIPER_SEND_TIMEOUT + 1)  # the claim goes back to the queue
+        wait_for_downloads(worker)
+        tick(worker, clock, 1, times=2)
+    assert QueuedMessage.objects.get(pk=message.pk).status == "sent"
+    media_dir = worker.dispatcher._media_dir
+    assert os.listdir(media_dir) == []
+    worker.dispatcher.shutdown(clock.now())
