@@ -189,11 +189,18 @@ class AccessTokenAdmin(admin.ModelAdmin):
     list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["prefix", "name", "user__username"]
-    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    # A token is never moved to another user or un-revoked: issue a new one instead.
+    readonly_fields = ["prefix", "user", "created_at", "last_used_at", "revoked_at"]
     exclude = ["key_hash"]
+    actions = ["revoke_tokens"]
 
     def has_add_permission(self, request) -> bool:  # raw keys are shown once, by `create_token`
         return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request, queryset) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {revoked} token(s).")
 
 
 @admin.register(InstanceEvent)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, parsers, status
 from rest_framework.request import Request
@@ -45,6 +46,13 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict."
     default_code = "conflict"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is busy or unavailable; please retry shortly."
+    default_code = "database_unavailable"
+    retry_after_s = 5
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -92,6 +100,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, OperationalError):
+        # A locked, full or unreachable database is the server's passing trouble, not a bug:
+        # tell the client to come back rather than answering 500.
+        logger.warning("database unavailable: %s", exc)
+        exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -112,6 +125,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         body["message"] = str(exc.detail)
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         body["retry_after"] = int(exc.wait + 0.999)
+    if isinstance(exc, DatabaseUnavailable):
+        body["retry_after"] = exc.retry_after_s
+        response["Retry-After"] = str(exc.retry_after_s)
     response.data = body
     return response
 

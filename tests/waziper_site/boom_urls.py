@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import OperationalError
 from django.urls import include, path
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -14,4 +15,15 @@ class Boom(APIView):
         raise RuntimeError("secret internal detail")
 
 
-urlpatterns = [path("boom", Boom.as_view()), path("", include("waziper_site.urls"))]
+class Locked(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        raise OperationalError("database is locked")
+
+
+urlpatterns = [
+    path("boom", Boom.as_view()),
+    path("locked", Locked.as_view()),
+    path("", include("waziper_site.urls")),
+]

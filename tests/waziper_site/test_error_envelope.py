@@ -87,3 +87,15 @@ def test_500_hides_internals_and_logs_the_traceback(api: APIClient, caplog: Any)
     assert response.json()["status"] == "error"
     assert "secret internal detail" not in response.content.decode()
     assert "secret internal detail" in caplog.text
+
+
+@pytest.mark.urls("tests.waziper_site.boom_urls")
+def test_503_with_retry_after_when_the_database_is_unavailable(api: APIClient) -> None:
+    response = api.get("/locked")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "status": "error",
+        "message": "The database is busy or unavailable; please retry shortly.",
+        "retry_after": 5,
+    }
