@@ -173,7 +173,9 @@ class Worker(Reactions):
                 status=instance.status,
                 attempts=instance.retry_attempts,
                 # A restart keeps the backoff it was in: the breaker decides, not the restart.
-                next_attempt_at=instance.next_attempt_at,
+                # An open breaker's wait is asked of the breaker again at once: it may have
+                # been reset while no worker held the instance (nobody to nudge).
+                next_attempt_at=None if instance.status == Status.BREAKER_OPEN else instance.next_attempt_at,
             )
             self.held[instance.pk] = held
             logger.info("instance %s: leased by %s", instance.instance_id, self.worker_id)

@@ -57,3 +57,27 @@ def test_an_instance_stopped_between_scan_and_claim_is_never_dialed(owner: Any) 
     instance.refresh_from_db()
     assert (instance.status, instance.desired_state, instance.worker_id) == ("stopped", "stopped", "")
     assert instance.pk not in worker.held
+
+
+def test_a_breaker_reset_while_no_worker_held_the_instance_is_honoured_on_takeover(
+    owner: Any, settings: Any
+) -> None:
+    from breaker import service as breaker
+    from breaker.models import BreakerState
+    from instances.service import nudge_reconnect
+
+    settings.WAZIPER_BREAKER_THRESHOLD = 2
+    instance = create_instance(owner, name="shop", transport="sandbox", sandbox={"connect": "fail"})
+    request_running(instance)
+    clock = FakeClock()
+    first = make_worker(clock, "w1")
+    tick(first, clock, 1, times=6)
+    assert Instance.objects.get(pk=instance.pk).status == "breaker_open"
+    first.shutdown(clock.now())  # a deploy: no worker for a moment
+    Instance.objects.filter(pk=instance.pk).update(sandbox={"linked": True})  # the proxy was fixed
+    breaker.reset(instance, source="api", now=clock.now(), actor="alice")  # what POST /reset-... does
+    assert nudge_reconnect(instance, clock.now()) is None  # nobody to nudge
+    second = make_worker(clock, "w2")
+    tick(second, clock, 1, times=2)
+    assert BreakerState.objects.get(instance=instance).state == "closed"
+    assert Instance.objects.get(pk=instance.pk).status == "connected"
