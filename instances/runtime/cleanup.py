@@ -75,7 +75,11 @@ def _remove_orphan_stores() -> int:
     root = settings.WAZIPER_SESSIONS_DIR
     if not os.path.isdir(root):
         return 0
-    names = [name for name in os.listdir(root) if is_instance_id(name)]
+    try:
+        names = [name for name in os.listdir(root) if is_instance_id(name)]
+    except OSError as exc:  # unreadable sessions directory: report it, never crash-loop on it
+        logger.error("cleanup: cannot list %s: %s", root, exc)
+        return 0
     keep = set(
         Instance.objects.filter(instance_id__in=names)
         .exclude(status=Instance.Status.LOGGED_OUT)

@@ -160,6 +160,7 @@ class Reactions:
 
     def _logged_out(self: _Worker, held: Held, now: datetime, reason: str, *, requested: bool) -> None:
         """The device was unlinked: the session store is useless, a new QR is needed."""
+        command_pk = held.waiting_commands.pop(base.LOGGED_OUT, None)  # answered below, not failed
         self._close_session(held, now)
         if not requested:
             # Forces the breaker open: retrying a logged-out session would only annoy WhatsApp.
@@ -176,7 +177,8 @@ class Reactions:
                 push_name="",
                 last_qr="",
             )
-        self._finish_command(held, base.LOGGED_OUT, now, {"ok": True})
+        if command_pk is not None:
+            InstanceCommand.objects.filter(pk=command_pk).update(finished_at=now, result={"ok": True})
 
     # --- commands from the web side -----------------------------------------------------------
     def handle_command(self: _Worker, held: Held, command: InstanceCommand, now: datetime) -> None:
@@ -232,6 +234,10 @@ class Reactions:
         session, held.session = held.session, None
         held.phase = Phase.IDLE
         held.connect_deadline = held.pong_deadline = None
+        # A logout or pairing code the session will now never answer: say so instead of
+        # leaving the web side waiting on a command that never finishes.
+        for event_kind in list(held.waiting_commands):
+            self._finish_command(held, event_kind, now, {"error": "the session ended before it answered"})
         if session is None:
             return
         try:

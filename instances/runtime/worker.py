@@ -366,11 +366,15 @@ class Worker(Reactions):
             try:
                 busy = self.run_once(self.clock.now())
                 self.db_errors = 0
-            except DatabaseError as exc:
-                # Locked or unreachable database: back off and retry; sessions stay as they are.
+            except Exception as exc:
+                # Locked or unreachable database (or a bug outside any instance's guard): back
+                # off and retry; sessions stay as they are, the process lives on.
                 self.db_errors += 1
                 delay = min(5.0, 0.1 * 2**self.db_errors)
-                logger.warning("database error (%s); retrying in %.1fs", exc, delay)
+                if isinstance(exc, DatabaseError):
+                    logger.warning("database error (%s); retrying in %.1fs", exc, delay)
+                else:
+                    logger.exception("worker step failed; retrying in %.1fs", delay)
                 close_old_connections()
                 time.sleep(delay)
                 continue

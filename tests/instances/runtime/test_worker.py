@@ -348,3 +348,37 @@ def test_a_routine_stop_lets_the_send_in_flight_finish(owner: Any, clock: FakeCl
     worker.shutdown(clock.now())
     message.refresh_from_db()
     assert message.status in (QueuedMessage.Status.SENT, QueuedMessage.Status.DELIVERED)
+
+
+def test_a_logout_the_session_never_answers_is_finished_with_an_error(owner: Any, clock: FakeClock) -> None:
+    instance = sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    session = worker.held[instance.pk].session
+    session.logout = lambda now: None  # the phone side never answers
+    command = send_command(instance, InstanceCommand.Kind.LOGOUT)
+    tick(worker, clock, 0.3)
+    session.drop()  # …and then the connection dies
+    tick(worker, clock, 0.3)
+    command.refresh_from_db()
+    assert command.finished_at is not None and command.result == {
+        "error": "the session ended before it answered"
+    }
+
+
+@pytest.mark.django_db(transaction=True)  # the loop's recovery closes stale connections
+def test_an_unexpected_error_in_a_step_does_not_end_the_worker(owner: Any, clock: FakeClock) -> None:
+    worker = make_worker(clock)
+    calls = []
+
+    def flaky_cleanup(now: Any) -> bool:
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("a bug outside any instance")
+        worker.shutdown_requested = True  # the loop survived the first call: stop now
+        return False
+
+    worker.step_cleanup = flaky_cleanup
+    worker.run()
+    assert len(calls) == 2
+    assert WorkerProcess.objects.get(worker_id="w1").stopped_at is not None
