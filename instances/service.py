@@ -54,27 +54,25 @@ def create_instance(
     return instance
 
 
-def request_running(instance: Instance) -> bool:
-    """Ask the worker to hold a session for `instance`. Return True if that changed anything."""
+def _request(instance: Instance, desired: str) -> bool:
     changed = (
         Instance.objects.filter(pk=instance.pk)
-        .exclude(desired_state=Instance.Desired.RUNNING)
-        .update(desired_state=Instance.Desired.RUNNING, updated_at=timezone.now())
+        .exclude(desired_state=desired)
+        .update(desired_state=desired, updated_at=timezone.now())
     )
     if changed:
-        instance.desired_state = Instance.Desired.RUNNING
+        instance.desired_state = desired
     return bool(changed)
+
+
+def request_running(instance: Instance) -> bool:
+    """Ask the worker to hold a session for `instance`. Return True if that changed anything."""
+    return _request(instance, Instance.Desired.RUNNING)
 
 
 def request_stopped(instance: Instance) -> bool:
-    changed = (
-        Instance.objects.filter(pk=instance.pk)
-        .exclude(desired_state=Instance.Desired.STOPPED)
-        .update(desired_state=Instance.Desired.STOPPED, updated_at=timezone.now())
-    )
-    if changed:
-        instance.desired_state = Instance.Desired.STOPPED
-    return bool(changed)
+    """Ask the holding worker to close the session. Return True if that changed anything."""
+    return _request(instance, Instance.Desired.STOPPED)
 
 
 def send_command(instance: Instance, kind: str, payload: dict[str, Any] | None = None) -> InstanceCommand:
