@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from instances.live.wakeup import notify_event_written
 from instances.models import Instance, InstanceEvent
 
 
@@ -15,9 +16,11 @@ def emit_event(
 ) -> InstanceEvent:
     """Append one event for `instance`. Call it inside the transaction that made the change."""
     instance_pk = instance if isinstance(instance, int) else instance.pk
-    return InstanceEvent.objects.create(
+    event = InstanceEvent.objects.create(
         instance_id=instance_pk, kind=kind, payload=payload, created_at=now or timezone.now()
     )
+    notify_event_written()  # PostgreSQL: wakes every web process's relay at commit
+    return event
 
 
 def events_since(instance: Instance, since_id: int, limit: int = 500) -> list[InstanceEvent]:

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connections
 
 from instances.live.frames import event_frame, latest_event_id
+from instances.live.wakeup import Listener, notify_supported
 from instances.models import InstanceEvent
 
 logger = logging.getLogger("waziper.relay")
@@ -95,6 +96,8 @@ class EventRelay:
         self._ready = asyncio.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._gap_seen_at: float | None = None
+        self._wake = asyncio.Event()
+        self._listener: Listener | None = None
 
     # --- consumers' side ----------------------------------------------------------------------
     async def subscribe(self) -> int:
@@ -139,6 +142,7 @@ class EventRelay:
                     failures += 1
                     await self._after_error(failures, "reading the outbox's start position")
             self._ready.set()
+            self._start_listener()
             logger.debug("event relay started at #%d", self.position)
             failures = 0
             while self.subscribers > 0:
@@ -150,13 +154,30 @@ class EventRelay:
                     await self._after_error(failures, "reading the outbox")
                     continue
                 if not more:
-                    await asyncio.sleep(self.poll_s)
+                    await self._idle()
         finally:
+            if self._listener is not None:
+                self._listener.stop()
+                self._listener = None
             self.task = None
             self.position = None
             self._ready.clear()
             self._gap_seen_at = None
             self._release_thread()
+
+    def _start_listener(self) -> None:
+        if notify_supported() and self._listener is None:
+            loop = asyncio.get_running_loop()
+            self._listener = Listener(lambda: loop.call_soon_threadsafe(self._wake.set))
+            self._listener.start()
+
+    async def _idle(self) -> None:
+        """Until the next poll, or sooner when PostgreSQL says an event committed."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.poll_s)
+        except TimeoutError:
+            pass
+        self._wake.clear()
 
     async def tick(self) -> bool:
         """Read once, fan out what is deliverable. Return True if a full batch came (read again now)."""

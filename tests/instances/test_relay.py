@@ -229,3 +229,19 @@ async def test_the_layer_sweeps_expired_entries_at_most_once_a_second(monkeypatc
         await channel_layer.group_send("instance.1", {"type": "outbox.event"})
         await channel_layer.receive(channel)
     assert len(sweeps) == 1
+
+
+async def test_on_postgresql_a_commit_wakes_the_relay_before_its_poll(
+    instance: Instance, owner, settings
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite relies on the poll (run by make test's PG pass)")
+    relay = get_relay()
+    relay.poll_s = 30.0  # only a notification can deliver within the test's deadline
+    page, _ = await open_page(instance, owner)
+    assert await db(relay._listener.listening.wait)(10)
+    writer = write_events_elsewhere(settings, [instance.pk], 1)
+    assert await db(writer.wait)() == 0
+    expected = await event_ids(instance)
+    assert await receive_ids(page, expected[-1], timeout=5) == expected
+    await page.disconnect()
