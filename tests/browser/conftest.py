@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import child_env, free_port, wait_for_http
+from tests.support.processes import free_port, manage_py, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -77,13 +76,7 @@ def server(settings: Any, tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env={k: v for k, v in child_env(settings, **FAST).items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-            stdout=out,
-            stderr=out,
-        )
+        proc = manage_py(settings, "serve", "--port", str(port), output=out, **FAST)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", proc, timeout=60)
         yield Server(f"http://127.0.0.1:{port}", log)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 from instances.models import AccessToken, Instance, SandboxReceived, WorkerProcess
 from instances.service import create_instance, request_running
 from queueing.models import QueuedMessage
-from tests.support.processes import child_env, free_port, wait_for_http, wait_until
+from tests.support.processes import free_port, manage_py, wait_for_http, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # Seconds on an idle machine; the generous limits are for a loaded CI box.
@@ -61,14 +59,7 @@ def test_a_blast_survives_a_killed_worker_without_loss_or_duplicates(owner: Any,
     token = AccessToken.objects.issue(owner, name="it")[1]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    serve = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=child_env(settings, **FAST),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve = manage_py(settings, "serve", "--port", str(port), **FAST)
     try:
         wait_for_http(f"{base}/health", serve)
         wait_until(

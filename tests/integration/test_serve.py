@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import free_port, wait_for_http
+from tests.support.processes import free_port, manage_py, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -19,15 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 def test_serve_answers_health_and_serves_the_styled_admin(settings) -> None:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--no-worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = manage_py(settings, "serve", "--port", str(port), "--no-worker")
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as resp:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from breaker.models import BreakerState
 from instances.models import Instance, WorkerProcess
 from instances.service import create_instance, request_running
-from tests.support.processes import child_env, free_port, wait_for_http, wait_until
+from tests.support.processes import free_port, manage_py, wait_for_http, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -41,13 +39,13 @@ def test_failing_instance_trips_while_a_healthy_one_stays_connected_and_sigterm_
     for instance in (failing, healthy):
         request_running(instance)
     metrics_port = free_port()
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker", "--worker-id", "it-worker"],
-        cwd=ROOT,
-        env=child_env(settings, **FAST, WAZIPER_WORKER_METRICS_PORT=str(metrics_port)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    worker = manage_py(
+        settings,
+        "run_worker",
+        "--worker-id",
+        "it-worker",
+        **FAST,
+        WAZIPER_WORKER_METRICS_PORT=str(metrics_port),
     )
     try:
         wait_until(lambda: status(healthy) == "connected", message="healthy connected")
@@ -73,14 +71,7 @@ def test_serve_restarts_a_killed_worker_and_the_web_never_stops_answering(owner:
     instance = create_instance(owner, name="shop", transport="sandbox", sandbox={"linked": True})
     request_running(instance)
     port = free_port()
-    serve = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=child_env(settings, **FAST),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve = manage_py(settings, "serve", "--port", str(port), **FAST)
     health_failures: list[str] = []
     stop_polling = threading.Event()
 

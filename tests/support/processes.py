@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -44,10 +50,8 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message
 
 def child_env(settings, **overrides: str) -> dict[str, str]:
     """Environment for a child process using this test's database and session directory."""
-    import os
-
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},  # tests' own flag
         "DATABASE_URL": _database_url(settings),
         "WAZIPER_SESSIONS_DIR": settings.WAZIPER_SESSIONS_DIR,
         "WAZIPER_LOG_LEVEL": "INFO",
@@ -62,3 +66,17 @@ def _database_url(settings) -> str:
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def manage_py(
+    settings: Any, *args: str, output: IO[str] | int = subprocess.PIPE, **env: str
+) -> subprocess.Popen:
+    """`manage.py ARGS…` as a real child process on this test's database (stdout+stderr together)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=child_env(settings, **env),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
