@@ -81,12 +81,14 @@ class EventRelay:
         poll_s: float | None = None,
         batch: int = BATCH,
         gap_grace_s: float = GAP_GRACE_S,
+        monotonic: Callable[[], float] = time.monotonic,
         fetch: Fetch = fetch_after,
         start_position: Callable[[], int] = latest_event_id,
     ) -> None:
         self.poll_s = poll_s if poll_s is not None else settings.WAZIPER_EVENT_POLL_MS / 1000
         self.batch = batch
         self.gap_grace_s = gap_grace_s
+        self.monotonic = monotonic  # injectable: tests step the gap grace without sleeping
         self.fetch = fetch
         self.start_position = start_position
         self.position: int | None = None
@@ -206,7 +208,7 @@ class EventRelay:
             if event_id == expected:
                 expected += 1
                 continue
-            now = time.monotonic()
+            now = self.monotonic()
             if self._gap_seen_at is None:
                 self._gap_seen_at = now
             if now - self._gap_seen_at < self.gap_grace_s:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -189,14 +188,18 @@ async def test_a_lower_id_committed_late_is_still_delivered_in_order() -> None:
 
 async def test_an_id_that_never_appears_is_skipped_after_the_grace() -> None:
     rows = [_row(11), _row(13)]
+    clock = {"now": 100.0}
     relay, channel = await listening_relay(
-        lambda position, limit: [r for r in rows if r[0] > position], gap_grace_s=0.05
+        lambda position, limit: [r for r in rows if r[0] > position],
+        gap_grace_s=1.0,
+        monotonic=lambda: clock["now"],
     )
     await relay.tick()
     assert await _received(channel) == [11]
+    clock["now"] += 0.999
     await relay.tick()
     assert await _received(channel) == []
-    await asyncio.sleep(0.06)
+    clock["now"] += 0.001
     await relay.tick()
     assert await _received(channel) == [13] and relay.stats.gaps_skipped == 1
 
