@@ -22,13 +22,3 @@ def emit_event(
     notify_event_written()  # PostgreSQL: wakes every web process's relay at commit
     return event
 
-
-def events_since(instance: Instance, since_id: int, limit: int = 500) -> list[InstanceEvent]:
-    return list(InstanceEvent.objects.filter(instance=instance, id__gt=since_id).order_by("id")[:limit])
-
-
-def last_event_id(instance: Instance) -> int:
-    last = (
-        InstanceEvent.objects.filter(instance=instance).order_by("-id").values_list("id", flat=True).first()
-    )
-    return last or 0
