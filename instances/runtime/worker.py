@@ -15,10 +15,9 @@ import os
 import random
 import socket
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
@@ -33,40 +32,11 @@ from instances.runtime.clock import Clock, SystemClock
 from instances.runtime.held import Held, Phase
 from instances.runtime.reactions import Reactions
 from instances.runtime.transports.base import Session, SessionSpec, Transport, TransportError, TransportEvent
+from instances.runtime.wiring import Dispatcher, default_dispatcher, default_transports, new_worker_id
 from waziper_site.metrics import CONNECT_ATTEMPTS, SESSIONS
 
 logger = logging.getLogger("waziper.worker")
 Status = Instance.Status
-
-
-class Dispatcher(Protocol):
-    """The queue's side of the worker (instances/runtime/dispatching.py)."""
-
-    def step(self, connected: dict[int, Session], now: datetime) -> bool: ...
-    def on_send_result(self, instance_pk: int, data: dict[str, Any], now: datetime) -> bool: ...
-    def on_receipt(self, instance_pk: int, data: dict[str, Any], now: datetime) -> None: ...
-    def on_session_lost(self, instance_pk: int, now: datetime) -> None: ...
-    def check_timeouts(self, now: datetime) -> None: ...
-    def shutdown(self, now: datetime) -> None: ...
-    @property
-    def busy(self) -> int: ...
-
-
-def default_transports() -> dict[str, Transport]:
-    from instances.runtime.transports.neonize import NeonizeTransport
-    from instances.runtime.transports.sandbox import SandboxTransport
-
-    return {"sandbox": SandboxTransport(), "neonize": NeonizeTransport()}
-
-
-def default_dispatcher(worker_id: str) -> Dispatcher:
-    from instances.runtime.dispatching import Dispatcher as QueueDispatcher
-
-    return QueueDispatcher(worker_id)
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class Worker(Reactions):
