@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.faultkit import FaultProxy
-from instances.runtime import protocol as p
-from instances.runtime.transports import base
-from instances.runtime.transports.base import SessionSpec
-from instances.runtime.transports.hostproc import REAPER, HostProcess
-from instances.runtime.transports.neonize import NeonizeSession
+from worker.sessionhost import protocol as p
+from worker.transports import base
+from worker.transports.base import SessionSpec
+from worker.transports.host_process import REAPER, HostProcess
+from worker.transports.neonize import NeonizeSession
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -85,7 +85,7 @@ async def run_clients(
     web process's CPU milliseconds per event (its relay ticks included)."""
     import websockets
 
-    from instances.runtime.state import store_qr
+    from instances.actual_state import store_qr
 
     url = f"ws://127.0.0.1:{port}/ws/instances/{instance.instance_id}/?access_token={token}"
     sockets = []
@@ -133,8 +133,8 @@ def relay_tick_cost(outbox_rows: int, ticks: int) -> dict[str, float]:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from instances.live.relay import fetch_after
     from instances.models import Instance, InstanceEvent
+    from live.relay import fetch_after
 
     instance = Instance.objects.first()
     have = InstanceEvent.objects.count()

@@ -10,7 +10,7 @@ process, in alternating rounds.
 Dispatch: messages/s across N connected sandbox instances with zero send delay, until every
 message is `sent`:
   worker     the real `manage.py run_worker` process (its whole loop: leases, heartbeats, events),
-  dispatcher instances.runtime.dispatching.Dispatcher driven in this process, sandbox sessions,
+  dispatcher worker.sender.Dispatcher driven in this process, sandbox sessions,
   floor      a bare loop doing the same database work with the ORM: select the next due row,
              claim it with a conditional UPDATE, record what the phone received, mark it sent.
 Everything runs on a throw-away SQLite database in WAL mode, as the embedded default does.
@@ -257,9 +257,9 @@ def dispatch_floor(instances: list[Any], per_instance: int) -> tuple[float, floa
 def dispatch_in_process(instances: list[Any], per_instance: int) -> tuple[float, float]:
     from django.utils import timezone
 
-    from instances.runtime.dispatching import Dispatcher
-    from instances.runtime.transports.base import RECEIPT, SEND_RESULT, SessionSpec
-    from instances.runtime.transports.sandbox import SandboxTransport
+    from worker.sender import Dispatcher
+    from worker.transports.base import RECEIPT, SEND_RESULT, SessionSpec
+    from worker.transports.sandbox import SandboxTransport
 
     transport = SandboxTransport()
     sessions = {}

@@ -44,10 +44,10 @@ def measure(n: int, passes: int) -> dict[str, float]:
     from django.contrib.auth.models import User
 
     from instances.models import Instance, InstanceCommand
-    from instances.runtime.clock import FakeClock
-    from instances.runtime.transports.sandbox import SandboxTransport
-    from instances.runtime.worker import Worker
     from instances.service import create_instance, request_running
+    from kernel.clock import FakeClock
+    from worker.loop import Worker
+    from worker.transports.sandbox import SandboxTransport
 
     owner = User.objects.create(username="bench")
     for i in range(n):

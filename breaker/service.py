@@ -12,6 +12,7 @@ Each transition writes exactly one log line, one metric increment and one outbox
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from breaker.models import BreakerReset, BreakerState, FailureEvent
 from breaker.policy import BreakerConfig, BreakerView, ConnectDecision, Verdict
 from instances.events import emit_event
 from instances.models import Instance
-from waziper_site.metrics import BREAKER_TRANSITIONS, FAILURES
+from kernel.metrics import BREAKER_TRANSITIONS, FAILURES
 
 logger = logging.getLogger("waziper.breaker")
 State = BreakerState.State
@@ -372,3 +373,39 @@ def is_open(instance: Instance | int) -> bool:
     return BreakerState.objects.filter(
         pk=_instance_pk(instance), state__in=(State.OPEN, State.HALF_OPEN, State.FORCED_OPEN)
     ).exists()
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """May the instance connect now, as the breaker's policy sees it (without claiming a probe)."""
+
+    state: str
+    allows_connect: bool
+    open_until: datetime | None
+    retry_after_s: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "allows_connect": self.allows_connect,
+            "open_until": self.open_until.isoformat() if self.open_until else None,
+            "retry_after_s": self.retry_after_s,
+        }
+
+
+def outlook(instance: Instance | int, now: datetime) -> Outlook:
+    """One indexed read; an instance that never failed has no breaker row and is closed."""
+    row = (
+        BreakerState.objects.filter(pk=_instance_pk(instance))
+        .values_list("state", "open_until", "probe_lease_until")
+        .first()
+    )
+    if row is None:
+        return Outlook(policy.CLOSED, True, None, None)
+    state, open_until, probe_lease_until = row
+    view = policy.BreakerView(state=state, open_until=open_until, probe_lease_until=probe_lease_until)
+    decision = policy.decide_connect(view, now)
+    wait = decision.retry_after_s
+    # Round up and never say 0: a client told "retry after 0" retries at once and is refused.
+    retry_after = None if wait is None else max(1, math.ceil(wait))
+    return Outlook(state, decision.allowed, open_until, retry_after)

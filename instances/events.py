@@ -1,14 +1,32 @@
-"""The event outbox: the one function every app calls to report a change to the browsers."""
+"""The event outbox: the one function every app calls to report a change.
+
+Web processes tail the outbox to push changes to browsers (docs/architecture.md, "The outbox").
+On PostgreSQL each writing transaction also sends one NOTIFY, delivered at commit, so readers
+that LISTEN (live/wakeup.py) wake at once instead of at their next poll.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from django.db import connections
 from django.utils import timezone
 
-from instances.live.wakeup import notify_event_written
 from instances.models import Instance, InstanceEvent
+
+NOTIFY_CHANNEL = "waziper_events"
+
+
+def notify_supported() -> bool:
+    return connections["default"].vendor == "postgresql"
+
+
+def notify_event_written() -> None:
+    """Call inside the transaction that wrote an event (a no-op on SQLite)."""
+    if notify_supported():
+        with connections["default"].cursor() as cursor:
+            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def emit_event(
@@ -19,6 +37,5 @@ def emit_event(
     event = InstanceEvent.objects.create(
         instance_id=instance_pk, kind=kind, payload=payload, created_at=now or timezone.now()
     )
-    notify_event_written()  # PostgreSQL: wakes every web process's relay at commit
+    notify_event_written()
     return event
-

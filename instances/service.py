@@ -1,6 +1,7 @@
 """Functions that change instances from the web side (API, admin, commands).
 
-The web side only writes desired state; the worker reconciles actual state (DESIGN "Shape").
+The web side writes desired state and commands; the worker reconciles actual state
+(instances/actual_state.py). Verbs that also touch the breaker live in operations/control.py.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from breaker import service as breaker_service
-from breaker.models import BreakerReset
 from instances.events import emit_event
 from instances.models import Instance, InstanceCommand, SandboxPhone
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
@@ -97,7 +96,7 @@ def request_sandbox_scan(instance: Instance, now: datetime | None = None) -> Non
     )
 
 
-# --- what the API's session endpoints ask for (instances/api/views/session.py) -----------------
+# --- what the API's session endpoints ask for ---------------------------------------------------
 
 # Statuses that wait for a person: polling GET /instance must not restart them, or an
 # integration that polls would keep generating QR codes nobody scans. GET /get_qrcode does.
@@ -128,19 +127,6 @@ def shown_qr(instance: Instance, now: datetime) -> ShownQr | None:
     if instance.qr_expires_at is not None and instance.qr_expires_at <= now:
         return None
     return ShownQr(instance.last_qr, instance.qr_expires_at)
-
-
-def start_for_qr(instance: Instance, *, user: Any, now: datetime) -> bool:
-    """GET /get_qrcode: close an open breaker (recorded as a QR-request reset) and start the
-    session. Return True if a breaker was reset."""
-    was_open = breaker_service.is_open(instance)
-    if was_open:
-        breaker_service.reset(
-            instance, source=BreakerReset.Source.QR_REQUEST, now=now, user=user, reason="manual QR request"
-        )
-    request_running(instance)
-    nudge_reconnect(instance, now)
-    return was_open
 
 
 def nudge_reconnect(instance: Instance, now: datetime) -> InstanceCommand | None:

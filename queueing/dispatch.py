@@ -25,9 +25,9 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from instances.models import Instance
+from kernel.metrics import MESSAGES
 from queueing import policy
 from queueing.models import QueuedMessage
-from waziper_site.metrics import MESSAGES
 
 logger = logging.getLogger("waziper.queue")
 Status = QueuedMessage.Status

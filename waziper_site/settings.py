@@ -63,6 +63,10 @@ INSTALLED_APPS = [
     "instances",
     "breaker",
     "queueing",
+    "dashboard",
+    "worker",
+    "cli",
+    "waziper_site",
 ]
 
 MIDDLEWARE = [
@@ -120,7 +124,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The database carries events between web and worker processes (DESIGN "Shape"); the layer only
 # fans out inside one web process.
-CHANNEL_LAYERS = {"default": {"BACKEND": "instances.live.layer.ThrottledInMemoryChannelLayer"}}
+CHANNEL_LAYERS = {"default": {"BACKEND": "live.layer.ThrottledInMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -165,13 +169,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "waziper_site.api.JSONParser",
+        "kernel.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "waziper_site.api.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.envelope.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["waziper_site.api.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["kernel.throttles.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": WAZIPER_THROTTLE_RATE},  # noqa: F821
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

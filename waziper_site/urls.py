@@ -9,10 +9,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from waziper_site.health import HealthView
 from waziper_site.metrics_view import MetricsView
 
-handler400 = "waziper_site.api.handler400"
-handler403 = "waziper_site.api.handler403"
-handler404 = "waziper_site.api.handler404"
-handler500 = "waziper_site.api.handler500"
+handler400 = "kernel.envelope.handler400"
+handler403 = "kernel.envelope.handler403"
+handler404 = "kernel.envelope.handler404"
+handler500 = "kernel.envelope.handler500"
 
 admin.site.site_header = "waziper"
 admin.site.site_title = "waziper admin"
@@ -21,11 +21,9 @@ admin.site.index_title = "Gateway administration"
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("metrics", MetricsView.as_view(), name="metrics"),
-    path("", include("instances.urls")),
-    path("", include("breaker.urls")),
-    path("", include("queueing.urls")),
+    path("", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("admin/dashboard/", include("instances.dashboard.urls")),
+    path("admin/dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from breaker import service
+from breaker import service as breaker_service
 from breaker.models import BreakerReset, BreakerState, FailureEvent
 from breaker.policy import Verdict
 from instances.models import Instance, InstanceEvent
@@ -25,7 +25,7 @@ def fail(
 ) -> Any:
     outcome = None
     for i in range(n):
-        outcome = service.record_failure(
+        outcome = breaker_service.record_failure(
             instance, kind, f"dial {i}", now=start + timedelta(seconds=i * step), rand=MID
         )
     return outcome
@@ -42,7 +42,7 @@ def breaker_events(instance: Instance) -> list[dict[str, Any]]:
 def test_trips_at_exactly_the_threshold(instance: Instance) -> None:
     assert not fail(instance, 14).tripped
     assert state_of(instance).state == "closed"
-    outcome = service.record_failure(
+    outcome = breaker_service.record_failure(
         instance, "connect_failed", "dial 14", now=T0 + timedelta(seconds=14), rand=MID
     )
     assert outcome.tripped and outcome.state == "open"
@@ -54,7 +54,7 @@ def test_trips_at_exactly_the_threshold(instance: Instance) -> None:
 
 def test_failures_outside_the_window_do_not_count(instance: Instance) -> None:
     fail(instance, 10)
-    service.record_success(instance, now=T0 + timedelta(seconds=20))  # a connect worked in between
+    breaker_service.record_success(instance, now=T0 + timedelta(seconds=20))  # a connect worked in between
     later = T0 + timedelta(seconds=400)
     outcome = fail(instance, 10, start=later)
     assert not outcome.tripped and outcome.failures_in_window == 10
@@ -62,7 +62,7 @@ def test_failures_outside_the_window_do_not_count(instance: Instance) -> None:
 
 def test_failures_before_a_reset_do_not_count(instance: Instance) -> None:
     fail(instance, 14)
-    service.reset(instance, source="api", now=T0 + timedelta(seconds=20), actor="alice")
+    breaker_service.reset(instance, source="api", now=T0 + timedelta(seconds=20), actor="alice")
     outcome = fail(instance, 14, start=T0 + timedelta(seconds=21))
     assert not outcome.tripped
     assert FailureEvent.objects.filter(instance=instance).count() == 28  # history kept
@@ -76,7 +76,9 @@ def test_slow_failures_in_a_row_trip_even_outside_the_window(instance: Instance)
 
 def test_uncounted_failures_are_kept_but_never_trip(instance: Instance) -> None:
     for i in range(20):
-        service.record_failure(instance, "connect_failed", "x", now=T0 + timedelta(seconds=i), counts=False)
+        breaker_service.record_failure(
+            instance, "connect_failed", "x", now=T0 + timedelta(seconds=i), counts=False
+        )
     assert state_of(instance).state == "closed"
     assert FailureEvent.objects.filter(instance=instance, counts=False).count() == 20
 
@@ -84,18 +86,18 @@ def test_uncounted_failures_are_kept_but_never_trip(instance: Instance) -> None:
 def test_open_refuses_with_retry_after_then_one_probe(instance: Instance) -> None:
     fail(instance, 15)
     open_until = state_of(instance).open_until
-    before = service.allow_connect(instance, now=open_until - timedelta(seconds=30), worker_id="w1")
+    before = breaker_service.allow_connect(instance, now=open_until - timedelta(seconds=30), worker_id="w1")
     assert before.verdict is Verdict.REFUSE and before.retry_after_s == 30
-    assert service.allow_connect(instance, now=open_until, worker_id="w1").verdict is Verdict.PROBE
+    assert breaker_service.allow_connect(instance, now=open_until, worker_id="w1").verdict is Verdict.PROBE
     assert state_of(instance).state == "half_open" and state_of(instance).probe_owner == "w1"
-    assert service.allow_connect(instance, now=open_until, worker_id="w2").verdict is Verdict.REFUSE
+    assert breaker_service.allow_connect(instance, now=open_until, worker_id="w2").verdict is Verdict.REFUSE
 
 
 def test_probe_success_closes_and_clears_the_count(instance: Instance) -> None:
     fail(instance, 15)
     open_until = state_of(instance).open_until
-    service.allow_connect(instance, now=open_until, worker_id="w1")
-    assert service.record_success(instance, now=open_until + timedelta(seconds=1)) == "closed"
+    breaker_service.allow_connect(instance, now=open_until, worker_id="w1")
+    assert breaker_service.record_success(instance, now=open_until + timedelta(seconds=1)) == "closed"
     state = state_of(instance)
     assert state.consecutive_failures == 0 and state.counted_since == open_until + timedelta(seconds=1)
     assert [e["state"] for e in breaker_events(instance)] == ["open", "half_open", "closed"]
@@ -107,8 +109,10 @@ def test_probe_failure_reopens_with_the_cooldown_doubled_and_capped(instance: In
     cooldowns = []
     for _ in range(4):
         open_until = state_of(instance).open_until
-        service.allow_connect(instance, now=open_until, worker_id="w1")
-        outcome = service.record_failure(instance, "connect_failed", "probe", now=open_until, rand=MID)
+        breaker_service.allow_connect(instance, now=open_until, worker_id="w1")
+        outcome = breaker_service.record_failure(
+            instance, "connect_failed", "probe", now=open_until, rand=MID
+        )
         assert outcome.tripped and outcome.state == "open"
         cooldowns.append(state_of(instance).cooldown_s)
     assert cooldowns == [1200, 2400, 3600, 3600]
@@ -118,13 +122,13 @@ def test_failed_probes_double_the_cooldown_after_an_earlier_close(instance: Inst
     # The breaker was closed once (a reset, or a good probe) long before this run of failures:
     # that close was stable, so the first trip starts from the base cooldown, but each failed
     # probe of this run must still double it. The decay is about the close, not the probe.
-    service.reset(instance, source="api", now=T0 - timedelta(hours=2), actor="alice")
+    breaker_service.reset(instance, source="api", now=T0 - timedelta(hours=2), actor="alice")
     fail(instance, 15)
     cooldowns = [state_of(instance).cooldown_s]
     for _ in range(2):
         open_until = state_of(instance).open_until
-        service.allow_connect(instance, now=open_until, worker_id="w1")
-        service.record_failure(instance, "connect_failed", "probe", now=open_until, rand=MID)
+        breaker_service.allow_connect(instance, now=open_until, worker_id="w1")
+        breaker_service.record_failure(instance, "connect_failed", "probe", now=open_until, rand=MID)
         cooldowns.append(state_of(instance).cooldown_s)
     assert cooldowns == [600, 1200, 2400]
 
@@ -132,30 +136,35 @@ def test_failed_probes_double_the_cooldown_after_an_earlier_close(instance: Inst
 def test_expired_probe_lease_lets_another_worker_probe(instance: Instance, settings: Any) -> None:
     fail(instance, 15)
     open_until = state_of(instance).open_until
-    service.allow_connect(instance, now=open_until, worker_id="dead-worker")
+    breaker_service.allow_connect(instance, now=open_until, worker_id="dead-worker")
     lease = settings.WAZIPER_CONNECT_TIMEOUT + settings.WAZIPER_LEASE_TTL
-    assert service.allow_connect(
+    assert breaker_service.allow_connect(
         instance, now=open_until + timedelta(seconds=lease - 1), worker_id="w2"
     ).verdict is (Verdict.REFUSE)
-    decision = service.allow_connect(instance, now=open_until + timedelta(seconds=lease), worker_id="w2")
+    decision = breaker_service.allow_connect(
+        instance, now=open_until + timedelta(seconds=lease), worker_id="w2"
+    )
     assert decision.verdict is Verdict.PROBE and state_of(instance).probe_owner == "w2"
 
 
 @pytest.mark.parametrize("kind", ["logged_out", "banned"])
 def test_logged_out_or_banned_forces_open_until_a_person_resets(instance: Instance, kind: str) -> None:
-    outcome = service.record_failure(instance, kind, "device removed", now=T0)
+    outcome = breaker_service.record_failure(instance, kind, "device removed", now=T0)
     assert outcome.tripped and outcome.state == "forced_open"
-    far = service.allow_connect(instance, now=T0 + timedelta(days=30), worker_id="w1")
+    far = breaker_service.allow_connect(instance, now=T0 + timedelta(days=30), worker_id="w1")
     assert far.verdict is Verdict.REFUSE and far.retry_after_s is None
-    service.reset(instance, source="qr_request", now=T0 + timedelta(days=30), actor="alice", reason="new QR")
+    breaker_service.reset(
+        instance, source="qr_request", now=T0 + timedelta(days=30), actor="alice", reason="new QR"
+    )
     assert (
-        service.allow_connect(instance, now=T0 + timedelta(days=30), worker_id="w1").verdict is Verdict.ALLOW
+        breaker_service.allow_connect(instance, now=T0 + timedelta(days=30), worker_id="w1").verdict
+        is Verdict.ALLOW
     )
 
 
 def test_reset_is_recorded_with_who_and_why(instance: Instance, owner: Any) -> None:
     fail(instance, 15)
-    record = service.reset(
+    record = breaker_service.reset(
         instance, source="api", now=T0 + timedelta(seconds=60), user=owner, reason="fixed proxy"
     )
     assert (record.actor, record.source, record.previous_state, record.reason) == (
@@ -170,14 +179,14 @@ def test_reset_is_recorded_with_who_and_why(instance: Instance, owner: Any) -> N
 
 
 def test_reset_of_a_closed_breaker_emits_no_transition(instance: Instance) -> None:
-    service.reset(instance, source="command", now=T0)
+    breaker_service.reset(instance, source="command", now=T0)
     assert breaker_events(instance) == []
     assert BreakerReset.objects.filter(instance=instance, previous_state="closed").exists()
 
 
 def test_status_reports_the_figures(instance: Instance) -> None:
     fail(instance, 15)
-    data = service.status(instance, now=T0 + timedelta(seconds=100))
+    data = breaker_service.status(instance, now=T0 + timedelta(seconds=100))
     assert data["state"] == "open" and data["failures_in_window"] == 15 and data["threshold"] == 15
     assert data["window_s"] == 300 and data["cooldown_s"] == 600
     assert data["retry_after_s"] == pytest.approx(514)
@@ -200,7 +209,9 @@ def test_one_probe_wins_a_race(instance: Instance) -> None:
     def probe(n: int) -> None:
         try:
             barrier.wait()
-            verdicts.append(service.allow_connect(instance.pk, now=open_until, worker_id=f"w{n}").verdict)
+            verdicts.append(
+                breaker_service.allow_connect(instance.pk, now=open_until, worker_id=f"w{n}").verdict
+            )
         finally:
             connection.close()
 
@@ -221,7 +232,7 @@ def test_concurrent_failures_trip_exactly_once(instance: Instance) -> None:
         try:
             barrier.wait()
             for i in range(5):
-                service.record_failure(
+                breaker_service.record_failure(
                     instance.pk, "connect_failed", f"{n}/{i}", now=T0 + timedelta(seconds=i), rand=MID
                 )
         finally:
@@ -240,4 +251,4 @@ def test_concurrent_failures_trip_exactly_once(instance: Instance) -> None:
 @pytest.mark.parametrize("state", BreakerState.State.values)
 def test_open_among_agrees_with_is_open(instance: Instance, state: str) -> None:
     BreakerState.objects.update_or_create(instance=instance, defaults={"state": state})
-    assert (instance.pk in service.open_among({instance.pk})) is service.is_open(instance)
+    assert (instance.pk in breaker_service.open_among({instance.pk})) is breaker_service.is_open(instance)

@@ -12,7 +12,7 @@ from PIL import Image
 from breaker.models import BreakerState
 from instances.models import Instance
 from instances.service import create_instance, request_running
-from tests.browser.conftest import Server, screenshot
+from tests.support.browser import Server, screenshot
 from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

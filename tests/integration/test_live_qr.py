@@ -18,7 +18,7 @@ import websockets
 from instances.models import Instance
 from instances.qr import qr_data_uri
 from instances.service import create_instance, request_running, request_sandbox_scan
-from tests.instances.api.matrix import fast_password_hashing  # noqa: F401  (autouse fixture)
+from tests.support.auth_matrix import fast_password_hashing  # noqa: F401  (autouse fixture)
 from tests.support.processes import child_env, free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]

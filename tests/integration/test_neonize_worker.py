@@ -20,12 +20,12 @@ import pytest
 from bench.faultkit import FaultProxy
 from breaker.models import BreakerState, FailureEvent
 from instances.models import Instance
-from instances.runtime.clock import SystemClock
-from instances.runtime.transports.hostproc import REAPER
-from instances.runtime.transports.neonize import NeonizeSession, NeonizeTransport
-from instances.runtime.worker import Worker
 from instances.service import create_instance, request_running
+from kernel.clock import SystemClock
 from tests.support.worker import make_worker
+from worker.loop import Worker
+from worker.transports.host_process import REAPER
+from worker.transports.neonize import NeonizeSession, NeonizeTransport
 
 # Committed transactions, as the worker runs in production: inside one test-wide transaction
 # SQLite spills savepoint journals to a temp file, which would count as a descriptor "leak".

@@ -34,9 +34,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from instances.api import polling
 from instances.models import AccessToken, Instance
-from tests.instances.api.worker_sim import FakeWait, show_qr, trip_breaker
+from kernel import waiting
+from tests.support.worker_sim import FakeWait, show_qr, trip_breaker
 
 pytestmark = pytest.mark.django_db
 
@@ -61,8 +61,8 @@ MESSAGES = "FEDCBA9876543"
 @pytest.fixture
 def fake_waits(monkeypatch: Any) -> None:
     wait = FakeWait()
-    monkeypatch.setattr(polling, "clock", wait.clock)
-    monkeypatch.setattr(polling, "sleep", wait.sleep)
+    monkeypatch.setattr(waiting, "clock", wait.clock)
+    monkeypatch.setattr(waiting, "sleep", wait.sleep)
     # 4xx/503 warnings for hundreds of deliberate bad requests would bury a real failure.
     monkeypatch.setattr(logging.getLogger("django.request"), "disabled", True)
 

@@ -9,7 +9,7 @@ import pytest
 from instances.models import Instance
 from queueing import dispatch
 from queueing.models import QueuedMessage
-from tests.queueing.helpers import MID, T0, queue_many, queue_message, race
+from tests.support.queue import MID, T0, queue_many, queue_message, race
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dbengines]
 LATER = T0 + timedelta(seconds=10)

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from instances.models import Instance
 from queueing.models import QueuedMessage
-from tests.queueing.helpers import race
+from tests.support.queue import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.dbengines]
 N = 8

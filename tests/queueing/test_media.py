@@ -13,7 +13,7 @@ import pytest
 
 from queueing import netguard
 from queueing.media import MediaError, fetch_media
-from tests.queueing.media_server import PNG, base_url, media_server
+from tests.support.media_server import PNG, base_url, media_server
 
 ALLOW = netguard.default_guard(True)
 DENY = netguard.default_guard(False)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from queueing import policy
-from tests.queueing.helpers import T0
+from tests.support.queue import T0
 
 LOW = lambda: 0.0  # noqa: E731
 HIGH = lambda: 0.999999  # noqa: E731

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
-from instances.live.relay import get_relay
+from live.relay import get_relay
 from waziper_site.asgi import application
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -48,7 +48,7 @@ async def frames_until(comm: WebsocketCommunicator, predicate, timeout: float = 
 def live_settings(settings: Any) -> Any:
     """A 10 ms relay tick and a fresh in-process channel layer for each test."""
     settings.WAZIPER_EVENT_POLL_MS = 10
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "instances.live.layer.ThrottledInMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "live.layer.ThrottledInMemoryChannelLayer"}}
     return settings
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from instances.models import Instance
-from instances.runtime.clock import FakeClock
-from instances.runtime.transports.sandbox import SandboxTransport
-from instances.runtime.worker import Worker
+from kernel.clock import FakeClock
+from worker.loop import Worker
+from worker.transports.sandbox import SandboxTransport
 
 
 def make_worker(clock: FakeClock, worker_id: str = "w1", **kwargs) -> Worker:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from breaker import service
+from breaker import service as breaker_service
 from instances.models import Instance
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_staff_token_scrapes_the_fleet_gauges(api: APIClient, staff_token: str, instance: Instance) -> None:
     from django.utils import timezone
 
-    service.record_failure(instance, "connect_failed", "refused", now=timezone.now())
+    breaker_service.record_failure(instance, "connect_failed", "refused", now=timezone.now())
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token}")
     response = api.get("/metrics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")

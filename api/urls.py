@@ -1,0 +1,31 @@
+"""The REST API's routes. Waziper's paths sit at the root without trailing slashes, as its
+clients call them."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from api.views import breaker, instances, queue, sandbox, session
+
+urlpatterns = [
+    # instances and their WhatsApp session
+    path("instance", session.InstanceStateView.as_view(), name="instance-state"),
+    path("get_qrcode", session.QrCodeView.as_view(), name="get-qrcode"),
+    path("logout", session.LogoutView.as_view(), name="logout"),
+    path("instances", instances.InstanceListView.as_view(), name="instance-list"),
+    path("instances/<str:instance_id>", instances.InstanceDetailView.as_view(), name="instance-detail"),
+    path("sandbox/<str:instance_id>/scan", sandbox.SandboxScanView.as_view(), name="sandbox-scan"),
+    path("sandbox/<str:instance_id>/outbox", sandbox.SandboxOutboxView.as_view(), name="sandbox-outbox"),
+    # circuit breaker
+    path("reset-circuit-breaker/<str:instance_id>", breaker.ResetBreakerView.as_view(), name="breaker-reset"),
+    path(
+        "circuit-breaker-status/<str:instance_id>", breaker.BreakerStatusView.as_view(), name="breaker-status"
+    ),
+    # message queue
+    path("send_message", queue.SendMessageView.as_view(), name="send-message"),
+    path("send-message/<str:instance_id>", queue.SendMessageByPathView.as_view(), name="send-message-alias"),
+    path("send_bulk", queue.SendBulkView.as_view(), name="send-bulk"),
+    path("queue-status/<str:instance_id>", queue.QueueStatusView.as_view(), name="queue-status"),
+    path("messages/<str:message_id>", queue.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<str:message_id>/cancel", queue.MessageCancelView.as_view(), name="message-cancel"),
+]

@@ -1,0 +1,81 @@
+"""/instances and /instances/<id>: create, list, show, delete (DESIGN "HTTP API")."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.lookup import get_instance
+from api.serializers.instances import InstanceCreateSerializer, InstanceSerializer
+from instances import service as instances_service
+from instances.models import Instance
+from kernel.envelope import success
+from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
+from kernel.views import ApiView
+
+
+class InstanceListView(ApiView):
+    @extend_schema(
+        operation_id="instances_list",
+        tags=["instances"],
+        summary="List your instances (staff: all)",
+        parameters=[ACCESS_TOKEN_QUERY],
+        responses={200: envelope("InstanceList", InstanceSerializer(many=True)), **error_responses()},
+    )
+    def get(self, request: Request) -> Response:
+        instances = Instance.objects.visible_to(request.user).select_related("owner")
+        return success("Success", InstanceSerializer(instances, many=True).data)
+
+    @extend_schema(
+        operation_id="instances_create",
+        tags=["instances"],
+        summary="Create an instance (stopped until you ask for its QR code or state)",
+        parameters=[ACCESS_TOKEN_QUERY],
+        request=InstanceCreateSerializer,
+        responses={
+            201: envelope("InstanceCreated", InstanceSerializer(), message="Instance created"),
+            **error_responses(body=True),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = InstanceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            instance = instances_service.create_instance(request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        return success(
+            "Instance created", InstanceSerializer(instance).data, http_status=status.HTTP_201_CREATED
+        )
+
+
+class InstanceDetailView(ApiView):
+    @extend_schema(
+        operation_id="instances_show",
+        tags=["instances"],
+        summary="Show one instance",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        responses={200: envelope("InstanceDetail", InstanceSerializer()), **error_responses(404)},
+    )
+    def get(self, request: Request, instance_id: str) -> Response:
+        return success("Success", InstanceSerializer(get_instance(request, instance_id)).data)
+
+    @extend_schema(
+        operation_id="instances_delete",
+        tags=["instances"],
+        summary="Delete an instance: stops its session and removes its session store",
+        description="Queued messages, events and breaker history of the instance go with it.",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        request=None,
+        responses={
+            200: envelope("InstanceDeleted", message="Instance deleted", instance_id=serializers.CharField()),
+            **error_responses(404, body=True),
+        },
+    )
+    def delete(self, request: Request, instance_id: str) -> Response:
+        instance = get_instance(request, instance_id)
+        instances_service.delete_instance(instance)
+        return success("Instance deleted", instance_id=instance.instance_id)

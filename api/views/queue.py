@@ -1,0 +1,242 @@
+"""Queue endpoints (DESIGN "HTTP API"): parse, scope to the caller, call the queue, shape the envelope."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.lookup import get_instance
+from api.serializers.queue import (
+    MessageSerializer,
+    QueueStatusSerializer,
+    SendBulkSerializer,
+    SendMessageSerializer,
+)
+from instances.models import Instance
+from kernel.envelope import error, success
+from kernel.schema import (
+    ACCESS_TOKEN_QUERY,
+    INSTANCE_ID_PATH,
+    ErrorSerializer,
+    envelope,
+    error_responses,
+    instance_id_query,
+)
+from kernel.views import ApiView
+from queueing import enqueue as queue
+from queueing.models import QueuedMessage
+from queueing.stats import queue_status
+from queueing.validation import validate_idempotency_key
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_AFTER_S = 2
+
+
+_QUEUED_DATA = inline_serializer(
+    "QueuedData", fields={"message_id": serializers.UUIDField(), "status": serializers.CharField()}
+)
+_BULK_DATA = inline_serializer(
+    "BulkQueuedData",
+    fields={
+        "bulk_id": serializers.UUIDField(),
+        "count": serializers.IntegerField(),
+        "messages": inline_serializer(
+            "BulkQueuedMessage",
+            fields={
+                "message_id": serializers.UUIDField(),
+                "chat_id": serializers.CharField(),
+                "status": serializers.CharField(),
+            },
+            many=True,
+        ),
+    },
+)
+_IDEMPOTENCY = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Repeat-safe key: a request with a key already used answers 200 with the first result.",
+)
+_WRITE_ERRORS = {
+    **error_responses(404, 409, 503),
+    409: OpenApiResponse(ErrorSerializer, description="The Idempotency-Key was used for another request."),
+    503: OpenApiResponse(
+        ErrorSerializer, description="Database busy or full: nothing queued; see Retry-After."
+    ),
+}
+_MESSAGE_ID_PATH = OpenApiParameter("message_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    raw = request.headers.get(IDEMPOTENCY_HEADER)
+    if raw is None:
+        return None
+    try:
+        return validate_idempotency_key(raw.strip())
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError({IDEMPOTENCY_HEADER: exc.messages}) from None
+
+
+def _queued(request: Request, write: Any) -> queue.Enqueued | Response:
+    try:
+        return write()
+    except queue.QueueUnavailable:
+        return error(
+            "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
+            http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    except queue.IdempotencyConflict:
+        return error(
+            f"This {IDEMPOTENCY_HEADER} was already used for a different request.",
+            http_status=status.HTTP_409_CONFLICT,
+        )
+
+
+class SendMessageView(ApiView):
+    @extend_schema(
+        summary="Queue a message",
+        description="Validates and queues; the worker sends it while the instance is connected.",
+        parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
+        request=SendMessageSerializer,
+        responses={
+            202: envelope("MessageQueued", _QUEUED_DATA, "Message queued"),
+            200: envelope("MessageReplayed", _QUEUED_DATA),
+            **_WRITE_ERRORS,
+        },
+    )
+    def post(self, request: Request, instance_id: str | None = None) -> Response:
+        instance = get_instance(request, instance_id)
+        key = _idempotency_key(request)
+        serializer = SendMessageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = _queued(
+            request, lambda: queue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key)
+        )
+        if isinstance(result, Response):
+            return result
+        data = {"message_id": str(result.message.message_id), "status": result.message.status}
+        if result.created:
+            return success("Message queued", data, http_status=status.HTTP_202_ACCEPTED)
+        return success("Message already queued (Idempotency-Key replay)", data)
+
+
+@extend_schema_view(post=extend_schema(operation_id="send_message_by_path"))
+class SendMessageByPathView(SendMessageView):
+    """Waziper's alias: POST /send-message/<instance_id>."""
+
+
+class SendBulkView(ApiView):
+    @extend_schema(
+        summary="Queue many messages in one transaction",
+        description="`%name%` placeholders are filled from each recipient's params; `{a|b}` spintax "
+        "is spun per recipient. All messages are queued, or none.",
+        parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
+        request=SendBulkSerializer,
+        responses={
+            202: envelope("BulkQueued", _BULK_DATA, "2 messages queued"),
+            200: envelope("BulkReplayed", _BULK_DATA),
+            **_WRITE_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        instance = get_instance(request)
+        key = _idempotency_key(request)
+        serializer = SendBulkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attrs = serializer.validated_data
+        result = _queued(
+            request,
+            lambda: queue.enqueue_bulk(
+                instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
+            ),
+        )
+        if isinstance(result, Response):
+            return result
+        data = {
+            "bulk_id": str(result.bulk_id),
+            "count": len(result.messages),
+            "messages": [
+                {"message_id": str(m.message_id), "chat_id": m.chat_id, "status": m.status}
+                for m in result.messages
+            ],
+        }
+        if result.created:
+            return success(
+                f"{len(result.messages)} messages queued", data, http_status=status.HTTP_202_ACCEPTED
+            )
+        return success("Messages already queued (Idempotency-Key replay)", data)
+
+
+class QueueStatusView(ApiView):
+    @extend_schema(
+        summary="Queue status of an instance",
+        description="Counts per status, oldest queued age, whether sending is paused and why, "
+        "next send time, success rate.",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        responses={200: envelope("QueueStatus", QueueStatusSerializer()), **error_responses(404)},
+    )
+    def get(self, request: Request, instance_id: str) -> Response:
+        instance = get_instance(request, instance_id)
+        return success("Success", queue_status(instance, timezone.now()))
+
+
+def _message(request: Request, message_id: str) -> QueuedMessage:
+    """The caller's message, or 404 (also for someone else's)."""
+    try:
+        key = uuid.UUID(message_id)
+    except ValueError:
+        raise exceptions.NotFound("Message not found.") from None
+    visible = Instance.objects.visible_to(request.user)
+    found = (
+        QueuedMessage.objects.select_related("instance").filter(message_id=key, instance__in=visible).first()
+    )
+    if found is None:
+        raise exceptions.NotFound("Message not found.")
+    return found
+
+
+class MessageDetailView(ApiView):
+    @extend_schema(
+        summary="One message's status",
+        parameters=[_MESSAGE_ID_PATH, ACCESS_TOKEN_QUERY],
+        responses={200: envelope("MessageStatus", MessageSerializer()), **error_responses(404)},
+    )
+    def get(self, request: Request, message_id: str) -> Response:
+        return success("Success", MessageSerializer(_message(request, message_id)).data)
+
+
+class MessageCancelView(ApiView):
+    @extend_schema(
+        summary="Cancel a queued message",
+        request=None,
+        parameters=[_MESSAGE_ID_PATH, ACCESS_TOKEN_QUERY],
+        responses={
+            200: envelope("MessageCancelled", MessageSerializer()),
+            **error_responses(404),
+            409: OpenApiResponse(ErrorSerializer, description="The message is no longer queued."),
+        },
+    )
+    def post(self, request: Request, message_id: str) -> Response:
+        message = _message(request, message_id)
+        if queue.cancel(message):
+            return success("Message cancelled", MessageSerializer(message).data)
+        return error(
+            f"Only queued messages can be cancelled; this one is {message.status}.",
+            http_status=status.HTTP_409_CONFLICT,
+            data=MessageSerializer(message).data,
+        )

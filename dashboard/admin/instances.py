@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from dashboard import actions
+from dashboard.figures import with_list_columns
+from instances import service as instances_service
+from instances.models import (
+    AccessToken,
+    Instance,
+    InstanceEvent,
+    SandboxPhone,
+    SandboxReceived,
+    WorkerProcess,
+)
+from instances.validation import (
+    validate_instance_name,
+    validate_proxy_url,
+    validate_sandbox_behaviour,
+    validate_send_delays,
+)
+
+
+class BreakerStateFilter(admin.ChoicesFieldListFilter):
+    """`breaker__state` would be titled plain "state" next to the instance's own status."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "breaker"
+
+
+def _badge(css: str, text: str) -> str:
+    return format_html('<span class="wz-badge {}">{}</span>', css, text)
+
+
+class InstanceForm(forms.ModelForm):
+    """The API's checks on the admin's form: adding goes through the service, which would raise
+    (a 500) on what the form let through, and changing saved it unchecked for the worker."""
+
+    def clean_name(self) -> str:
+        return validate_instance_name(self.cleaned_data.get("name") or "")
+
+    def clean_proxy_url(self) -> str:
+        return validate_proxy_url(self.cleaned_data.get("proxy_url") or "")
+
+    def clean_sandbox(self) -> dict[str, Any]:
+        return validate_sandbox_behaviour(self.cleaned_data.get("sandbox"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        errors: dict[str, Any] = validate_send_delays(data.get("send_delay_min"), data.get("send_delay_max"))
+        if data.get("sandbox") and data.get("transport") != Instance.Transport.SANDBOX:
+            errors["sandbox"] = "Sandbox behaviour applies only to sandbox instances."
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    """The instance list operators start from: state at a glance, bulk actions, "Link phone"."""
+
+    form = InstanceForm
+    list_display = [
+        "instance_id",
+        "name",
+        "owner",
+        "transport",
+        "status_badge",
+        "breaker_badge",
+        "failures",
+        "queue",
+        "last_failure",
+        "link_phone",
+    ]
+    list_filter = ["status", "desired_state", "transport", ("breaker__state", BreakerStateFilter)]
+    list_select_related = ["owner"]
+    search_fields = ["instance_id", "name", "jid", "owner__username"]
+    actions = ["reset_breakers", "start_instances", "stop_instances", "logout_instances"]
+    readonly_fields = [
+        "instance_id",
+        "status",
+        "status_detail",
+        "jid",
+        "push_name",
+        "last_qr_at",
+        "qr_expires_at",
+        "connected_at",
+        "last_seen_at",
+        "retry_attempts",
+        "next_attempt_at",
+        "worker_id",
+        "lease_expires_at",
+        "created_at",
+        "updated_at",
+    ]
+    exclude = ["last_qr"]
+
+    def save_model(self, request: HttpRequest, obj: Instance, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new instance goes through the service, as from the API: validation, sandbox phone.
+        created = instances_service.create_instance(
+            obj.owner, name=obj.name, transport=obj.transport, proxy_url=obj.proxy_url, sandbox=obj.sandbox
+        )
+        obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
+        queryset = super().get_queryset(request)
+        # Only the list needs the per-row figures; change and delete pages stay plain.
+        if request.resolver_match and request.resolver_match.url_name == "instances_instance_changelist":
+            queryset = with_list_columns(queryset, timezone.now())
+        return queryset
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Instance) -> str:
+        return _badge(f"wz-status-{obj.status}", obj.get_status_display())
+
+    @admin.display(description="breaker", ordering="breaker_state")
+    def breaker_badge(self, obj: Instance) -> str:
+        state = getattr(obj, "breaker_state", "closed")
+        return _badge(f"wz-breaker-{state}", state)
+
+    @admin.display(description="failures in window", ordering="failures_in_window")
+    def failures(self, obj: Instance) -> int:
+        return getattr(obj, "failures_in_window", 0)
+
+    @admin.display(description="queue depth", ordering="queue_depth")
+    def queue(self, obj: Instance) -> str:
+        depth = getattr(obj, "queue_depth", 0)
+        url = reverse("admin:queueing_queuedmessage_changelist") + f"?instance__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, depth)
+
+    @admin.display(description="last failure", ordering="last_failure_at")
+    def last_failure(self, obj: Instance) -> str:
+        at = getattr(obj, "last_failure_at", None)
+        if at is None:
+            return "–"
+        return f"{obj.last_failure_kind} · {naturaltime(at)}"
+
+    @admin.display(description="")
+    def link_phone(self, obj: Instance) -> str:
+        return format_html(
+            '<a class="button" href="{}">Link phone</a>',
+            reverse("dashboard:link-phone", args=[obj.instance_id]),
+        )
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Instance], operation: Any) -> None:
+        failed = 0
+        for instance in queryset:
+            outcome = operation(instance, request.user)
+            if not outcome.ok:
+                failed += 1
+                self.message_user(request, outcome.message, messages.ERROR)
+        done = queryset.count() - failed
+        self.message_user(request, f"{operation.__name__.replace('_', ' ')}: done for {done} instance(s).")
+
+    @admin.action(description="Reset circuit breaker (and reconnect now)", permissions=["change"])
+    def reset_breakers(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, actions.reset_breaker)
+
+    @admin.action(description="Start (hold a session)", permissions=["change"])
+    def start_instances(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, actions.start)
+
+    @admin.action(description="Stop (close the session, keep the link)", permissions=["change"])
+    def stop_instances(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, actions.stop)
+
+    @admin.action(description="Log out (unlink the phone, delete the session store)", permissions=["change"])
+    def logout_instances(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        self._each(request, queryset, actions.logout)
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "name", "user__username"]
+    # A token is never moved to another user or un-revoked: issue a new one instead.
+    readonly_fields = ["prefix", "user", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke_tokens"]
+
+    def has_add_permission(self, request) -> bool:  # raw keys are shown once, by `create_token`
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request, queryset) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {revoked} token(s).")
+
+
+@admin.register(InstanceEvent)
+class InstanceEventAdmin(admin.ModelAdmin):
+    """The outbox, read-only: the status history the live page is built from."""
+
+    list_display = ["id", "instance", "kind", "payload", "created_at"]
+    list_filter = ["kind", ("instance", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_select_related = ["instance"]
+    search_fields = ["instance__instance_id"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WorkerProcess)
+class WorkerProcessAdmin(admin.ModelAdmin):
+    list_display = ["worker_id", "hostname", "pid", "instances_held", "heartbeat_at", "stopped_at"]
+    readonly_fields = [f.name for f in WorkerProcess._meta.fields]
+
+
+admin.site.register(SandboxPhone)
+
+
+@admin.register(SandboxReceived)
+class SandboxReceivedAdmin(admin.ModelAdmin):
+    list_display = ["id", "instance", "chat_id", "kind", "wa_message_id", "received_at"]
+    search_fields = ["instance__instance_id", "chat_id", "wa_message_id", "ref"]

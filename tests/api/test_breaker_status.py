@@ -1,0 +1,87 @@
+"""GET /circuit-breaker-status/<instance_id>: state, window, limits and recent failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from breaker import service as breaker_service
+from instances.models import Instance
+from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
+from tests.support.worker_sim import trip_breaker
+
+pytestmark = pytest.mark.django_db
+ISSUE_KEYS = {
+    "state",
+    "failures_in_window",
+    "threshold",
+    "window_s",
+    "cooldown_s",
+    "opened_at",
+    "open_until",
+    "retry_attempts",
+    "recent_failures",
+}
+
+
+def _url(instance: Instance | str) -> str:
+    return f"/circuit-breaker-status/{getattr(instance, 'instance_id', instance)}"
+
+
+def test_a_fresh_instance_is_closed_with_the_default_limits(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    response = owner_client.get(_url(instance))
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert ISSUE_KEYS <= set(data)
+    assert (data["state"], data["failures_in_window"], data["recent_failures"]) == ("closed", 0, [])
+    assert (data["threshold"], data["window_s"], data["cooldown_s"]) == (15, 300, 600)
+    assert data["opened_at"] is None and data["open_until"] is None
+
+
+def test_an_open_breaker_shows_its_failures_and_until_when(
+    owner_client: APIClient, instance: Instance, settings: Any
+) -> None:
+    settings.WAZIPER_BREAKER_THRESHOLD = 3
+    Instance.objects.filter(pk=instance.pk).update(retry_attempts=2)
+    trip_breaker(instance)
+    data = owner_client.get(_url(instance)).json()["data"]
+    assert (data["state"], data["failures_in_window"], data["threshold"]) == ("open", 3, 3)
+    assert data["opened_at"] is not None and data["open_until"] > data["opened_at"]
+    assert data["retry_attempts"] == 2
+    assert data["recent_failures"][0]["kind"] == "connect_failed"
+    assert data["recent_failures"][0]["detail"] == "dial refused"
+    assert {"at", "kind", "detail"} <= set(data["recent_failures"][0])
+
+
+def test_a_reset_clears_the_window_but_not_the_history(
+    owner_client: APIClient, instance: Instance, settings: Any
+) -> None:
+    settings.WAZIPER_BREAKER_THRESHOLD = 3
+    trip_breaker(instance)
+    breaker_service.reset(instance, source="api", now=timezone.now())
+    data = owner_client.get(_url(instance)).json()["data"]
+    assert (data["state"], data["failures_in_window"], len(data["recent_failures"])) == ("closed", 0, 3)
+
+
+def test_it_only_allows_get(owner_client: APIClient, instance: Instance) -> None:
+    assert owner_client.post(_url(instance)).status_code == 405
+
+
+def test_it_validates_the_id(owner_client: APIClient) -> None:
+    assert owner_client.get(_url("DROP TABLE")).status_code == 404
+
+
+def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
+    assert owner_client.get(_url("0123456789ABC")).status_code == 404
+
+
+@auth_matrix("GET", ok=200)
+def test_auth_matrix(
+    request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
+) -> None:
+    assert_auth_outcome(call_as(request, who, where, "GET", _url(instance)), expected)

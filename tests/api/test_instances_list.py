@@ -1,0 +1,135 @@
+"""GET/POST /instances: list yours, create one."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from instances.models import Instance, SandboxPhone
+from instances.service import create_instance
+from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
+
+pytestmark = pytest.mark.django_db
+URL = "/instances"
+
+
+def test_it_lists_only_the_callers_instances(
+    owner_client: APIClient, instance: Instance, stranger: Any
+) -> None:
+    create_instance(stranger, name="theirs", transport="sandbox")
+    response = owner_client.get(URL)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    assert [item["instance_id"] for item in body["data"]] == [instance.instance_id]
+    assert body["data"][0]["owner"] == "alice"
+
+
+def test_staff_see_every_instance(
+    api: APIClient, staff_token: str, instance: Instance, stranger: Any
+) -> None:
+    create_instance(stranger, name="theirs", transport="sandbox")
+    names = {item["name"] for item in api.get(URL, {"access_token": staff_token}).json()["data"]}
+    assert names == {"shop", "theirs"}
+
+
+def test_it_creates_a_stopped_instance_from_json(owner_client: APIClient, owner: Any) -> None:
+    response = owner_client.post(
+        URL,
+        {"name": "support", "transport": "sandbox", "sandbox": {"connect": "fail"}},
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "success" and body["message"] == "Instance created"
+    created = Instance.objects.get(instance_id=body["data"]["instance_id"])
+    assert (created.owner, created.name, created.sandbox) == (owner, "support", {"connect": "fail"})
+    assert (created.desired_state, created.status) == ("stopped", "stopped")
+    assert SandboxPhone.objects.filter(instance=created).exists()
+
+
+def test_it_creates_from_a_form_with_sandbox_json_as_text(owner_client: APIClient) -> None:
+    response = owner_client.post(
+        URL, {"name": "form", "transport": "sandbox", "sandbox": json.dumps({"latency_ms": 50})}
+    )
+    assert response.status_code == 201
+    assert response.json()["data"]["sandbox"] == {"latency_ms": 50}
+
+
+def test_the_transport_defaults_to_the_setting(owner_client: APIClient, settings: Any) -> None:
+    settings.WAZIPER_DEFAULT_TRANSPORT = "sandbox"
+    assert owner_client.post(URL, {}, format="json").json()["data"]["transport"] == "sandbox"
+
+
+def test_it_takes_a_proxy(owner_client: APIClient) -> None:
+    response = owner_client.post(
+        URL, {"transport": "neonize", "proxy_url": "socks5://127.0.0.1:1080"}, format="json"
+    )
+    assert response.json()["data"]["proxy_url"] == "socks5://127.0.0.1:1080"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"transport": "telegram"}, "transport"),
+        ({"proxy_url": "ftp://host:21"}, "proxy_url"),
+        ({"proxy_url": "socks5://host"}, "proxy_url"),
+        ({"proxy_url": "socks5://[::1:1080"}, "proxy_url"),  # urlsplit: ValueError
+        ({"name": "x" * 101}, "name"),
+        ({"name": "bell\x07"}, "name"),
+        ({"transport": "sandbox", "sandbox": {"connect": "sometimes"}}, "sandbox"),
+        ({"transport": "sandbox", "sandbox": "{not json"}, "sandbox"),
+        ({"transport": "sandbox", "sandbox": [1]}, "sandbox"),
+        ({"transport": "neonize", "sandbox": {"connect": "fail"}}, "sandbox"),
+    ],
+)
+def test_bad_fields_are_400_naming_the_field(owner_client: APIClient, payload: dict, field: str) -> None:
+    response = owner_client.post(URL, payload, format="json")
+    assert response.status_code == 400
+    assert response.json()["status"] == "error"
+    assert list(response.json()["errors"]) == [field]
+    assert not Instance.objects.exists()
+
+
+def test_sandbox_json_text_nested_too_deeply_is_400(owner_client: APIClient) -> None:
+    response = owner_client.post(
+        "/instances", {"transport": "sandbox", "sandbox": "[" * 100_000}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["sandbox"] == ["Must be a JSON object."]
+
+
+def test_a_json_array_body_is_400(owner_client: APIClient) -> None:
+    assert owner_client.post(URL, [1, 2], format="json").status_code == 400
+
+
+def test_an_oversized_body_is_413(owner_client: APIClient, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = owner_client.post(URL, {"name": "x" * 5000}, format="json")
+    assert response.status_code == 413
+    assert response.json() == {"status": "error", "message": "Request body too large."}
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_it_only_allows_get_and_post(owner_client: APIClient, method: str) -> None:
+    assert getattr(owner_client, method)(URL).status_code == 405
+
+
+@auth_matrix("GET", ok=200, stranger=200)
+def test_auth_matrix_list(
+    request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
+) -> None:
+    response = call_as(request, who, where, "GET", URL)
+    assert_auth_outcome(response, expected)
+    if who == "stranger":
+        assert response.json()["data"] == []
+
+
+@auth_matrix("POST", ok=201, stranger=201)
+def test_auth_matrix_create(request: pytest.FixtureRequest, who: str, where: str, expected: int) -> None:
+    response = call_as(request, who, where, "POST", URL, body={"name": "new", "transport": "sandbox"})
+    assert_auth_outcome(response, expected)
+    assert Instance.objects.filter(name="new").count() == (1 if expected == 201 else 0)

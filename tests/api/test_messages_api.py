@@ -1,0 +1,70 @@
+"""GET /messages/<id> and POST /messages/<id>/cancel."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from instances.models import Instance
+from queueing.models import QueuedMessage
+from tests.support.queue import T0, queue_message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shows_a_message(owner_client: APIClient, instance: Instance) -> None:
+    message = queue_message(
+        instance, status="failed", attempts=5, last_error="sandbox: send failed", failed_at=T0
+    )
+    response = owner_client.get(f"/messages/{message.message_id}")
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["status"] == "failed" and data["attempts"] == 5
+    assert data["last_error"] == "sandbox: send failed"
+    assert data["instance_id"] == instance.instance_id
+    assert data["failed_at"].startswith("2026-01-01T12:00:00")
+
+
+def test_someone_elses_message_is_a_404(api: APIClient, stranger_token: str, instance: Instance) -> None:
+    message = queue_message(instance)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {stranger_token}")
+    assert api.get(f"/messages/{message.message_id}").status_code == 404
+    assert api.post(f"/messages/{message.message_id}/cancel").status_code == 404
+    message.refresh_from_db()
+    assert message.status == "queued"
+
+
+def test_staff_see_every_message(api: APIClient, staff_token: str, instance: Instance) -> None:
+    message = queue_message(instance)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token}")
+    assert api.get(f"/messages/{message.message_id}").status_code == 200
+
+
+@pytest.mark.parametrize("bad", ["nope", "123", "00000000-0000-0000-0000-000000000000"])
+def test_a_bad_or_unknown_id_is_a_404(owner_client: APIClient, bad: str) -> None:
+    assert owner_client.get(f"/messages/{bad}").status_code == 404
+
+
+def test_it_cancels_a_queued_message(owner_client: APIClient, instance: Instance) -> None:
+    message = queue_message(instance)
+    response = owner_client.post(f"/messages/{message.message_id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["data"]["status"] == "cancelled"
+    message.refresh_from_db()
+    assert message.status == "cancelled" and message.cancelled_at is not None
+
+
+@pytest.mark.parametrize("status", ["sending", "sent", "read", "failed", "cancelled", "uncertain"])
+def test_cancelling_anything_but_queued_is_a_409(
+    owner_client: APIClient, instance: Instance, status: str
+) -> None:
+    message = queue_message(instance, status=status)
+    response = owner_client.post(f"/messages/{message.message_id}/cancel")
+    assert response.status_code == 409
+    assert status in response.json()["message"]
+    assert QueuedMessage.objects.get(pk=message.pk).status == status
+
+
+def test_cancel_needs_post(owner_client: APIClient, instance: Instance) -> None:
+    message = queue_message(instance)
+    assert owner_client.get(f"/messages/{message.message_id}/cancel").status_code == 405

@@ -1,0 +1,85 @@
+"""The host's one rule, checked deterministically: no two calls into neonize at once.
+
+The real crash (Go "concurrent map writes") is a race that 100 concurrent dials trigger only
+now and then, so the process tests cannot prove the lock works. Here the Host runs in-process
+against a fake neonize that records every overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.support.fake_neonize import FakeClient, make_host, settle
+from worker.sessionhost import protocol as p
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_twenty_simultaneous_connects_never_overlap_inside_neonize(tmp_path):
+    host, out = make_host()
+    lines = [
+        p.command(p.CONNECT, session=f"S{i}", ref=i, store=str(tmp_path / f"s{i}"), proxy="socks5://x:1")
+        for i in range(20)
+    ]
+    for _ in range(3):
+        await asyncio.gather(*(host.handle(line) for line in lines))
+        await settle(host)
+    assert FakeClient.tracker.calls == 60
+    assert FakeClient.tracker.most == 1
+    failed = [line for line in out.lines if line["event"] == p.CONNECT_FAILED]
+    assert len(failed) == 60 and all(line["retryable"] for line in failed)
+
+
+async def test_disconnects_and_connects_of_many_sessions_stay_serialized(tmp_path):
+    host, _ = make_host()
+    lines = []
+    for i in range(10):
+        lines.append(p.command(p.CONNECT, session=f"S{i}", ref=i, store=str(tmp_path / f"s{i}")))
+        lines.append(p.command(p.DISCONNECT, session=f"S{i}", ref=f"d{i}"))
+    await asyncio.gather(*(host.handle(line) for line in lines))
+    await settle(host)
+    assert FakeClient.tracker.most == 1
+
+
+async def test_a_timed_out_call_keeps_the_lock_until_neonize_returns():
+    host, _ = make_host()
+    release = asyncio.Event()
+
+    async def stuck() -> None:
+        await release.wait()
+
+    with pytest.raises(TimeoutError):
+        await host.call(stuck, timeout=0.05)
+    assert host.lock.locked()  # Go would still be inside: nobody else may enter
+    release.set()
+    await asyncio.sleep(0.01)
+    assert not host.lock.locked()
+
+
+async def test_ping_answers_at_once_while_neonize_is_stuck():
+    host, out = make_host()
+    await host.lock.acquire()
+    await asyncio.wait_for(host.handle(p.command(p.PING, ref="p1")), 0.5)
+    assert out.lines[-1] == {
+        "event": "pong",
+        "ref": "p1",
+        "connected": False,
+        "logged_in": False,
+        "busy": True,
+    }
+
+
+async def test_commands_for_one_session_run_in_arrival_order(tmp_path):
+    host, out = make_host()
+    store = str(tmp_path / "s")
+    await asyncio.gather(
+        host.handle(p.command(p.CONNECT, session="A", ref="c1", store=store)),
+        host.handle(p.command(p.DISCONNECT, session="A", ref="d1")),
+        host.handle(p.command(p.CONNECT, session="A", ref="c2", store=store)),
+    )
+    await settle(host)
+    answers = [(line["event"], line.get("ref")) for line in out.lines]
+    assert answers.index(("disconnected", "d1")) < answers.index(("connect_failed", "c2"))
+    assert ("error", "c2") not in answers  # the disconnect went first, so c2 was a fresh connect

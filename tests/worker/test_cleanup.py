@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from breaker.models import FailureEvent
+from instances.models import Instance, InstanceCommand, InstanceEvent, WorkerProcess
+from instances.service import create_instance
+from worker.cleanup import remove_session_store, run_cleanup
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def beat(worker_id: str, at: datetime) -> WorkerProcess:
+    return WorkerProcess.objects.create(
+        worker_id=worker_id, hostname="h", pid=1, capacity=1, started_at=at, heartbeat_at=at
+    )
+
+
+def test_prunes_history_older_than_the_retention(instance: Instance, settings: Any) -> None:
+    old = NOW - timedelta(days=settings.WAZIPER_FAILURE_RETENTION_DAYS + 1)
+    FailureEvent.objects.create(instance=instance, kind="connect_failed", at=old)
+    FailureEvent.objects.create(instance=instance, kind="connect_failed", at=NOW - timedelta(days=1))
+    InstanceEvent.objects.create(instance=instance, kind="status", payload={}, created_at=old)
+    counts = run_cleanup("me", NOW)
+    assert counts["failures_pruned"] == 1 and counts["events_pruned"] == 1
+    assert FailureEvent.objects.count() == 1
+
+
+def test_marks_silent_workers_stopped_and_finishes_their_commands(instance: Instance, settings: Any) -> None:
+    beat("gone", NOW - timedelta(seconds=3 * settings.WAZIPER_LEASE_TTL + 1))
+    beat("alive", NOW)
+    stuck = InstanceCommand.objects.create(
+        instance=instance, kind="logout", created_at=NOW, taken_by="gone", taken_at=NOW
+    )
+    run_cleanup("me", NOW)
+    assert WorkerProcess.objects.get(worker_id="gone").stopped_at == NOW
+    assert WorkerProcess.objects.get(worker_id="alive").stopped_at is None
+    stuck.refresh_from_db()
+    assert stuck.finished_at == NOW and "stopped" in stuck.result["error"]
+
+
+def test_clears_lapsed_leases(instance: Instance) -> None:
+    Instance.objects.filter(pk=instance.pk).update(
+        worker_id="gone", lease_expires_at=NOW - timedelta(seconds=1)
+    )
+    run_cleanup("me", NOW)
+    instance.refresh_from_db()
+    assert instance.worker_id == "" and instance.lease_expires_at is None
+
+
+def test_removes_stores_of_deleted_and_logged_out_instances_only(owner: Any, settings: Any) -> None:
+    kept = create_instance(owner, transport="sandbox")
+    logged_out = create_instance(owner, transport="sandbox")
+    Instance.objects.filter(pk=logged_out.pk).update(status="logged_out")
+    root = settings.WAZIPER_SESSIONS_DIR
+    for name in (kept.instance_id, logged_out.instance_id, "0123456789ABC", "not-an-instance"):
+        os.makedirs(os.path.join(root, name))
+    assert run_cleanup("me", NOW)["session_stores_removed"] == 2
+    assert sorted(os.listdir(root)) == sorted([kept.instance_id, "not-an-instance"])
+
+
+def test_remove_session_store_refuses_anything_but_an_instance_id(settings: Any) -> None:
+    os.makedirs(os.path.join(settings.WAZIPER_SESSIONS_DIR, "x"))
+    assert remove_session_store("../x") is False
+    assert remove_session_store("x") is False
+    assert os.path.isdir(os.path.join(settings.WAZIPER_SESSIONS_DIR, "x"))

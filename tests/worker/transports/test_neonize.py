@@ -1,0 +1,298 @@
+"""The neonize transport's session alone: real session hosts running real neonize, pointed at
+the fault kit's loopback proxies, plus a scripted fake host (tests/support/tests/support/fake_host.py) for what only a real
+phone or a broken host could produce. No worker, no database.
+
+Each real host costs ~0.6 s of CPU (neonize's import); waits are deadlines on the next event,
+generous because a busy machine can make a host's start take seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.faultkit import FaultProxy
+from worker.transports import base
+from worker.transports.base import OutgoingMessage, SessionSpec, TransportError, TransportEvent
+from worker.transports.host_process import QUIT_GRACE_S, REAPER
+from worker.transports.neonize import NeonizeSession, NeonizeTransport
+
+pytestmark = pytest.mark.slow
+FAKE_HOST = Path(__file__).resolve().parents[2] / "support" / "fake_host.py"
+DIAL_ERROR = "failed to dial whatsapp web websocket"
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def open_session(tmp_path: Path, proxy: str = "", script: dict[str, Any] | None = None) -> NeonizeSession:
+    argv = None if script is None else [sys.executable, str(FAKE_HOST), json.dumps(script)]
+    transport = NeonizeTransport(sessions_per_host=1, **({"host_argv": argv} if argv else {}))
+    return transport.open_session(SessionSpec(1, "ABCDEF0123456", proxy, str(tmp_path / "store")))
+
+
+def wait_for(session: NeonizeSession, kind: str, timeout: float = 30.0) -> TransportEvent:
+    """The next event of `kind`; events before it are skipped, those after it kept for the next
+    call. Fails at the deadline, showing what came instead."""
+    backlog: list[TransportEvent] = session.__dict__.setdefault("_test_backlog", [])
+    deadline = time.monotonic() + timeout
+    while True:
+        backlog += session.poll(NOW)
+        for i, event in enumerate(backlog):
+            if event.kind == kind:
+                del backlog[: i + 1]
+                return event
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {kind} within {timeout}s; got {backlog}")
+        time.sleep(0.01)
+
+
+def quiet_for(session: NeonizeSession, seconds: float) -> list[TransportEvent]:
+    seen: list[TransportEvent] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen += session.poll(NOW)
+        time.sleep(0.02)
+    return seen
+
+
+def wait_ready(session: NeonizeSession, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not session.ready and time.monotonic() < deadline:
+        assert session.poll(NOW) == []
+        time.sleep(0.01)
+    assert session.ready, "the host never said ready"
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def ev(event: str, /, **fields: Any) -> dict[str, Any]:
+    """A line for fake_host.py's script: an event of this session."""
+    return {"event": event, "session": "$session", **fields}
+
+
+def reply(event: str, /, **fields: Any) -> dict[str, Any]:
+    """The same, answering the command that triggered it."""
+    return ev(event, ref="$ref", **fields)
+
+
+@pytest.mark.parametrize(
+    ("mode", "text"), [("refuse", "connection refused"), ("reset", "reset by peer"), ("close_after", "EOF")]
+)
+def test_a_failing_proxy_is_connect_failed_with_neonizes_own_text(tmp_path, mode, text):
+    with FaultProxy(mode) as proxy:
+        session = open_session(tmp_path, proxy.url)
+        session.connect(NOW)
+        event = wait_for(session, base.CONNECT_FAILED)
+        session.close()
+    assert DIAL_ERROR in event.data["error"] and text in event.data["error"]
+    assert f"127.0.0.1:{proxy.port}" in event.data["error"] and event.data["retryable"] is True
+
+
+def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_once(tmp_path):
+    with FaultProxy("hang") as proxy:
+        session = open_session(tmp_path, proxy.url)
+        session.connect(NOW)
+        wait_ready(session)
+        assert quiet_for(session, 0.5) == [] and proxy.accepted == 1
+        session.check_alive(NOW)
+        assert wait_for(session, base.PONG).data == {"connected": False, "logged_in": False, "busy": True}
+        pid = session.pid
+        started = time.monotonic()
+        session.close()
+        assert time.monotonic() - started < 0.5  # close() never waits for the child to die
+        assert REAPER.wait_idle(10) and gone(pid)
+    assert session.last_host.proc.returncode == -signal.SIGTERM
+
+
+def test_a_host_killed_from_outside_is_session_crashed_naming_the_signal(tmp_path):
+    with FaultProxy("hang") as proxy:
+        session = open_session(tmp_path, proxy.url)
+        session.connect(NOW)
+        wait_ready(session)
+        pid = session.pid
+        os.kill(pid, signal.SIGKILL)
+        event = wait_for(session, base.SESSION_CRASHED)
+    assert event.data["error"].startswith(f"session host (pid {pid}) killed by SIGKILL")
+    assert event.data["exit_code"] == -signal.SIGKILL and session.host is None
+
+
+def test_a_host_that_prints_garbage_is_a_protocol_error_and_is_killed(tmp_path):
+    session = open_session(tmp_path, script={"connect": [{"raw": "hello, I am not JSON\n"}]})
+    session.connect(NOW)
+    event = wait_for(session, base.SESSION_CRASHED)
+    assert "protocol error from session host" in event.data["error"] and "not JSON" in event.data["error"]
+    assert REAPER.wait_idle(10) and session.last_host.proc.returncode == -signal.SIGTERM
+
+
+def test_a_host_dying_of_a_go_fatal_error_reports_that_line_exit_code_and_stderr_tail(tmp_path):
+    dump = "fatal error: concurrent map writes\n\n" + "goroutine 7 [running]:\nruntime.throw()\n" * 300
+    session = open_session(tmp_path, script={"connect": [{"stderr": dump}, {"exit": 2}]})
+    session.connect(NOW)
+    error = wait_for(session, base.SESSION_CRASHED).data["error"]
+    # The verdict comes first, though 4 KB of goroutine dump followed it.
+    assert "exited with code 2: fatal error: concurrent map writes; stderr tail: ..." in error
+    assert error.endswith("runtime.throw()") and len(error) < 2000
+
+
+def test_a_time_out_of_datetimes_range_is_replaced_by_now_not_raised(tmp_path):
+    # Python's json reads 1e20 and NaN; datetime cannot hold either.
+    odd = [ev("receipt", message_ids=["3EB0AA"], kind="read", at=at) for at in (1e20, 1e15)]
+    session = open_session(tmp_path, script={"connect": [*odd, {"raw": '{"event": "receipt", "at": NaN}\n'}]})
+    session.connect(NOW)
+    times = [wait_for(session, base.RECEIPT).data["at"] for _ in range(3)]
+    session.close()
+    assert times == [NOW.isoformat()] * 3
+
+
+def test_events_the_host_writes_just_before_dying_still_arrive(tmp_path):
+    failed = reply("connect_failed", error="boom", retryable=True)
+    session = open_session(tmp_path, script={"connect": [failed, {"exit": 0}]})
+    session.connect(NOW)
+    assert wait_for(session, base.CONNECT_FAILED).data == {"error": "boom", "retryable": True}
+    assert "exited with code 0" in wait_for(session, base.SESSION_CRASHED).data["error"]
+
+
+def test_disconnect_closes_stdin_and_even_a_hung_host_exits_by_itself(tmp_path):
+    with FaultProxy("hang") as proxy:
+        session = open_session(tmp_path, proxy.url)
+        session.connect(NOW)
+        wait_ready(session)
+        session.disconnect(NOW)
+        assert session.poll(NOW) == [
+            TransportEvent(base.DISCONNECTED, {"reason": "requested", "requested": True})
+        ]
+        session.close()
+        assert REAPER.wait_idle(QUIT_GRACE_S + 2)
+    assert session.last_host.proc.returncode == 0  # stdin EOF, before the reaper's SIGTERM
+
+
+def test_a_corrupt_store_is_a_final_relink_failure(tmp_path):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "whatsmeow.sqlite3").write_bytes(os.urandom(4096))
+    session = open_session(tmp_path)
+    session.connect(NOW)
+    event = wait_for(session, base.CONNECT_FAILED)
+    session.close()
+    assert "re-link required" in event.data["error"] and event.data["retryable"] is False
+
+
+def test_a_store_that_cannot_be_created_is_a_final_failure_naming_the_os_error(tmp_path):
+    # Tests run as root, where chmod stops nothing; no directory can live below a regular file.
+    (tmp_path / "file").write_text("x")
+    session = open_session(tmp_path / "file")
+    session.connect(NOW)
+    event = wait_for(session, base.CONNECT_FAILED)
+    session.close()
+    assert event.data == {
+        "error": f"cannot use session store {tmp_path}/file/store: Not a directory",
+        "retryable": False,
+    }
+
+
+def test_a_proxy_url_neonize_rejects_is_a_final_failure(tmp_path):
+    session = open_session(tmp_path, "ftp://127.0.0.1:21")
+    session.connect(NOW)
+    event = wait_for(session, base.CONNECT_FAILED)
+    session.close()
+    assert 'unsupported proxy scheme "ftp"' in event.data["error"] and event.data["retryable"] is False
+
+
+ANA = {"jid": "628123:4@s.whatsapp.net", "push_name": "Ana"}
+SCRIPT = {
+    "connect": [ev("qr", code="2@first"), ev("qr", code="2@second")],
+    "pair_phone": [reply("error", error="pair_phone failed: rate-overlimit")],
+    "send": [reply("send_result", ok=True, message_id="3EB0AA", at=1767268800)],
+    "ping": [
+        ev("paired", **ANA),
+        ev("connected", **ANA),
+        ev("receipt", message_ids=["3EB0AA"], kind="read", at=1767268801),
+        ev("incoming", message_id="M1", chat="6289@s.whatsapp.net", text="hi", kind="text", at=1767268802),
+        reply("pong", connected=True, logged_in=True, busy=False),
+    ],
+    "logout": [reply("logged_out", reason="requested")],
+}
+
+
+def test_host_events_become_the_transport_events_the_worker_expects(tmp_path):
+    session = open_session(tmp_path, script=SCRIPT)
+    session.connect(NOW)
+    first, second = wait_for(session, base.QR), wait_for(session, base.QR)
+    assert first.data == {"code": "2@first", "expires_at": (NOW + timedelta(seconds=60)).isoformat()}
+    assert second.data["expires_at"] == (NOW + timedelta(seconds=20)).isoformat()
+    session.pair_phone("628123456789", NOW)
+    assert wait_for(session, base.PAIR_CODE).data == {"error": "pair_phone failed: rate-overlimit"}
+    session.check_alive(NOW)
+    assert wait_for(session, base.PAIRED).data == {"jid": "628123:4@s.whatsapp.net", "push_name": "Ana"}
+    assert wait_for(session, base.CONNECTED).data["jid"] == "628123:4@s.whatsapp.net"
+    receipt = wait_for(session, base.RECEIPT).data
+    assert receipt["message_ids"] == ["3EB0AA"] and receipt["at"] == "2026-01-01T12:00:01+00:00"
+    assert wait_for(session, base.INCOMING).data["text"] == "hi"
+    assert wait_for(session, base.PONG).data["connected"] is True
+    session.send(OutgoingMessage(ref="msg-1", to="628123456789", kind="text", text="halo"), NOW)
+    assert wait_for(session, base.SEND_RESULT).data == {"ref": "msg-1", "ok": True, "message_id": "3EB0AA"}
+    session.logout(NOW)
+    assert wait_for(session, base.LOGGED_OUT).data == {"reason": "requested", "requested": True}
+    session.close()
+
+
+def test_a_send_the_host_calls_uncertain_reaches_the_worker_as_uncertain(tmp_path):
+    error = "timed out waiting for message send response"
+    unknown = reply("send_result", ok=False, error=error, retryable=False, uncertain=True)
+    session = open_session(tmp_path, script={"connect": [reply("connected", **ANA)], "send": [unknown]})
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    session.send(OutgoingMessage(ref="msg-1", to="628123456789", kind="text", text="halo"), NOW)
+    data = wait_for(session, base.SEND_RESULT).data
+    session.close()
+    assert (data["ok"], data["retryable"], data["uncertain"], data["error"]) == (False, False, True, error)
+
+
+def test_without_a_host_every_call_answers_at_once(tmp_path):
+    session = open_session(tmp_path)
+    session.send(OutgoingMessage(ref="m1", to="628123456789", kind="text", text="halo"), NOW)
+    session.send(OutgoingMessage(ref="m2", to="628123456789", kind="text", text=""), NOW)
+    session.check_alive(NOW)
+    session.logout(NOW)
+    with pytest.raises(TransportError, match="showing a QR code"):
+        session.pair_phone("628123456789", NOW)
+    sent, invalid, crashed, logged_out = session.poll(NOW)
+    assert sent.data["dead_socket"] is True and sent.data["retryable"] is True
+    assert invalid.data["retryable"] is False and "needs a non-empty 'text'" in invalid.data["error"]
+    assert crashed.kind == base.SESSION_CRASHED and logged_out.data["requested"] is True
+
+
+def test_many_failed_sessions_leave_the_callers_fds_threads_and_children_as_they_were(tmp_path):
+    def attempts(count: int, proxy: FaultProxy) -> list[int]:
+        pids = []
+        for batch in range(0, count, 5):
+            sessions = [open_session(tmp_path / f"s{batch + i}", proxy.url) for i in range(5)]
+            for session in sessions:
+                session.connect(NOW)
+            for session in sessions:
+                pids.append(session.pid)
+                wait_for(session, base.CONNECT_FAILED)
+                session.close()
+        return pids
+
+    with FaultProxy("refuse") as proxy:
+        attempts(5, proxy)  # warm-up: imports, the reaper thread
+        assert REAPER.wait_idle(10)
+        fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+        pids = attempts(20, proxy)
+        assert REAPER.wait_idle(10)
+        assert len(os.listdir("/proc/self/fd")) == fds and threading.active_count() == threads
+    assert all(gone(pid) for pid in pids)

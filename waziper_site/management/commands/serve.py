@@ -1,0 +1,72 @@
+"""`manage.py serve`: the embedded default — daphne in this process plus a supervised worker child."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from kernel.commands import describe_seconds
+from worker.supervisor import WorkerSupervisor
+
+
+def startup_lines(*, with_worker: bool) -> list[str]:
+    """The seed's start-up lines, with the real figures from settings."""
+    lines = ["📨 Message Queue Manager initialized"]
+    if with_worker:
+        lines.append("🔄 Queue processor started (worker process)")
+    lines += [
+        "🚀 WAZIPER initialized",
+        f"📊 Circuit breaker threshold: {settings.WAZIPER_BREAKER_THRESHOLD} failures in "
+        f"{describe_seconds(settings.WAZIPER_BREAKER_WINDOW)}",
+        f"🧹 Session cleanup: Every {describe_seconds(settings.WAZIPER_CLEANUP_INTERVAL)}",
+        f"🔄 Live check: Every {describe_seconds(settings.WAZIPER_LIVE_CHECK_INTERVAL)}",
+    ]
+    return lines
+
+
+class Command(BaseCommand):
+    help = "Run the gateway: daphne (HTTP + websockets) and, unless --no-worker, a supervised worker."
+    requires_system_checks = "__all__"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-worker", action="store_true", help="Web only (run `run_worker` elsewhere).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # daphne.server installs Twisted's asyncio reactor on import; it must come first.
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+
+        from waziper_site.asgi import application
+
+        host, port = options["host"], options["port"]
+        if not 0 < port < 65536:
+            raise CommandError(f"--port {port} is not a TCP port")
+        with_worker = not options["no_worker"]
+        for line in startup_lines(with_worker=with_worker):
+            self.stdout.write(line)
+        supervisor = WorkerSupervisor() if with_worker else None
+
+        def ready() -> None:
+            self.stdout.write(f"🌐 http://{host}:{port}/  (admin: /admin/, API docs: /api/docs/)")
+            self.stdout.write("WAZIPER IS LIVE")
+            sys.stdout.flush()
+
+        server = Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            signal_handlers=True,
+            ready_callable=ready,
+            verbosity=0,
+        )
+        if supervisor is not None:
+            supervisor.start()
+        try:
+            server.run()
+        finally:
+            if supervisor is not None:
+                supervisor.stop()

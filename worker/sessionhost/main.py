@@ -1,0 +1,355 @@
+"""The session host: the one process that loads neonize, for one WhatsApp session (or a few).
+
+    python -m worker.sessionhost.main [--sessions-per-host N] [--stop-timeout S]
+
+Commands arrive on stdin and events leave on stdout as JSON lines (``protocol.py``); logs go
+to stderr. neonize's Go core crashes its process on concurrent connects, leaks on every failed
+dial and cannot cancel a dial into a silent proxy, so it lives here, behind a pipe, where the
+worker can kill it. Every call into neonize is serialized by one lock. Exits 0 on stdin EOF.
+No Django here: the host must start in about half a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from worker.sessionhost import protocol as p
+from worker.sessionhost.support import (
+    NEONIZE_EVENTS,
+    STORE_FILE,
+    Output,
+    Relay,
+    Session,
+    build_media,
+    check_store,
+    jid_str,
+)
+
+log = logging.getLogger("waziper.host")
+
+# neonize's Go side writes its global client maps at the start of a connect, before it dials.
+# A connect keeps the lock until it shows progress (QR, event, failure) or for this long, ample
+# for those writes even on a slow disk; a silent proxy must not stall the other sessions forever.
+CONNECT_HOLD_S = 5.0
+CALL_TIMEOUT_S = 60.0  # one send (with its upload), pair or logout
+STOP_TIMEOUT_S = 5.0  # disconnect; whatsmeow blocks in it while a dial hangs (--stop-timeout)
+EXIT_GRACE_S = 2.0  # on stdin EOF: time to close live connections politely
+HUNG = "(neonize cannot cancel a dial through a proxy that never answers): kill the host"
+
+
+class Host:
+    def __init__(self, neo: SimpleNamespace, out: Output, max_sessions: int, stop_timeout: float) -> None:
+        self.neo, self.out, self.max_sessions, self.stop_timeout = neo, out, max_sessions, stop_timeout
+        self.sessions: dict[str, Session] = {}
+        self.lock = asyncio.Lock()  # the one rule that keeps the Go side alive
+        self._order: dict[str, asyncio.Lock] = {}
+        self.relay: Relay  # set by run(), on the running loop
+        self._tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def call(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, timeout: float = CALL_TIMEOUT_S
+    ) -> Any:
+        """Run one neonize coroutine under the lock; TimeoutError after ``timeout``. The lock stays
+        held until neonize returns, maybe never: Go is still inside, and a new call could race it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        await asyncio.wait_for(self.lock.acquire(), timeout)  # a cancelled acquire takes no lock
+        try:
+            task = asyncio.ensure_future(fn(*args))
+        except BaseException:
+            self.lock.release()
+            raise
+        task.add_done_callback(lambda t: (self.lock.release(), t.cancelled() or t.exception()))
+        return await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - loop.time()))
+
+    def error(self, cmd: dict[str, Any], message: str, **fields: Any) -> None:
+        self.out.emit(p.ERROR, cmd.get("session"), ref=cmd.get("ref"), error=message, **fields)
+
+    # -- the command loop ----------------------------------------------------------------
+
+    async def run(self, stdin: Any) -> None:
+        loop = asyncio.get_running_loop()
+        self.relay = Relay(self.out, loop, self._me, self.neo.extract_text)
+        lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+        threading.Thread(target=self._read_stdin, args=(stdin, loop, lines), daemon=True).start()
+        self.out.emit(
+            p.READY,
+            pid=os.getpid(),
+            neonize=self.neo.version,
+            protocol=p.PROTOCOL_VERSION,
+            sessions_per_host=self.max_sessions,
+        )
+        while (line := await lines.get()) is not None:
+            self.spawn(self.handle(line))
+        log.info("stdin closed; shutting down")
+        live = [s for s in self.sessions.values() if s.connected]
+        for s in live:
+            s.closing = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*(self.call(s.client.stop) for s in live)), EXIT_GRACE_S)
+
+    def _read_stdin(self, stdin: Any, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue) -> None:
+        while line := stdin.readline(p.MAX_LINE_BYTES + 1):
+            if len(line) > p.MAX_LINE_BYTES and not line.endswith(b"\n"):
+                while (rest := stdin.readline(p.MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass
+                self.out.emit(p.ERROR, error=f"line too long (limit {p.MAX_LINE_BYTES} bytes); ignored")
+                continue
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    async def handle(self, raw: bytes) -> None:
+        if not raw.strip():
+            return  # a blank line is no command, and no mistake worth an error either
+        try:
+            cmd = p.validate_command(p.decode_line(raw))
+        except p.ProtocolError as exc:
+            self.out.emit(p.ERROR, exc.session, error=str(exc), field=exc.field, ref=exc.ref)
+            return
+        # One session's commands run in arrival order (a disconnect must not overtake its
+        # connect); other sessions' commands and pings do not wait for them.
+        order = self._order.setdefault(cmd["session"], asyncio.Lock()) if cmd["cmd"] != p.PING else None
+        try:
+            async with order or contextlib.nullcontext():
+                await getattr(self, f"cmd_{cmd['cmd']}")(cmd)
+        except Exception as exc:  # a bug in one command must cost one reply, never the host
+            log.exception("%s failed", cmd["cmd"])
+            self.error(cmd, f"{cmd['cmd']} failed: {exc!r}")
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def cmd_connect(self, cmd: dict[str, Any]) -> None:
+        sid, ref = cmd["session"], cmd["ref"]
+        if sid in self.sessions and self.sessions[sid].active:
+            return self.error(cmd, "session is already connecting or connected; disconnect first")
+        if sum(s.active for s in self.sessions.values() if s.sid != sid) >= self.max_sessions:
+            return self.error(cmd, f"this host carries at most {self.max_sessions} session(s)")
+        s = self.sessions[sid] = Session(sid, cmd["store"], connect_ref=ref)  # claims the slot now
+        problem, s.logged_in = await asyncio.to_thread(check_store, cmd["store"])
+        if problem:
+            del self.sessions[sid]
+            return self.out.emit(p.CONNECT_FAILED, sid, ref=ref, error=problem, retryable=False)
+        await self.lock.acquire()
+        try:
+            s.client = self.neo.NewAClient(str(Path(s.store) / STORE_FILE), uuid=sid)
+            # Its finalizer would call Go's Stop(uuid) from whichever thread runs the GC,
+            # unlocked, and after a reconnect would stop the *new* client (same uuid).
+            s.client._stop_finalizer.detach()
+            self.relay.attach(s.client, s, {n: getattr(self.neo, f"{n}Ev") for n in self.neo.events})
+            proxy = self.neo.ProxySettings(proxy_address=cmd["proxy"]) if cmd["proxy"] else None
+            s.task = await s.client.connect(proxy)
+        except Exception as exc:
+            self.lock.release()
+            del self.sessions[sid]
+            return self.relay.connect_failed(s, exc)
+        self.spawn(self._hold_lock_while_connecting(s))
+        self.spawn(self._watch(s))
+
+    async def _hold_lock_while_connecting(self, s: Session) -> None:
+        try:
+            waiter = asyncio.ensure_future(s.progress.wait())
+            await asyncio.wait({s.task, waiter}, timeout=CONNECT_HOLD_S, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        finally:
+            self.lock.release()
+
+    async def _watch(self, s: Session) -> None:
+        try:
+            await s.task
+        except Exception as exc:
+            return self.relay.connect_failed(s, exc)
+        if not s.closing:  # Neonize() returns cleanly only once stopped
+            s.connected = False
+            self.out.emit(p.DISCONNECTED, s.sid, reason="session ended")
+
+    async def cmd_send(self, cmd: dict[str, Any]) -> None:
+        sid, ref, kind = cmd["session"], cmd["ref"], cmd["kind"]
+        s = self.sessions.get(sid)
+
+        def failed(error: str, retryable: bool, uncertain: bool = False) -> None:
+            if uncertain:  # never retry what may have gone out: the gateway marks it `uncertain`
+                retryable = False
+            self.out.emit(
+                p.SEND_RESULT,
+                sid,
+                ref=ref,
+                ok=False,
+                error=error,
+                retryable=retryable,
+                uncertain=uncertain or None,
+            )
+
+        if s is None or not s.connected:
+            return failed("not connected", True)
+        try:
+            jid = p.normalize_recipient(cmd["to"])
+        except ValueError as exc:
+            return failed(str(exc), False)
+        try:
+            user, server = jid.split("@")
+            if server == "s.whatsapp.net" and user not in s.on_whatsapp:
+                found = await self.call(s.client.is_on_whatsapp, f"+{user}")
+                if not any(r.IsIn for r in found):
+                    return failed(f"{user} is not on WhatsApp", False)
+                s.on_whatsapp.add(user)
+            message: Any = cmd["text"]
+            if kind in p.MEDIA_KINDS:
+                try:
+                    data = await asyncio.to_thread(Path(cmd["media_path"]).read_bytes)
+                except OSError as exc:
+                    return failed(f"cannot read media_path: {exc}", False)
+                message = await self.call(build_media, s.client, kind, data, cmd)
+        except TimeoutError:
+            return failed(f"preparing the send did not finish within {CALL_TIMEOUT_S:g} s", True)
+        except Exception as exc:
+            text = str(exc) or type(exc).__name__
+            return failed(text, p.send_error_retryable(text))
+        try:
+            resp = await self.call(s.client.send_message, jid, message)
+        except TimeoutError:  # Go is still inside send_message: the message may be on the wire
+            return failed(f"send did not finish within {CALL_TIMEOUT_S:g} s", False, uncertain=True)
+        except Exception as exc:
+            text = str(exc) or type(exc).__name__
+            return failed(text, p.send_error_retryable(text), uncertain=p.send_outcome_unknown(text))
+        self.out.emit(p.SEND_RESULT, sid, ref=ref, ok=True, message_id=resp.ID, at=resp.Timestamp or None)
+
+    async def cmd_pair_phone(self, cmd: dict[str, Any]) -> None:
+        s = self.sessions.get(cmd["session"])
+        if s is None or not s.showing_qr:  # whatsmeow pairs by code only on a live, unpaired socket
+            return self.error(cmd, "pair_phone needs a session showing a QR code: connect, wait for 'qr'")
+        try:
+            code = await self.call(s.client.PairPhone, cmd["phone"], True)
+        except Exception as exc:
+            return self.error(cmd, f"pair_phone failed: {exc or type(exc).__name__}")
+        self.out.emit(p.PAIR_CODE, s.sid, ref=cmd["ref"], code=code)
+
+    async def cmd_logout(self, cmd: dict[str, Any]) -> None:
+        s = self.sessions.get(cmd["session"])
+        if s is None or not s.connected:
+            return self.error(
+                cmd,
+                "logout needs a connected session (WhatsApp must be told); deleting the store still "
+                "works, and the phone lists the device until it is removed there",
+            )
+        s.closing = True
+        try:
+            await self.call(s.client.logout)
+        except Exception as exc:
+            s.closing = False
+            return self.error(cmd, f"logout failed: {exc or type(exc).__name__}")
+        s.connected = s.logged_in = False
+        with contextlib.suppress(Exception):
+            await self.call(s.client.stop, timeout=self.stop_timeout)
+        self.sessions.pop(s.sid, None)
+        self.out.emit(p.LOGGED_OUT, s.sid, ref=cmd["ref"], reason="requested")
+
+    async def cmd_disconnect(self, cmd: dict[str, Any]) -> None:
+        sid = cmd["session"]
+        s = self.sessions.get(sid)
+        if s is not None and s.client is not None:
+            s.closing = True
+            try:
+                await self.call(s.client.stop, timeout=self.stop_timeout)
+            except TimeoutError:
+                return self.error(cmd, f"disconnect did not finish within {self.stop_timeout:g} s {HUNG}")
+        self.sessions.pop(sid, None)
+        self.out.emit(p.DISCONNECTED, sid, ref=cmd["ref"], reason="requested")
+
+    async def cmd_ping(self, cmd: dict[str, Any]) -> None:
+        # Answered from what events said, never by asking Go: while a dial hangs whatsmeow holds
+        # its socket lock, and IsConnected would wait on it forever.
+        chosen = [s for s in self.sessions.values() if cmd["session"] in (None, s.sid)]
+        connected, logged_in = any(s.connected for s in chosen), any(s.logged_in for s in chosen)
+        busy = self.lock.locked()
+        self.out.emit(
+            p.PONG, cmd["session"], ref=cmd["ref"], connected=connected, logged_in=logged_in, busy=busy
+        )
+
+    async def _me(self, s: Session) -> tuple[str, str]:
+        try:
+            me = await self.call(s.client.get_me, timeout=5)
+        except Exception:
+            return "", ""
+        return jid_str(me.JID), me.PushName
+
+
+def _claim_stdout() -> int:
+    """Keep fd 1 for protocol lines only: neonize's Go code prints to fd 1 (``fmt.Println`` on a
+    failed send, on each QR login step), so fd 1 now points at stderr and lines go to a dup."""
+    proto_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return proto_fd
+
+
+def _load_neonize() -> SimpleNamespace:
+    # Configure logging first: neonize calls basicConfig() on import, a no-op after this.
+    level = os.environ.get("WAZIPER_HOST_LOG_LEVEL", "INFO").upper()
+    fmt = "%(asctime)s host[%(process)d] %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+    # The Go side's log level follows the "neonize.utils.log" logger's own level.
+    for name in ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow"):
+        logging.getLogger(name).setLevel(os.environ.get("WAZIPER_NEONIZE_LOG_LEVEL", "WARNING").upper())
+    import neonize
+    from neonize._binder import ProxySettings
+    from neonize.aioze import events
+    from neonize.aioze.client import NewAClient
+    from neonize.utils.message import extract_text
+
+    neo = SimpleNamespace(version=neonize.__version__, NewAClient=NewAClient, ProxySettings=ProxySettings)
+    neo.extract_text, neo.events = extract_text, NEONIZE_EVENTS
+    for name in NEONIZE_EVENTS:
+        setattr(neo, f"{name}Ev", getattr(events, f"{name}Ev"))
+    return neo
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m worker.sessionhost.main", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--sessions-per-host", type=int, default=1, metavar="N", help="sessions, serialized by one lock (1)"
+    )
+    parser.add_argument(
+        "--stop-timeout", type=float, default=STOP_TIMEOUT_S, metavar="S", help="disconnect's wait on neonize"
+    )
+    args = parser.parse_args(argv)
+    if args.sessions_per_host < 1 or args.stop_timeout <= 0:
+        parser.error("--sessions-per-host must be >= 1 and --stop-timeout > 0")
+    out = Output(_claim_stdout())
+    neo = _load_neonize()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # Each live connection parks one thread inside Go for its whole life; leave room for calls.
+    loop.set_default_executor(ThreadPoolExecutor(args.sessions_per_host + 8, thread_name_prefix="neonize"))
+    code = 0
+    try:
+        loop.run_until_complete(
+            Host(neo, out, args.sessions_per_host, args.stop_timeout).run(sys.stdin.buffer)
+        )
+    except BaseException:
+        log.exception("session host crashed")
+        code = 1
+    sys.stderr.flush()
+    # Not sys.exit(): interpreter shutdown would join the executor threads still parked in Go.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""The line protocol between the worker and a session host (``python -m worker.sessionhost.main``).
+
+One JSON object per line, UTF-8, ``\\n`` terminated, in both directions. The worker writes
+*commands* (``{"cmd": ...}``) to the host's stdin; the host writes *events* (``{"event": ...}``)
+to its stdout. Every command names its ``session`` (the instance id) and may carry a ``ref``,
+any string or integer, which the host copies into the event that answers it. Events caused by
+the network (``qr``, ``receipt``, ...) carry the ``session`` but no ``ref``.
+
+Pure standard library: imported by the host (with neonize) and by the worker (with Django), so
+it must import neither.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+PROTOCOL_VERSION = 1
+# A send carries a path, never the media itself, so a line this long is a bug or garbage.
+MAX_LINE_BYTES = 1 << 20
+
+# -- commands (worker -> host) ---------------------------------------------------------------
+CONNECT = "connect"
+SEND = "send"
+PAIR_PHONE = "pair_phone"
+LOGOUT = "logout"
+DISCONNECT = "disconnect"
+PING = "ping"
+COMMANDS = frozenset({CONNECT, SEND, PAIR_PHONE, LOGOUT, DISCONNECT, PING})
+
+# -- events (host -> worker) -----------------------------------------------------------------
+READY = "ready"  # pid, neonize, protocol, sessions_per_host
+QR = "qr"  # code
+QR_TIMEOUT = "qr_timeout"  # nobody scanned: every rotating code expired
+PAIRED = "paired"  # jid, push_name, platform
+CONNECTED = "connected"  # jid, push_name, ref (of the connect)
+CONNECT_FAILED = "connect_failed"  # error, retryable, ref (of the connect)
+DISCONNECTED = "disconnected"  # reason, ref (when requested)
+LOGGED_OUT = "logged_out"  # reason, on_connect, ref (when requested)
+STREAM_REPLACED = "stream_replaced"
+TEMPORARY_BAN = "temporary_ban"  # code, expire_s
+RECEIPT = "receipt"  # message_ids, kind, chat, sender, at
+INCOMING = "incoming"  # message_id, chat, sender, from_me, is_group, push_name, text, kind, at
+SEND_RESULT = "send_result"  # ref, ok, message_id, at | ref, ok, error, retryable, uncertain?
+PAIR_CODE = "pair_code"  # ref, code
+PONG = "pong"  # ref, connected, logged_in, busy
+ERROR = "error"  # error, field?, ref?
+EVENTS = frozenset(
+    {
+        READY,
+        QR,
+        QR_TIMEOUT,
+        PAIRED,
+        CONNECTED,
+        CONNECT_FAILED,
+        DISCONNECTED,
+        LOGGED_OUT,
+        STREAM_REPLACED,
+        TEMPORARY_BAN,
+        RECEIPT,
+        INCOMING,
+        SEND_RESULT,
+        PAIR_CODE,
+        PONG,
+        ERROR,
+    }
+)
+
+SEND_KINDS = ("text", "image", "document", "audio", "video")
+MEDIA_KINDS = frozenset(SEND_KINDS) - {"text"}
+RECEIPT_KINDS = ("delivered", "read", "played")
+
+# Instance ids are 13 hex chars; allow a little more for tests and tools, nothing that could
+# confuse a file name, a log line or neonize's client map.
+_SESSION_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_KNOWN_SERVERS = {"s.whatsapp.net", "g.us", "lid", "newsletter", "broadcast"}
+
+
+class ProtocolError(ValueError):
+    """A line or command the other side must reject; the message is meant for a person."""
+
+    def __init__(self, message: str, *, field: str | None = None, ref: Any = None, session: Any = None):
+        super().__init__(message)
+        self.field = field
+        self.ref = ref
+        self.session = session if isinstance(session, str) else None
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    """One compact JSON line. ASCII-only, so no byte inside a value can ever look like a newline."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def decode_line(line: bytes | str) -> dict[str, Any]:
+    """Parse one line into a dict that has a string ``cmd`` or ``event``; else ProtocolError."""
+    if isinstance(line, bytes):
+        if len(line) > MAX_LINE_BYTES:
+            raise ProtocolError(f"line too long ({len(line)} bytes, limit {MAX_LINE_BYTES})")
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(f"line is not UTF-8: {exc}") from None
+    text = line.strip()
+    if not text:
+        raise ProtocolError("empty line")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON: {exc.msg} at column {exc.colno}: {_preview(text)}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"expected a JSON object, got {type(obj).__name__}: {_preview(text)}")
+    ref, session = obj.get("ref"), obj.get("session")
+    if "cmd" not in obj and "event" not in obj:
+        raise ProtocolError("object has neither 'cmd' nor 'event'", field="cmd", ref=ref, session=session)
+    for key in ("cmd", "event"):
+        if key in obj and not isinstance(obj[key], str):
+            raise ProtocolError(f"'{key}' must be a string", field=key, ref=ref, session=session)
+    return obj
+
+
+def _preview(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# -- command validation ----------------------------------------------------------------------
+# Each field: (required, check). A check returns the normalized value or raises ValueError with
+# the reason; the host answers with an ``error`` naming the field. null counts as absent.
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("must be a non-empty string")
+    return v
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("must be a string")
+    return v
+
+
+def _session(v: Any) -> str:
+    if not isinstance(v, str) or not _SESSION_RE.match(v):
+        raise ValueError("must be 1-64 characters of letters, digits, '_', '.', ':' or '-'")
+    return v
+
+
+def _abs_path(v: Any) -> str:
+    if not isinstance(v, str) or not os.path.isabs(v):
+        raise ValueError("must be an absolute path")
+    return v
+
+
+def _choice(*options: str):
+    def check(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return v
+
+    return check
+
+
+def _phone(v: Any) -> str:
+    digits = re.sub(r"[\s()+-]", "", v) if isinstance(v, str) else ""
+    if not digits.isdigit() or not 6 <= len(digits) <= 20:
+        raise ValueError("must be a phone number in international format, digits only (e.g. 628123456789)")
+    return digits
+
+
+def _proxy(v: Any) -> str | None:
+    # neonize itself judges the URL, so a bad one fails with neonize's own words; "" means none.
+    if not isinstance(v, str):
+        raise ValueError("must be a proxy URL string or null")
+    return v or None
+
+
+_SESSION_FIELD = (True, _session)
+_SPEC: dict[str, dict[str, tuple[bool, Any]]] = {
+    CONNECT: {"session": _SESSION_FIELD, "store": (True, _abs_path), "proxy": (False, _proxy)},
+    SEND: {
+        "session": _SESSION_FIELD,
+        "to": (True, _str),
+        "kind": (False, _choice(*SEND_KINDS)),
+        "text": (False, _text),
+        "media_path": (False, _abs_path),
+        "filename": (False, _str),
+        "mimetype": (False, _str),
+    },
+    PAIR_PHONE: {"session": _SESSION_FIELD, "phone": (True, _phone)},
+    LOGOUT: {"session": _SESSION_FIELD},
+    DISCONNECT: {"session": _SESSION_FIELD},
+    PING: {"session": (False, _session)},
+}
+_DEFAULTS = {SEND: {"kind": "text"}}
+
+
+def validate_command(msg: dict[str, Any]) -> dict[str, Any]:
+    """Check a decoded command; return it normalized (defaults filled) or raise ProtocolError."""
+    ref, session = msg.get("ref"), msg.get("session")
+    name = msg.get("cmd")
+    if name is None:
+        raise ProtocolError("missing field 'cmd'", field="cmd", ref=ref, session=session)
+    if name not in COMMANDS:
+        raise ProtocolError(
+            f"unknown command {name!r}; known: {', '.join(sorted(COMMANDS))}",
+            field="cmd",
+            ref=ref,
+            session=session,
+        )
+    if ref is not None and (isinstance(ref, bool) or not isinstance(ref, str | int)):
+        raise ProtocolError(f"{name}: 'ref' must be a string or an integer", field="ref", session=session)
+    out: dict[str, Any] = {"cmd": name, "ref": ref, **_DEFAULTS.get(name, {})}
+    for key, (required, check) in _SPEC[name].items():
+        value = msg.get(key)
+        if value is None:
+            if required:
+                raise ProtocolError(f"{name}: missing field '{key}'", field=key, ref=ref, session=session)
+            out.setdefault(key, None)
+            continue
+        try:
+            out[key] = check(value)
+        except ValueError as exc:
+            raise ProtocolError(f"{name}: '{key}' {exc}", field=key, ref=ref, session=session) from None
+    if name == SEND:
+        if out["kind"] == "text" and not out.get("text"):
+            raise ProtocolError(
+                "send: kind 'text' needs a non-empty 'text'", field="text", ref=ref, session=session
+            )
+        if out["kind"] in MEDIA_KINDS and not out.get("media_path"):
+            raise ProtocolError(
+                f"send: kind {out['kind']!r} needs 'media_path'", field="media_path", ref=ref, session=session
+            )
+    return out
+
+
+def command(cmd: str, session: str | None = None, ref: str | int | None = None, **fields: Any) -> bytes:
+    """Build, validate and encode a command line (the worker's side of the pipe)."""
+    msg = {"cmd": cmd, **({"session": session} if session is not None else {}), "ref": ref, **fields}
+    validate_command(msg)
+    return encode({k: v for k, v in msg.items() if v is not None})
+
+
+def event(kind: str, session: str | None = None, **data: Any) -> dict[str, Any]:
+    """An event object (the host's side); None-valued fields are left out."""
+    msg: dict[str, Any] = {"event": kind}
+    if session is not None:
+        msg["session"] = session
+    msg.update((k, v) for k, v in data.items() if v is not None)
+    return msg
+
+
+@dataclass(frozen=True)
+class HostEvent:
+    """One event as the worker sees it: what happened, to which session, with which fields."""
+
+    kind: str
+    session: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> Any:
+        return self.data.get("ref")
+
+    @classmethod
+    def from_message(cls, msg: dict[str, Any]) -> HostEvent:
+        if "event" not in msg:
+            raise ProtocolError("not an event: no 'event' field", field="event")
+        data = {k: v for k, v in msg.items() if k not in ("event", "session")}
+        return cls(kind=msg["event"], session=msg.get("session"), data=data)
+
+    @classmethod
+    def parse(cls, line: bytes | str) -> HostEvent:
+        return cls.from_message(decode_line(line))
+
+    def to_message(self) -> dict[str, Any]:
+        return event(self.kind, self.session, **self.data)
+
+    def encode(self) -> bytes:
+        return encode(self.to_message())
+
+
+# -- shared vocabulary: recipients and what an error text means --------------------------------
+
+
+def normalize_recipient(to: str) -> str:
+    """Digits of a phone number or a full JID -> a full JID string; ValueError if neither."""
+    raw = to.strip()
+    if "@" in raw:
+        user, server = raw.rsplit("@", 1)
+        server = {"c.us": "s.whatsapp.net"}.get(server.lower(), server.lower())
+        if server not in _KNOWN_SERVERS:
+            raise ValueError(f"invalid recipient {to!r}: unknown WhatsApp server {server!r}")
+        allowed = r"[0-9]{5,20}" if server == "s.whatsapp.net" else r"[0-9A-Za-z_.:-]{1,64}"
+        if not re.fullmatch(allowed, user):
+            raise ValueError(f"invalid recipient {to!r}: bad user part for {server}")
+        return f"{user}@{server}"
+    digits = re.sub(r"[\s()+-]", "", raw)
+    if not digits.isdigit() or not 5 <= len(digits) <= 20:
+        raise ValueError(f"invalid recipient {to!r}: expected phone digits or a full JID")
+    return f"{digits}@s.whatsapp.net"
+
+
+_CORRUPT_STORE = ("file is not a database", "database disk image is malformed", "malformed database schema")
+_PERMANENT_CONNECT = (
+    "re-link required",
+    "missing protocol scheme",
+    "unsupported proxy scheme",
+    "invalid url",
+    "invalid port",
+    "unable to open database",
+    "permission denied",
+    "not a directory",
+    "read-only file system",
+    "client outdated",
+    "err-client-outdated",
+    "session store",
+)
+_PERMANENT_SEND = (
+    "invalid recipient",
+    "not on whatsapp",
+    "unknown server",
+    "cannot read media",
+    "not installed",
+)
+
+
+def is_store_corruption(text: str) -> bool:
+    """Does an error text say the session store itself is damaged (so only a re-link helps)?"""
+    low = text.lower()
+    return any(s in low for s in _CORRUPT_STORE)
+
+
+def connect_error_retryable(text: str) -> bool:
+    """Could the same connect succeed later unchanged? Network trouble yes; bad config or store no."""
+    low = text.lower()
+    return not (is_store_corruption(low) or any(s in low for s in _PERMANENT_CONNECT))
+
+
+# whatsmeow's errors once the message was written to the socket but its ack never came
+# (ErrMessageTimedOut, a disconnect while waiting): it may have reached the recipient.
+_UNKNOWN_SEND = ("timed out waiting for message send response", "disconnected before message send returned")
+
+
+def send_outcome_unknown(text: str) -> bool:
+    """Might a send that failed with this text have reached WhatsApp anyway?"""
+    low = text.lower()
+    return any(s in low for s in _UNKNOWN_SEND)
+
+
+def send_error_retryable(text: str) -> bool:
+    """Could the same send succeed later? Only a bad recipient or unusable media are final."""
+    low = text.lower()
+    return not any(s in low for s in _PERMANENT_SEND)

@@ -1,0 +1,277 @@
+"""A session host child process as the worker sees it: spawn, non-blocking line I/O, a bounded
+stderr tail, and reaping that never blocks the worker's loop.
+
+No threads per host: the worker reads each host's pipes from `Session.poll` with non-blocking
+reads, and one process-wide reaper thread signals and waits for the hosts it was handed. So a
+thousand failed attempts leave the worker with the fds, threads and memory it started with.
+No Django and no neonize here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.sessionhost import protocol as p
+
+log = logging.getLogger("waziper.neonize.host")
+
+ROOT = Path(__file__).resolve().parents[2]  # cwd of every host: `-m worker.sessionhost.main`
+HOST_ARGV: tuple[str, ...] = (sys.executable, "-m", "worker.sessionhost.main")
+STDERR_TAIL_BYTES = 4096
+TERM_GRACE_S = 1.0  # SIGTERM -> SIGKILL; measured: even a host stuck in a dial dies in < 1 s
+QUIT_GRACE_S = 3.0  # stdin closed -> SIGTERM; a healthy host exits 0 within ~2 s of stdin EOF
+EOF_GRACE_S = 2.0  # stdout closed but the process still alive: treat it as dead after this
+_READ_CHUNK = 65536
+# The first line of a Go crash or a Python traceback's verdict, worth more than the 4 KB of
+# goroutine dump that follows a Go `fatal error:`.
+_FATAL = re.compile(rb"^(fatal error:|panic:|SIGSEGV|SIGABRT|runtime: |Traceback|\w+Error: )")
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class HostProcess:
+    """One host child. Every method returns at once; nothing here ever waits on the child."""
+
+    def __init__(self, argv: Sequence[str] = HOST_ARGV, *, env: dict[str, str] | None = None) -> None:
+        # A session of its own: a terminal's Ctrl+C must not kill hosts before the worker
+        # closes them (that would be recorded as crashes), and killpg also reaches anything the
+        # host started (neonize runs ffmpeg for audio/video). If the worker dies, each host sees
+        # stdin EOF and exits by itself.
+        self.proc = subprocess.Popen(
+            list(argv),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+        self.started = time.monotonic()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            os.set_blocking(pipe.fileno(), False)
+        self._to_host = bytearray()  # commands the pipe did not take yet
+        self._from_host = bytearray()  # a partial stdout line
+        self._err_line = bytearray()  # a partial stderr line
+        self.stderr_tail = bytearray()
+        self.fatal_line = ""
+        self.stdout_eof_at: float | None = None
+        self.closed = False
+
+    # -- stdin -----------------------------------------------------------------------------
+
+    def write(self, line: bytes) -> bool:
+        """Queue one command line and write what the pipe takes now. False: the host cannot
+        read any more (it died or we closed it); poll() reports why."""
+        if self.closed or self.proc.stdin is None:
+            return False
+        self._to_host += line
+        return self.flush()
+
+    def flush(self) -> bool:
+        stdin = self.proc.stdin
+        if stdin is None or stdin.closed:
+            return False
+        try:
+            while self._to_host:
+                del self._to_host[: os.write(stdin.fileno(), self._to_host)]
+        except BlockingIOError:
+            pass  # the host is busy; the rest goes on the next poll
+        except OSError:  # EPIPE: the host is gone
+            self._to_host.clear()
+            stdin.close()
+            return False
+        return True
+
+    # -- stdout and stderr -----------------------------------------------------------------
+
+    def read_lines(self) -> list[bytes]:
+        """Every complete stdout line since the last call. Raises ProtocolError for a line
+        longer than the protocol allows (garbage, or a host that lost its mind)."""
+        if self.closed:
+            return []
+        self.flush()
+        self.drain_stderr()
+        stdout = self.proc.stdout
+        assert stdout is not None
+        while self.stdout_eof_at is None:
+            try:
+                chunk = os.read(stdout.fileno(), _READ_CHUNK)
+            except BlockingIOError:
+                break
+            if not chunk:
+                self.stdout_eof_at = time.monotonic()
+                break
+            self._from_host += chunk
+        *lines, rest = self._from_host.split(b"\n")
+        if len(rest) > p.MAX_LINE_BYTES:
+            raise p.ProtocolError(f"a line longer than {p.MAX_LINE_BYTES} bytes")
+        self._from_host = bytearray(rest)
+        if self.stdout_eof_at is not None and rest.strip():
+            lines.append(bytes(rest))  # a last line without its newline is still a line
+            self._from_host.clear()
+        return lines
+
+    def drain_stderr(self) -> None:
+        """Keep the last STDERR_TAIL_BYTES and the first fatal line; log every line at debug."""
+        stderr = self.proc.stderr
+        if stderr is None or stderr.closed:
+            return
+        while True:
+            try:
+                chunk = os.read(stderr.fileno(), _READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self.stderr_tail += chunk
+            del self.stderr_tail[:-STDERR_TAIL_BYTES]
+            *lines, rest = (self._err_line + chunk).split(b"\n")
+            self._err_line = bytearray(rest[-STDERR_TAIL_BYTES:])
+            for line in lines:
+                if not self.fatal_line and _FATAL.match(line):
+                    self.fatal_line = line.decode("utf-8", "replace").strip()[:300]
+                log.debug("host %d: %s", self.pid, line.decode("utf-8", "replace"))
+
+    def exit_code(self) -> int | None:
+        return self.proc.poll()
+
+    def crash_report(self, limit: int = 1500) -> str:
+        """What a person needs to know about a host that died: how, and its last words."""
+        self.drain_stderr()
+        code = self.proc.poll()
+        how = "closed its stdout" if code is None else describe_exit(code)
+        text = f"session host (pid {self.pid}) {how}"
+        if self.fatal_line:
+            text += f": {self.fatal_line}"
+        tail = self.stderr_tail.decode("utf-8", "replace").strip()
+        if tail:
+            text += f"; stderr tail: ...{tail[-limit:]}" if len(tail) > limit else f"; stderr tail: {tail}"
+        return text
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def close(self, *, graceful: bool = False) -> None:
+        """Let the host go, at once: close our pipe ends and hand the child to the reaper.
+        graceful: it gets QUIT_GRACE_S to finish on its own (stdin EOF) before SIGTERM."""
+        if self.closed:
+            return
+        self.closed = True
+        if graceful:
+            self.flush()  # the last command (disconnect), if the pipe takes it
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        self._to_host.clear()
+        self._from_host.clear()
+        now = time.monotonic()
+        if self.proc.poll() is not None:
+            return  # already reaped
+        if graceful:
+            REAPER.adopt(_Dying(self.proc, now + QUIT_GRACE_S, now + QUIT_GRACE_S + TERM_GRACE_S))
+        else:
+            _signal_group(self.proc, signal.SIGTERM)
+            REAPER.adopt(_Dying(self.proc, now, now + TERM_GRACE_S, termed=True))
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    # Only while the child is unreaped: its pid (= its group id) cannot have been reused yet.
+    if proc.returncode is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@dataclass
+class _Dying:
+    proc: subprocess.Popen
+    term_at: float
+    kill_at: float
+    termed: bool = False
+
+
+class _Reaper:
+    """One daemon thread for the whole worker: signals the hosts it was handed on schedule and
+    waits for them, so close() never blocks and no zombie is left. Started on first use."""
+
+    POLL_S = 0.02
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._dying: list[_Dying] = []
+        self._thread: threading.Thread | None = None
+
+    def adopt(self, dying: _Dying) -> None:
+        with self._cond:
+            self._dying.append(dying)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="neonize-reaper", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._dying)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until every adopted host has been reaped (tests, benchmarks, worker shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._dying:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, self.POLL_S * 5))
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._dying:
+                    self._cond.wait()
+                dying = list(self._dying)
+            now, done = time.monotonic(), []
+            for entry in dying:
+                try:
+                    if entry.proc.poll() is not None:
+                        done.append(entry)
+                    elif now >= entry.kill_at:
+                        _signal_group(entry.proc, signal.SIGKILL)
+                    elif now >= entry.term_at and not entry.termed:
+                        entry.termed = True
+                        _signal_group(entry.proc, signal.SIGTERM)
+                except Exception:  # the reaper must outlive any one odd child
+                    log.exception("reaping host %s failed", entry.proc.pid)
+                    done.append(entry)
+            with self._cond:
+                for entry in done:
+                    self._dying.remove(entry)
+                self._cond.notify_all()
+            time.sleep(self.POLL_S)
+
+
+REAPER = _Reaper()

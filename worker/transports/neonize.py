@@ -1,0 +1,316 @@
+"""The real WhatsApp transport: each connect attempt runs in a fresh session host child process.
+
+neonize (Go, loaded into Python) crashes its process on concurrent connects, leaks an fd and
+~180 KB per failed dial, and cannot cancel a dial into a silent proxy (DESIGN, "Transports").
+So the worker never imports it: `NeonizeSession.connect` starts `python -m
+worker.sessionhost.main`, speaks the JSON-lines protocol (`instances/runtime/protocol.py`) over
+its pipes, and `close` kills it. Killing the host is how a hung dial is cancelled, its exit
+reclaims whatever neonize leaked, and its crash costs this one session: the worker sees
+SESSION_CRASHED with the exit status and the host's last words.
+
+Every method returns at once; the host's answers arrive as TransportEvents from `poll`, which
+reads the pipes without blocking (transports/hostproc.py). No neonize import here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from worker.sessionhost import protocol as p
+from worker.transports import base
+from worker.transports.base import OutgoingMessage, SessionSpec, TransportError, TransportEvent
+from worker.transports.host_process import EOF_GRACE_S, HOST_ARGV, REAPER, HostProcess
+
+log = logging.getLogger("waziper.neonize")
+
+# whatsmeow's QR channel: the first code of a pairing attempt lives 60 s, each later one 20 s.
+FIRST_QR_S, NEXT_QR_S = 60, 20
+SHUTDOWN_WAIT_S = 5.0
+# Host events that pass to the worker with these fields (the rest are built below).
+_PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
+    p.PAIRED: (base.PAIRED, ("jid", "push_name")),
+    p.CONNECTED: (base.CONNECTED, ("jid", "push_name")),
+    p.CONNECT_FAILED: (base.CONNECT_FAILED, ("error", "retryable")),
+    p.STREAM_REPLACED: (base.STREAM_REPLACED, ()),
+    p.TEMPORARY_BAN: (base.TEMPORARY_BAN, ("code", "expire_s")),
+    p.PAIR_CODE: (base.PAIR_CODE, ("code",)),
+    p.PONG: (base.PONG, ("connected", "logged_in", "busy")),
+    p.INCOMING: (
+        base.INCOMING,
+        ("message_id", "chat", "sender", "from_me", "is_group", "push_name", "text", "kind"),
+    ),
+    p.RECEIPT: (base.RECEIPT, ("message_ids", "kind", "chat", "sender")),
+}
+
+
+def _iso(unix: Any, default: datetime) -> str:
+    """The host reports times as unix seconds; the worker's events carry ISO strings."""
+    if isinstance(unix, int | float) and not isinstance(unix, bool) and unix > 0:
+        try:
+            return datetime.fromtimestamp(unix, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):  # 1e20, NaN: a time no calendar holds
+            pass
+    return default.isoformat()
+
+
+class NeonizeSession(base.Session):
+    supports_pair_phone = True
+
+    def __init__(
+        self, spec: SessionSpec, *, host_argv: Sequence[str] = HOST_ARGV, env: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(spec)
+        self.host_argv, self.env = tuple(host_argv), env
+        self.host: HostProcess | None = None
+        self.last_host: HostProcess | None = None  # kept for tests and diagnosis after close()
+        self.ready: dict[str, Any] = {}  # the host's `ready` event (pid, neonize version)
+        self.events: list[TransportEvent] = []
+        self.pending: dict[Any, str] = {}  # ref -> the command it answers
+        self.qr_count = 0
+        self.showing_qr = False
+        self._refs = itertools.count(1)
+
+    # -- the worker's side ------------------------------------------------------------------
+
+    def connect(self, now: datetime) -> None:
+        self._let_go()  # a fresh host per attempt: nothing an earlier one leaked survives
+        ref = self._ref(p.CONNECT)
+        try:
+            line = p.command(
+                p.CONNECT,
+                self.spec.instance_id,
+                ref,
+                store=os.path.abspath(self.spec.session_dir),
+                proxy=self.spec.proxy_url or None,
+            )
+        except p.ProtocolError as exc:
+            return self._emit(base.CONNECT_FAILED, error=f"cannot connect: {exc}", retryable=False)
+        try:
+            self.host = self.last_host = HostProcess(self.host_argv, env=self.env)
+        except OSError as exc:  # EMFILE, ENOMEM, a missing interpreter: maybe better later
+            return self._emit(
+                base.CONNECT_FAILED, error=f"cannot start the session host: {exc}", retryable=True
+            )
+        self.qr_count, self.showing_qr, self.ready = 0, False, {}
+        self.pending = {ref: p.CONNECT}
+        self.host.write(line)  # the pipe holds it while neonize loads (~0.5 s)
+
+    def disconnect(self, now: datetime) -> None:
+        host, self.host = self.host, None
+        if host is not None:
+            host.write(p.command(p.DISCONNECT, self.spec.instance_id, self._ref(p.DISCONNECT)))
+            host.close(graceful=True)  # stdin EOF: the host stops neonize politely, then exits
+        self.pending.clear()
+        self._emit(base.DISCONNECTED, reason="requested", requested=True)
+
+    def logout(self, now: datetime) -> None:
+        if not self._command(p.LOGOUT):
+            self._emit(
+                base.LOGGED_OUT,
+                reason="requested; no session host was running, so WhatsApp was not told",
+                requested=True,
+            )
+
+    def send(self, message: OutgoingMessage, now: datetime) -> None:
+        fields = {
+            "to": message.to,
+            "kind": message.kind,
+            "text": message.text or None,
+            "media_path": message.media_path or None,
+            "filename": message.filename or None,
+            "mimetype": message.mimetype or None,
+        }
+        try:
+            sent = self._command(p.SEND, ref=message.ref, **fields)
+        except p.ProtocolError as exc:
+            return self._send_failed(message.ref, f"invalid message: {exc}", retryable=False)
+        if not sent:
+            self._send_failed(message.ref, "session host is not running", retryable=True, dead_socket=True)
+
+    def pair_phone(self, phone: str, now: datetime) -> None:
+        if self.host is None or not self.showing_qr:
+            raise TransportError("pairing needs a session showing a QR code", retryable=True)
+        try:
+            self._command(p.PAIR_PHONE, phone=phone)
+        except p.ProtocolError as exc:
+            raise TransportError(str(exc), retryable=False) from None
+
+    def check_alive(self, now: datetime) -> None:
+        # The host answers from its own state, never by asking Go (which may be stuck).
+        if not self._command(p.PING):
+            self._emit(base.SESSION_CRASHED, error="session host is not running")
+
+    def poll(self, now: datetime) -> list[TransportEvent]:
+        host = self.host
+        if host is not None:
+            try:
+                for line in host.read_lines():
+                    self._on_line(line, now)
+                if self.host is host:
+                    self._check_exit(host, now)
+            except p.ProtocolError as exc:
+                self._crashed(host, f"protocol error from session host (pid {host.pid}): {exc}")
+        events, self.events = self.events, []
+        return events
+
+    def close(self) -> None:
+        self._let_go()
+
+    # -- internals --------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        return self.host.pid if self.host is not None else None
+
+    def _ref(self, cmd: str) -> str:
+        # "~" keeps our refs apart from message refs, which the gateway chooses.
+        return f"~{cmd}-{next(self._refs)}"
+
+    def _command(self, cmd: str, ref: Any = None, **fields: Any) -> bool:
+        """Write one command to the live host. False if there is none (or it stopped reading)."""
+        ref = self._ref(cmd) if ref is None else ref
+        line = p.command(cmd, self.spec.instance_id, ref, **fields)  # ProtocolError: the caller's
+        if self.host is None or not self.host.write(line):
+            return False
+        self.pending[ref] = cmd
+        return True
+
+    def _emit(self, event_kind: str, /, **data: Any) -> None:
+        self.events.append(TransportEvent(event_kind, data))
+
+    def _send_failed(
+        self, ref: Any, error: str, *, retryable: bool, dead_socket: bool = False, uncertain: bool = False
+    ) -> None:
+        extra = {"uncertain": True} if uncertain else {}
+        self._emit(
+            base.SEND_RESULT,
+            ref=ref,
+            ok=False,
+            error=error,
+            retryable=retryable,
+            dead_socket=dead_socket,
+            **extra,
+        )
+
+    def _let_go(self) -> None:
+        host, self.host = self.host, None
+        self.pending.clear()
+        self.showing_qr = False
+        if host is not None:
+            host.close()
+
+    def _crashed(self, host: HostProcess, error: str) -> None:
+        log.warning("instance %s: %s", self.spec.instance_id, error)
+        self._let_go()
+        self._emit(base.SESSION_CRASHED, error=error, exit_code=host.exit_code())
+
+    def _check_exit(self, host: HostProcess, now: datetime) -> None:
+        """A host that ended without being asked to is a crash, reported with its last words."""
+        if host.exit_code() is None:
+            eof = host.stdout_eof_at  # it closed stdout yet lives on: hung on its way out
+            if eof is not None and time.monotonic() - eof > EOF_GRACE_S:
+                self._crashed(host, host.crash_report())
+            return
+        for line in host.read_lines():  # what it managed to say before it died
+            self._on_line(line, now)
+        if self.host is host:
+            self._crashed(host, host.crash_report())
+
+    def _on_line(self, line: bytes, now: datetime) -> None:
+        ev = p.HostEvent.parse(line)  # ProtocolError: the caller ends the host
+        if ev.session not in (None, self.spec.instance_id):
+            log.warning("instance %s: event for another session ignored: %s", self.spec.instance_id, ev)
+            return
+        data, ref = ev.data, ev.ref
+        asked = self.pending.pop(ref, None) if ref is not None else None
+        if ev.kind in _PLAIN:
+            kind, keys = _PLAIN[ev.kind]
+            out = {k: data[k] for k in keys if k in data}
+            if ev.kind in (p.RECEIPT, p.INCOMING):
+                out["at"] = _iso(data.get("at"), now)
+            if ev.kind in (p.CONNECTED, p.PAIRED, p.CONNECT_FAILED):
+                self.showing_qr = False
+            self._emit(kind, **out)
+        elif ev.kind == p.QR:
+            self.qr_count += 1
+            self.showing_qr = True
+            life = timedelta(seconds=FIRST_QR_S if self.qr_count == 1 else NEXT_QR_S)
+            self._emit(base.QR, code=data.get("code", ""), expires_at=(now + life).isoformat())
+        elif ev.kind == p.QR_TIMEOUT:
+            self.showing_qr = False
+            self._emit(base.QR_TIMEOUT, codes_shown=self.qr_count)
+        elif ev.kind == p.DISCONNECTED:
+            self._emit(base.DISCONNECTED, reason=data.get("reason", ""), requested=asked == p.DISCONNECT)
+        elif ev.kind == p.LOGGED_OUT:
+            self._emit(base.LOGGED_OUT, reason=data.get("reason", ""), requested=asked == p.LOGOUT)
+        elif ev.kind == p.SEND_RESULT:
+            if data.get("ok"):
+                self._emit(base.SEND_RESULT, ref=ref, ok=True, message_id=data.get("message_id", ""))
+            else:
+                error = str(data.get("error") or "send failed")
+                retryable = bool(data.get("retryable", True))
+                self._send_failed(
+                    ref,
+                    error,
+                    retryable=retryable,
+                    dead_socket=error == "not connected",
+                    uncertain=bool(data.get("uncertain")),
+                )
+        elif ev.kind == p.ERROR:
+            self._on_error(asked, ref, str(data.get("error", "")))
+        elif ev.kind == p.READY:
+            self.ready = data
+        else:
+            log.warning("instance %s: unknown host event %r ignored", self.spec.instance_id, ev.kind)
+
+    def _on_error(self, asked: str | None, ref: Any, error: str) -> None:
+        """The host refused or failed a command: answer it in the terms the worker waits for."""
+        if asked == p.PAIR_PHONE:
+            self._emit(base.PAIR_CODE, error=error)
+        elif asked == p.LOGOUT:
+            # The person asked to unlink; the worker removes the store either way. WhatsApp was
+            # not told, so the phone lists the device until it is removed there.
+            self._emit(base.LOGGED_OUT, reason=f"requested; WhatsApp was not told ({error})", requested=True)
+        elif asked == p.SEND:
+            self._send_failed(ref, error, retryable=False)
+        elif asked == p.CONNECT:
+            self._emit(base.CONNECT_FAILED, error=error, retryable=p.connect_error_retryable(error))
+        else:  # a ping, a disconnect of a hung dial, or a line of ours the host did not like
+            log.warning("instance %s: session host: %s", self.spec.instance_id, error)
+
+
+class NeonizeTransport(base.Transport):
+    name = "neonize"
+
+    def __init__(
+        self,
+        *,
+        host_argv: Sequence[str] = HOST_ARGV,
+        env: dict[str, str] | None = None,
+        sessions_per_host: int | None = None,
+    ) -> None:
+        self.host_argv, self.env = tuple(host_argv), env
+        if sessions_per_host is None:
+            from django.conf import settings
+
+            sessions_per_host = getattr(settings, "WAZIPER_SESSIONS_PER_HOST", 1)
+        if sessions_per_host > 1:
+            log.warning(
+                "WAZIPER_SESSIONS_PER_HOST=%d: the neonize transport still runs one session host per "
+                "session (the setting applies to `python -m worker.sessionhost.main` run by hand)",
+                sessions_per_host,
+            )
+
+    def open_session(self, spec: SessionSpec) -> NeonizeSession:
+        return NeonizeSession(spec, host_argv=self.host_argv, env=self.env)
+
+    def close(self) -> None:
+        """Worker shutdown: wait (bounded) for the hosts it let go of, so none outlives it."""
+        if not REAPER.wait_idle(SHUTDOWN_WAIT_S):
+            log.warning("%d session host(s) still exiting at shutdown", REAPER.pending)

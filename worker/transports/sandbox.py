@@ -1,0 +1,278 @@
+"""The sandbox transport: a simulated phone, in the worker's process, driven by the worker's clock.
+
+It goes through exactly the same worker, breaker and queue code as neonize. Behaviour comes from
+the instance's `sandbox` JSON (see instances/validation.py): `connect` ok|fail|hang|flaky,
+`send` ok|fail|flaky|reject, `fail_rate`, `latency_ms`, `receipts`, `linked`, `auto_scan`, `seed`.
+The phone's side lives in the database (SandboxPhone: scan requests and the linked JID;
+SandboxReceived: what it received), so the API, commands and tests in other processes drive and
+read it, and it survives a worker restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import itertools
+import os
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from instances.models import SandboxPhone, SandboxReceived
+from worker.transports import base
+from worker.transports.base import OutgoingMessage, Session, SessionSpec, TransportEvent
+
+# WhatsApp's rotation: the first code lives 60 s, then five more 20 s each, then the pairing
+# attempt times out (whatsmeow's QR channel behaves the same).
+QR_LIFETIMES_S = (60, 20, 20, 20, 20, 20)
+RECEIPT_DELAYS_S = {"delivered": 0.2, "read": 1.0}
+SANDBOX_PUSH_NAME = "Sandbox Phone"
+
+_seq = itertools.count()
+
+
+def fake_qr_code(rng: random.Random) -> str:
+    """A string in WhatsApp's QR format: ref,noise key,identity key,adv secret."""
+
+    def b64(n: int) -> str:
+        return base64.b64encode(rng.randbytes(n)).decode()
+
+    return f"2@{b64(18)},{b64(32)},{b64(32)},{b64(32)}"
+
+
+def fake_jid(instance_pk: int, rng: random.Random) -> str:
+    """A plausible Indonesian number (the seed's users), stable per instance."""
+    return f"628{instance_pk % 1000:03d}{rng.randrange(10**6):06d}:{rng.randrange(1, 50)}@s.whatsapp.net"
+
+
+@dataclass(order=True)
+class _Timer:
+    at: datetime
+    seq: int
+    kind: str = field(compare=False)
+    data: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+class SandboxSession(Session):
+    supports_pair_phone = True
+
+    def __init__(self, spec: SessionSpec) -> None:
+        super().__init__(spec)
+        self.behaviour = spec.sandbox
+        self.rng = random.Random(self.behaviour.get("seed", int.from_bytes(os.urandom(4), "big")))
+        self.latency = timedelta(milliseconds=self.behaviour.get("latency_ms", 0))
+        self.phase = "idle"  # idle | dialing | hanging | qr | connected | closed
+        self.jid = ""
+        self.qr_index = 0
+        self.qr_started_at: datetime | None = None
+        self.scan_seen: datetime | None = None
+        self.timers: list[_Timer] = []
+        self.events: list[TransportEvent] = []
+
+    # --- the worker's side -------------------------------------------------------------------
+    def connect(self, now: datetime) -> None:
+        if self.phase not in ("idle", "closed"):
+            raise base.TransportError(f"sandbox session is already {self.phase}", retryable=False)
+        self.phase = "dialing"
+        self._after(now, "dial_done")
+
+    def disconnect(self, now: datetime) -> None:
+        self._stop()
+        self.events.append(TransportEvent(base.DISCONNECTED, {"reason": "requested", "requested": True}))
+
+    def logout(self, now: datetime) -> None:
+        SandboxPhone.objects.filter(instance_id=self.spec.instance_pk).update(
+            linked_jid="", push_name="", linked_at=None, scan_requested_at=None
+        )
+        self._stop()
+        self.events.append(TransportEvent(base.LOGGED_OUT, {"reason": "requested", "requested": True}))
+
+    def send(self, message: OutgoingMessage, now: datetime) -> None:
+        self._after(now, "send_done", {"message": message})
+
+    def pair_phone(self, phone: str, now: datetime) -> None:
+        if self.phase != "qr":
+            raise base.TransportError("pairing needs a session waiting for a QR scan", retryable=True)
+        code = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTVWXYZ23456789") for _ in range(8))
+        self.events.append(TransportEvent(base.PAIR_CODE, {"code": f"{code[:4]}-{code[4:]}", "phone": phone}))
+
+    def check_alive(self, now: datetime) -> None:
+        self.events.append(TransportEvent(base.PONG, {"connected": self.phase == "connected"}))
+
+    def drop(self, reason: str = "simulated network drop") -> None:
+        """Tests: the connection dies under the session (as a real socket would)."""
+        self._stop()
+        self.events.append(TransportEvent(base.DISCONNECTED, {"reason": reason, "requested": False}))
+
+    def poll(self, now: datetime) -> list[TransportEvent]:
+        while self.timers and self.timers[0].at <= now:
+            timer = heapq.heappop(self.timers)
+            getattr(self, f"_on_{timer.kind}")(timer.at, **timer.data)
+        events, self.events = self.events, []
+        return events
+
+    def close(self) -> None:
+        self._stop()
+
+    # --- the simulated phone and network ------------------------------------------------------
+    def _after(
+        self, now: datetime, kind: str, data: dict[str, Any] | None = None, delay: timedelta | None = None
+    ) -> None:
+        at = now + (self.latency if delay is None else delay)
+        heapq.heappush(self.timers, _Timer(at, next(_seq), kind, data or {}))
+
+    def _stop(self) -> None:
+        self.phase = "closed"
+        self.timers.clear()
+
+    def _connect_fails(self) -> bool:
+        mode = self.behaviour.get("connect", "ok")
+        return mode == "fail" or (
+            mode == "flaky" and self.rng.random() < self.behaviour.get("fail_rate", 0.5)
+        )
+
+    def _on_dial_done(self, now: datetime) -> None:
+        if self.behaviour.get("connect") == "hang":
+            self.phase = "hanging"  # like a proxy that accepts and never answers: no event, ever
+            return
+        if self._connect_fails():
+            self.phase = "closed"
+            self.events.append(
+                TransportEvent(
+                    base.CONNECT_FAILED,
+                    {
+                        "error": "sandbox: failed to dial whatsapp web websocket: connection refused",
+                        "retryable": True,
+                    },
+                )
+            )
+            return
+        phone = SandboxPhone.objects.filter(instance_id=self.spec.instance_pk).first()
+        if phone is not None and phone.linked_jid:
+            self._connected(phone.linked_jid, phone.push_name or SANDBOX_PUSH_NAME)
+        elif self.behaviour.get("linked"):
+            self._link(now)
+        else:
+            self.phase = "qr"
+            self.qr_index = 0
+            self.qr_started_at = now
+            self._next_qr(now)
+            if self.behaviour.get("auto_scan"):
+                self._link(now)
+
+    def _next_qr(self, now: datetime) -> None:
+        if self.qr_index >= len(QR_LIFETIMES_S):
+            self._stop()
+            self.events.append(TransportEvent(base.QR_TIMEOUT, {"codes_shown": self.qr_index}))
+            return
+        lifetime = timedelta(seconds=QR_LIFETIMES_S[self.qr_index])
+        self.qr_index += 1
+        self.events.append(
+            TransportEvent(
+                base.QR, {"code": fake_qr_code(self.rng), "expires_at": (now + lifetime).isoformat()}
+            )
+        )
+        self._after(now, "qr_expired", {"index": self.qr_index}, delay=lifetime)
+
+    def _on_qr_expired(self, now: datetime, index: int) -> None:
+        if self.phase == "qr" and index == self.qr_index:
+            self._next_qr(now)
+
+    def scanned(self, now: datetime) -> None:
+        """The phone scanned the QR shown now (SandboxTransport.poll found the request)."""
+        if self.phase == "qr":
+            self._link(now)
+
+    def _link(self, now: datetime) -> None:
+        jid = fake_jid(self.spec.instance_pk, self.rng)
+        SandboxPhone.objects.update_or_create(
+            instance_id=self.spec.instance_pk,
+            defaults={
+                "linked_jid": jid,
+                "push_name": SANDBOX_PUSH_NAME,
+                "linked_at": now,
+                "scan_requested_at": None,
+            },
+        )
+        self.events.append(TransportEvent(base.PAIRED, {"jid": jid, "push_name": SANDBOX_PUSH_NAME}))
+        self._connected(jid, SANDBOX_PUSH_NAME)
+
+    def _connected(self, jid: str, push_name: str) -> None:
+        self.phase = "connected"
+        self.jid = jid
+        self.timers = [t for t in self.timers if t.kind != "qr_expired"]
+        heapq.heapify(self.timers)
+        self.events.append(TransportEvent(base.CONNECTED, {"jid": jid, "push_name": push_name}))
+
+    def _on_send_done(self, now: datetime, message: OutgoingMessage) -> None:
+        if self.phase != "connected":
+            self.events.append(
+                _send_failed(message.ref, "sandbox: not connected", retryable=True, dead_socket=True)
+            )
+            return
+        mode = self.behaviour.get("send", "ok")
+        if mode == "reject":
+            self.events.append(
+                _send_failed(message.ref, "sandbox: recipient is not on WhatsApp", retryable=False)
+            )
+            return
+        if mode == "fail" or (mode == "flaky" and self.rng.random() < self.behaviour.get("fail_rate", 0.5)):
+            self.events.append(_send_failed(message.ref, "sandbox: send failed (simulated)", retryable=True))
+            return
+        wa_id = "3EB0" + self.rng.randbytes(8).hex().upper()
+        media_bytes = os.path.getsize(message.media_path) if message.media_path else 0
+        SandboxReceived.objects.create(
+            instance_id=self.spec.instance_pk,
+            wa_message_id=wa_id,
+            chat_id=message.to,
+            kind=message.kind,
+            text=message.text,
+            media_url=message.media_url,
+            filename=message.filename,
+            media_bytes=media_bytes,
+            ref=message.ref,
+            received_at=now,
+        )
+        self.events.append(
+            TransportEvent(base.SEND_RESULT, {"ref": message.ref, "ok": True, "message_id": wa_id})
+        )
+        receipts = self.behaviour.get("receipts", "read")
+        for kind in ("delivered", "read"):
+            if receipts == "none" or (receipts == "delivered" and kind == "read"):
+                break
+            delay = timedelta(seconds=RECEIPT_DELAYS_S[kind])
+            self._after(now, "receipt", {"ids": [wa_id], "kind": kind}, delay=delay)
+
+    def _on_receipt(self, now: datetime, ids: list[str], kind: str) -> None:
+        if self.phase == "connected":
+            self.events.append(
+                TransportEvent(base.RECEIPT, {"message_ids": ids, "kind": kind, "at": now.isoformat()})
+            )
+
+
+def _send_failed(ref: str, error: str, *, retryable: bool, dead_socket: bool = False) -> TransportEvent:
+    return TransportEvent(
+        base.SEND_RESULT,
+        {"ref": ref, "ok": False, "error": error, "retryable": retryable, "dead_socket": dead_socket},
+    )
+
+
+class SandboxTransport(base.Transport):
+    name = "sandbox"
+
+    def open_session(self, spec: SessionSpec) -> SandboxSession:
+        return SandboxSession(spec)
+
+    def poll(self, sessions: list[Session], now: datetime) -> None:
+        """One query for every session showing a QR: has its phone been asked to scan?"""
+        waiting = {
+            s.spec.instance_pk: s for s in sessions if isinstance(s, SandboxSession) and s.phase == "qr"
+        }
+        if not waiting:
+            return
+        requested = SandboxPhone.objects.filter(
+            instance_id__in=waiting, scan_requested_at__isnull=False
+        ).values_list("instance_id", "scan_requested_at")
+        for instance_pk, _requested_at in requested:
+            waiting[instance_pk].scanned(now)
