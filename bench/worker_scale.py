@@ -78,7 +78,7 @@ def measure(n: int, passes: int) -> dict[str, float]:
     def floor(now) -> None:
         list(Instance.objects.filter(desired_state="running", worker_id="").values_list("pk")[:1])
         list(Instance.objects.filter(worker_id="bench").exclude(desired_state="running").values_list("pk"))
-        list(InstanceCommand.objects.filter(finished_at__isnull=True, instance_id__in=list(worker.held)))
+        list(InstanceCommand.objects.filter(finished_at__isnull=True, instance_id__in=list(worker.leased)))
 
     base = timed(floor)
     return {

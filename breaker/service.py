@@ -409,3 +409,10 @@ def outlook(instance: Instance | int, now: datetime) -> Outlook:
     # Round up and never say 0: a client told "retry after 0" retries at once and is refused.
     retry_after = None if wait is None else max(1, math.ceil(wait))
     return Outlook(state, decision.allowed, open_until, retry_after)
+
+
+def prune_failures(now: datetime) -> int:
+    """Drop failure history older than WAZIPER_FAILURE_RETENTION_DAYS (the breaker counts only
+    the window since its last reset, so old rows are evidence, not state)."""
+    before = now - timedelta(days=settings.WAZIPER_FAILURE_RETENTION_DAYS)
+    return FailureEvent.objects.filter(at__lt=before).delete()[0]

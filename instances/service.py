@@ -6,7 +6,6 @@ The web side writes desired state and commands; the worker reconciles actual sta
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from instances.events import emit_event
+from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, SandboxPhone
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
 
@@ -183,7 +183,7 @@ def logout(instance: Instance, *, now: datetime | None = None) -> InstanceComman
                 )
     if not claimed:
         return send_command(instance, InstanceCommand.Kind.LOGOUT)
-    remove_session_store(instance)
+    remove_session_store(instance.instance_id)
     instance.refresh_from_db()
     return None
 
@@ -195,8 +195,4 @@ def delete_instance(instance: Instance, *, now: datetime | None = None) -> None:
     held = is_held_by_live_worker(instance, now)
     instance.delete()
     if not held:
-        remove_session_store(instance)
-
-
-def remove_session_store(instance: Instance) -> None:
-    shutil.rmtree(instance.session_dir(), ignore_errors=True)
+        remove_session_store(instance.instance_id)

@@ -1,34 +1,50 @@
-"""How the worker reacts to transport events, failures and commands from the web side.
+"""One leased instance as the worker drives it: its session and phase, and how it reacts to
+what the session reports, to failures and to commands from the web side.
 
-A mixin of Worker (instances/runtime/worker.py), kept apart so each file reads in one sitting.
+The worker loop (worker/loop.py) decides *when* (leases, schedules, which step runs) and
+guards each call; an `InstanceLifecycle` decides *what happens to this instance*, and writes
+its actual state through instances.actual_state and its failures through the breaker. It never
+imports the loop. The phases and the rules between them are drawn in docs/architecture.md
+("The worker").
 """
 
 from __future__ import annotations
 
+import enum
 import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
 from breaker import service as breaker_service
 from breaker.models import FailureEvent
-from breaker.policy import retry_delay
+from breaker.policy import ConnectDecision, Verdict, retry_delay
 from instances.actual_state import store_qr, write_state
 from instances.events import emit_event
+from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand
-from worker.cleanup import remove_session_store
-from worker.held import Held, Phase
+from kernel.metrics import CONNECT_ATTEMPTS
+from worker.parts import Dispatcher
 from worker.transports import base
-from worker.transports.base import Session, TransportError, TransportEvent
-
-if TYPE_CHECKING:
-    from worker.loop import Worker as _Worker
+from worker.transports.base import Session, SessionSpec, Transport, TransportError, TransportEvent
 
 logger = logging.getLogger("waziper.worker")
 Status = Instance.Status
 Kind = FailureEvent.Kind
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"  # no session; connect when due
+    CONNECTING = "connecting"  # dialing; a deadline ends it
+    QR = "qr"  # connected to WhatsApp, showing QR codes
+    CONNECTED = "connected"
+    WAITING = "waiting"  # backoff before the next attempt
+    REFUSED = "refused"  # the breaker said no; next_attempt_at is its retry-after (None: forced)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -40,138 +56,222 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-class Reactions:
-    def step_replay(self: _Worker, now: datetime) -> bool:
-        """Events a database error interrupted last tick, before anything else can act on them."""
-        found = False
-        for held in list(self.held.values()):
-            if held.unhandled:
-                events, held.unhandled = held.unhandled, []
-                found = self._handle_events(held, held.unhandled_from, events, now) or found
-        return found
+@dataclass
+class InstanceLifecycle:
+    pk: int
+    instance_id: str
+    transport: str
+    status: str
+    sender: Dispatcher
+    rand: Callable[[], float]
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    phase: Phase = Phase.IDLE
+    session: Session | None = None
+    probe: bool = False
+    connect_deadline: datetime | None = None
+    pong_deadline: datetime | None = None
+    # command pk waiting for a transport event, by the event kind that completes it
+    waiting_commands: dict[str, int] = field(default_factory=dict)
+    # Events a database error cut short (the one that failed first), and the session that
+    # reported them: handled again at the start of the next tick, never dropped.
+    unhandled: list[TransportEvent] = field(default_factory=list)
+    unhandled_from: Session | None = None
 
-    def _handle_events(
-        self: _Worker, held: Held, session: Session | None, events: list[TransportEvent], now: datetime
-    ) -> bool:
-        for index, event in enumerate(events):
-            if index and held.session is not session:
-                break  # an earlier event ended this session; the rest belong to a dead one
-            try:
-                self._guard(held, now, f"event {event.kind}", lambda e=event: self._react(held, e, now))
-            except DatabaseError:
-                # The session will not report these again: keep them, or a `connected` (say)
-                # never reaches the row while the worker acts on it.
-                held.unhandled, held.unhandled_from = events[index:], session
-                raise
-        return bool(events)
+    @classmethod
+    def leased(
+        cls, instance: Instance, *, sender: Dispatcher, rand: Callable[[], float]
+    ) -> InstanceLifecycle:
+        """The lifecycle of an instance this worker just leased, resuming where the row says."""
+        return cls(
+            pk=instance.pk,
+            instance_id=instance.instance_id,
+            transport=instance.transport,
+            status=instance.status,
+            sender=sender,
+            rand=rand,
+            attempts=instance.retry_attempts,
+            # A restart keeps the backoff it was in: the breaker decides, not the restart. An
+            # open breaker's wait is asked of the breaker again at once: it may have been
+            # reset while no worker held the instance (nobody to nudge).
+            next_attempt_at=None if instance.status == Status.BREAKER_OPEN else instance.next_attempt_at,
+        )
 
-    def _react(self: _Worker, held: Held, event: TransportEvent, now: datetime) -> None:
+    # --- when the loop should act -------------------------------------------------------------
+    def due_to_connect(self, now: datetime) -> bool:
+        if self.phase not in (Phase.IDLE, Phase.WAITING, Phase.REFUSED):
+            return False
+        if self.next_attempt_at is not None and self.next_attempt_at > now:
+            return False
+        # Forced open: only a reset (which sends a `reconnect` command) wakes it.
+        return not (self.phase is Phase.REFUSED and self.next_attempt_at is None)
+
+    @property
+    def is_connected(self) -> bool:
+        return self.phase is Phase.CONNECTED and self.session is not None
+
+    # --- connecting ---------------------------------------------------------------------------
+    def connect(self, now: datetime, *, transports: Mapping[str, Transport], worker_id: str) -> None:
+        """Ask the breaker, then dial if it allows."""
+        decision = breaker_service.allow_connect(self.pk, now=now, worker_id=worker_id)
+        if decision.verdict is Verdict.REFUSE:
+            self._refused(decision, now)
+            return
+        row = Instance.objects.filter(pk=self.pk).values("proxy_url", "sandbox", "transport").first()
+        if row is None:
+            return  # deleted between steps; the heartbeat drops it
+        transport = transports.get(row["transport"])
+        if transport is None:
+            raise TransportError(
+                f"transport {row['transport']!r} is not available in this worker", retryable=False
+            )
+        spec = SessionSpec(
+            instance_pk=self.pk,
+            instance_id=self.instance_id,
+            proxy_url=row["proxy_url"],
+            session_dir=os.path.join(settings.WAZIPER_SESSIONS_DIR, self.instance_id),
+            sandbox=row["sandbox"] or {},
+        )
+        self.transport = row["transport"]
+        self.session = transport.open_session(spec)
+        self.phase = Phase.CONNECTING
+        self.probe = decision.verdict is Verdict.PROBE
+        self.connect_deadline = now + timedelta(seconds=settings.WAZIPER_CONNECT_TIMEOUT)
+        self.next_attempt_at = None
+        CONNECT_ATTEMPTS.labels(transport=self.transport).inc()
+        self.set_status(
+            now, Status.CONNECTING, "probing (breaker half-open)" if self.probe else "", next_attempt_at=None
+        )
+        self.session.connect(now)
+
+    def _refused(self, decision: ConnectDecision, now: datetime) -> None:
+        self.phase = Phase.REFUSED
+        self.next_attempt_at = (
+            now + timedelta(seconds=decision.retry_after_s) if decision.retry_after_s is not None else None
+        )
+        self.set_status(now, Status.BREAKER_OPEN, decision.reason, next_attempt_at=self.next_attempt_at)
+
+    def check_deadlines(self, now: datetime) -> bool:
+        """End a connect that outlived WAZIPER_CONNECT_TIMEOUT, or a live check nobody answered.
+        Return True if it did."""
+        if self.phase is Phase.CONNECTING and self.connect_deadline and now >= self.connect_deadline:
+            limit = settings.WAZIPER_CONNECT_TIMEOUT
+            self.after_failure(
+                Kind.CONNECT_TIMEOUT, f"no answer within {limit:g}s; connection cancelled", now
+            )
+            return True
+        if self.phase is Phase.CONNECTED and self.pong_deadline and now >= self.pong_deadline:
+            self.after_failure(Kind.LIVE_CHECK, "live check: no answer", now)
+            return True
+        return False
+
+    def start_live_check(self, now: datetime, answer_within_s: float) -> None:
+        if self.session is None or self.phase is not Phase.CONNECTED or self.pong_deadline is not None:
+            return
+        self.pong_deadline = now + timedelta(seconds=answer_within_s)
+        self.session.check_alive(now)
+
+    # --- what the session reports -------------------------------------------------------------
+    def react(self, event: TransportEvent, now: datetime) -> None:
         # One transaction per event: a database error leaves none of its writes behind, so
-        # handling it again (step_replay) does not record a failure twice.
+        # handling it again (the loop's replay) does not record a failure twice.
         with transaction.atomic():
-            self.handle_event(held, event, now)
+            self.handle_event(event, now)
 
-    def handle_event(self: _Worker, held: Held, event: TransportEvent, now: datetime) -> None:
+    def handle_event(self, event: TransportEvent, now: datetime) -> None:
         data = event.data
         kind = event.kind
         if kind == base.QR:
-            if held.phase is Phase.CONNECTING:
-                # The dial reached WhatsApp: the network works, which is all a probe asks.
-                breaker_service.record_success(held.pk, now=now)
-            held.phase = Phase.QR
-            held.connect_deadline = None  # only the QR timeout remains
-            store_qr(
-                held.pk, str(data.get("code", "")), _parse_time(data.get("expires_at")), now, held.status
-            )
-            held.status = Status.QR_PENDING
+            self._on_qr(data, now)
         elif kind == base.QR_TIMEOUT:
             # Nobody scanned: park until the next QR request. Not a failure.
-            self._close_session(held, now)
+            self.close_session(now)
             with transaction.atomic():
-                Instance.objects.filter(pk=held.pk).update(desired_state=Instance.Desired.STOPPED)
-                self._set_status(
-                    held, now, Status.QR_EXPIRED, "nobody scanned the QR code in time", last_qr=""
-                )
+                Instance.objects.filter(pk=self.pk).update(desired_state=Instance.Desired.STOPPED)
+                self.set_status(now, Status.QR_EXPIRED, "nobody scanned the QR code in time", last_qr="")
         elif kind == base.PAIRED:
             # The phone scanned; whatsmeow now dials again to log in, and that dial can hang like
             # any other. The QR timeout no longer applies: the connect timeout does.
-            held.phase = Phase.CONNECTING
-            held.connect_deadline = now + timedelta(seconds=settings.WAZIPER_CONNECT_TIMEOUT)
-            Instance.objects.filter(pk=held.pk).update(
+            self.phase = Phase.CONNECTING
+            self.connect_deadline = now + timedelta(seconds=settings.WAZIPER_CONNECT_TIMEOUT)
+            Instance.objects.filter(pk=self.pk).update(
                 jid=data.get("jid", ""), push_name=data.get("push_name", "")
             )
         elif kind == base.CONNECTED:
-            held.phase = Phase.CONNECTED
-            held.connect_deadline = None
-            held.attempts = 0
-            breaker_service.record_success(held.pk, now=now)
-            fields: dict[str, Any] = {"connected_at": now, "last_seen_at": now, "retry_attempts": 0}
-            fields.update({"next_attempt_at": None, "last_qr": "", "qr_expires_at": None})
-            if data.get("jid"):
-                fields["jid"] = data["jid"]
-                fields["push_name"] = data.get("push_name", "")
-            self._set_status(held, now, Status.CONNECTED, f"connected as {data.get('jid', '')}", **fields)
-            logger.info("instance %s: ✅ connected as %s", held.instance_id, data.get("jid", "?"))
+            self._on_connected(data, now)
         elif kind == base.CONNECT_FAILED:
             retryable = bool(data.get("retryable", True))
-            self._after_failure(
-                held, Kind.CONNECT_FAILED, str(data.get("error", "connect failed")), now, force=not retryable
-            )
+            error = str(data.get("error", "connect failed"))
+            self.after_failure(Kind.CONNECT_FAILED, error, now, force=not retryable)
         elif kind == base.DISCONNECTED:
             if not data.get("requested"):
-                self._after_failure(held, Kind.DISCONNECTED, str(data.get("reason", "connection lost")), now)
+                self.after_failure(Kind.DISCONNECTED, str(data.get("reason", "connection lost")), now)
         elif kind == base.LOGGED_OUT:
-            self._logged_out(held, now, str(data.get("reason", "")), requested=bool(data.get("requested")))
+            self._logged_out(now, str(data.get("reason", "")), requested=bool(data.get("requested")))
         elif kind == base.STREAM_REPLACED:
-            self._after_failure(
-                held, Kind.STREAM_REPLACED, "another client opened this WhatsApp session", now
-            )
+            self.after_failure(Kind.STREAM_REPLACED, "another client opened this WhatsApp session", now)
         elif kind == base.TEMPORARY_BAN:
             detail = f"temporarily banned by WhatsApp (code {data.get('code')}, {data.get('expire_s')}s)"
-            self._after_failure(held, Kind.BANNED, detail, now)
+            self.after_failure(Kind.BANNED, detail, now)
         elif kind == base.SESSION_CRASHED:
-            self._after_failure(held, Kind.HOST_CRASHED, str(data.get("error", "session process died")), now)
+            self.after_failure(Kind.HOST_CRASHED, str(data.get("error", "session process died")), now)
         elif kind == base.SEND_RESULT:
-            if self.dispatcher.on_send_result(held.pk, data, now):
-                self._after_failure(held, Kind.SEND_FAILED, str(data.get("error", "send failed")), now)
+            if self.sender.on_send_result(self.pk, data, now):
+                self.after_failure(Kind.SEND_FAILED, str(data.get("error", "send failed")), now)
         elif kind == base.RECEIPT:
-            self.dispatcher.on_receipt(held.pk, data, now)
+            self.sender.on_receipt(self.pk, data, now)
         elif kind == base.INCOMING:
-            emit_event(
-                held.pk,
-                "message",
-                {k: data.get(k) for k in ("message_id", "chat", "sender", "text", "kind")},
-                now=now,
-            )
+            fields = ("message_id", "chat", "sender", "text", "kind")
+            emit_event(self.pk, "message", {k: data.get(k) for k in fields}, now=now)
         elif kind == base.PAIR_CODE:
-            self._finish_command(
-                held, base.PAIR_CODE, now, {"code": data["code"]} if data.get("code") else data
-            )
-            if data.get("code"):
-                emit_event(held.pk, "pair_code", {"code": data["code"]}, now=now)
+            code = data.get("code")
+            self._finish_command(base.PAIR_CODE, now, {"code": code} if code else data)
+            if code:
+                emit_event(self.pk, "pair_code", {"code": code}, now=now)
         elif kind == base.PONG:
-            held.pong_deadline = None
+            self.pong_deadline = None
             if data.get("connected"):
-                Instance.objects.filter(pk=held.pk).update(last_seen_at=now)
+                Instance.objects.filter(pk=self.pk).update(last_seen_at=now)
             else:
-                self._after_failure(held, Kind.LIVE_CHECK, "live check: the session is not connected", now)
+                self.after_failure(Kind.LIVE_CHECK, "live check: the session is not connected", now)
         else:
-            logger.warning("instance %s: ignoring unknown event %r", held.instance_id, kind)
+            logger.warning("instance %s: ignoring unknown event %r", self.instance_id, kind)
 
-    def _logged_out(self: _Worker, held: Held, now: datetime, reason: str, *, requested: bool) -> None:
+    def _on_qr(self, data: dict[str, Any], now: datetime) -> None:
+        if self.phase is Phase.CONNECTING:
+            # The dial reached WhatsApp: the network works, which is all a probe asks.
+            breaker_service.record_success(self.pk, now=now)
+        self.phase = Phase.QR
+        self.connect_deadline = None  # only the QR timeout remains
+        store_qr(self.pk, str(data.get("code", "")), _parse_time(data.get("expires_at")), now, self.status)
+        self.status = Status.QR_PENDING
+
+    def _on_connected(self, data: dict[str, Any], now: datetime) -> None:
+        self.phase = Phase.CONNECTED
+        self.connect_deadline = None
+        self.attempts = 0
+        breaker_service.record_success(self.pk, now=now)
+        fields: dict[str, Any] = {"connected_at": now, "last_seen_at": now, "retry_attempts": 0}
+        fields.update({"next_attempt_at": None, "last_qr": "", "qr_expires_at": None})
+        if data.get("jid"):
+            fields["jid"] = data["jid"]
+            fields["push_name"] = data.get("push_name", "")
+        self.set_status(now, Status.CONNECTED, f"connected as {data.get('jid', '')}", **fields)
+        logger.info("instance %s: ✅ connected as %s", self.instance_id, data.get("jid", "?"))
+
+    def _logged_out(self, now: datetime, reason: str, *, requested: bool) -> None:
         """The device was unlinked: the session store is useless, a new QR is needed."""
-        command_pk = held.waiting_commands.pop(base.LOGGED_OUT, None)  # answered below, not failed
-        self._close_session(held, now)
+        command_pk = self.waiting_commands.pop(base.LOGGED_OUT, None)  # answered below, not failed
+        self.close_session(now)
         if not requested:
             # Forces the breaker open: retrying a logged-out session would only annoy WhatsApp.
             breaker_service.record_failure(
-                held.pk, Kind.LOGGED_OUT, reason or "logged out by WhatsApp", now=now
+                self.pk, Kind.LOGGED_OUT, reason or "logged out by WhatsApp", now=now
             )
-        self._remove_session_store(held)
+        self.remove_session_store()
         with transaction.atomic():
-            Instance.objects.filter(pk=held.pk).update(desired_state=Instance.Desired.STOPPED)
-            self._set_status(
-                held,
+            Instance.objects.filter(pk=self.pk).update(desired_state=Instance.Desired.STOPPED)
+            self.set_status(
                 now,
                 Status.LOGGED_OUT,
                 "logged out on request" if requested else f"logged out: {reason}",
@@ -183,107 +283,106 @@ class Reactions:
             InstanceCommand.objects.filter(pk=command_pk).update(finished_at=now, result={"ok": True})
 
     # --- commands from the web side -----------------------------------------------------------
-    def handle_command(self: _Worker, held: Held, command: InstanceCommand, now: datetime) -> None:
-        session = held.session
+    def handle_command(self, command: InstanceCommand, now: datetime) -> None:
+        session = self.session
         if command.kind == InstanceCommand.Kind.RECONNECT:
-            if held.phase in (Phase.WAITING, Phase.REFUSED, Phase.IDLE):
-                held.phase = Phase.IDLE
-                held.next_attempt_at = None
-            self._complete(command, now, {"ok": True})
+            if self.phase in (Phase.WAITING, Phase.REFUSED, Phase.IDLE):
+                self.phase = Phase.IDLE
+                self.next_attempt_at = None
+            _complete(command, now, {"ok": True})
         elif command.kind == InstanceCommand.Kind.LOGOUT:
-            if session is not None and held.phase is Phase.CONNECTED:
-                held.waiting_commands[base.LOGGED_OUT] = command.pk
+            if session is not None and self.phase is Phase.CONNECTED:
+                self.waiting_commands[base.LOGGED_OUT] = command.pk
                 session.logout(now)
             else:
-                self._logged_out(held, now, "requested", requested=True)
-                self._complete(command, now, {"ok": True})
+                self._logged_out(now, "requested", requested=True)
+                _complete(command, now, {"ok": True})
         elif command.kind == InstanceCommand.Kind.PAIR_PHONE:
             if session is None or not session.supports_pair_phone:
-                self._complete(
+                _complete(
                     command, now, {"error": "pairing by phone number needs a session showing a QR code"}
                 )
                 return
-            held.waiting_commands[base.PAIR_CODE] = command.pk
+            self.waiting_commands[base.PAIR_CODE] = command.pk
             try:
                 session.pair_phone(str(command.payload.get("phone", "")), now)
             except TransportError as exc:
-                held.waiting_commands.pop(base.PAIR_CODE, None)
-                self._complete(command, now, {"error": str(exc)})
+                self.waiting_commands.pop(base.PAIR_CODE, None)
+                _complete(command, now, {"error": str(exc)})
         else:
-            self._complete(command, now, {"error": f"unknown command {command.kind!r}"})
+            _complete(command, now, {"error": f"unknown command {command.kind!r}"})
 
-    def _finish_command(
-        self: _Worker, held: Held, event_kind: str, now: datetime, result: dict[str, Any]
-    ) -> None:
-        command_pk = held.waiting_commands.pop(event_kind, None)
+    def _finish_command(self, event_kind: str, now: datetime, result: dict[str, Any]) -> None:
+        command_pk = self.waiting_commands.pop(event_kind, None)
         if command_pk is not None:
             InstanceCommand.objects.filter(pk=command_pk).update(finished_at=now, result=result)
 
-    @staticmethod
-    def _complete(command: InstanceCommand, now: datetime, result: dict[str, Any]) -> None:
-        InstanceCommand.objects.filter(pk=command.pk).update(finished_at=now, result=result)
+    # --- state, sessions, failures ------------------------------------------------------------
+    def set_status(self, now: datetime, status: str, detail: str = "", **fields: Any) -> None:
+        write_state(self.pk, now, status=status, previous_status=self.status, detail=detail, **fields)
+        self.status = status
 
-    # --- shared by the worker's steps and the reactions ----------------------------------------
-    def _set_status(
-        self: _Worker, held: Held, now: datetime, status: str, detail: str = "", **fields: Any
-    ) -> None:
-        write_state(held.pk, now, status=status, previous_status=held.status, detail=detail, **fields)
-        held.status = status
-
-    def _close_session(
-        self: _Worker, held: Held, now: datetime, *, disconnect: bool = False, lost: bool = False
-    ) -> None:
-        session, held.session = held.session, None
-        held.phase = Phase.IDLE
-        held.connect_deadline = held.pong_deadline = None
+    def close_session(self, now: datetime, *, disconnect: bool = False, lost: bool = False) -> None:
+        session, self.session = self.session, None
+        self.phase = Phase.IDLE
+        self.connect_deadline = self.pong_deadline = None
         # A logout or pairing code the session will now never answer: say so instead of
         # leaving the web side waiting on a command that never finishes.
-        for event_kind in list(held.waiting_commands):
-            self._finish_command(held, event_kind, now, {"error": "the session ended before it answered"})
+        for event_kind in list(self.waiting_commands):
+            self._finish_command(event_kind, now, {"error": "the session ended before it answered"})
         if session is None:
             return
         try:
             if disconnect and not lost:
                 session.disconnect(now)
         except Exception:
-            logger.exception("instance %s: disconnect failed", held.instance_id)
+            logger.exception("instance %s: disconnect failed", self.instance_id)
         finally:
             session.close()
-            self.dispatcher.on_session_lost(held.pk, now)
+            self.sender.on_session_lost(self.pk, now)
 
-    def _after_failure(
-        self: _Worker, held: Held, kind: str, detail: str, now: datetime, *, force: bool = False
-    ) -> None:
+    def after_failure(self, kind: str, detail: str, now: datetime, *, force: bool = False) -> None:
         """Record the failure, end the session, and schedule the retry the breaker allows."""
-        self._close_session(held, now)
-        outcome = breaker_service.record_failure(held.pk, kind, detail, now=now, force=force, rand=self.rand)
-        logger.warning("instance %s: %s: %s", held.instance_id, kind, detail)
+        self.close_session(now)
+        outcome = breaker_service.record_failure(self.pk, kind, detail, now=now, force=force, rand=self.rand)
+        logger.warning("instance %s: %s: %s", self.instance_id, kind, detail)
         if outcome.state != "closed":
-            held.phase = Phase.REFUSED
-            held.next_attempt_at = outcome.open_until
-            self._set_status(
-                held,
+            self.phase = Phase.REFUSED
+            self.next_attempt_at = outcome.open_until
+            self.set_status(
                 now,
                 Status.BREAKER_OPEN,
                 f"{kind}: {detail}",
                 next_attempt_at=outcome.open_until,
-                retry_attempts=held.attempts,
+                retry_attempts=self.attempts,
             )
             return
         delay = retry_delay(
-            held.attempts, settings.WAZIPER_RETRY_BASE, settings.WAZIPER_RETRY_CAP, self.rand()
+            self.attempts, settings.WAZIPER_RETRY_BASE, settings.WAZIPER_RETRY_CAP, self.rand()
         )
-        held.attempts += 1
-        held.phase = Phase.WAITING
-        held.next_attempt_at = now + timedelta(seconds=delay)
-        self._set_status(
-            held,
+        self.attempts += 1
+        self.phase = Phase.WAITING
+        self.next_attempt_at = now + timedelta(seconds=delay)
+        self.set_status(
             now,
             Status.DISCONNECTED,
             f"{kind}: {detail}",
-            next_attempt_at=held.next_attempt_at,
-            retry_attempts=held.attempts,
+            next_attempt_at=self.next_attempt_at,
+            retry_attempts=self.attempts,
         )
 
-    def _remove_session_store(self: _Worker, held: Held) -> None:
-        remove_session_store(held.instance_id)
+    def remove_session_store(self) -> None:
+        remove_session_store(self.instance_id)
+
+    def keep_unhandled(self, events: list[TransportEvent], session: Session | None) -> None:
+        """The session will not report these again: keep them, or a `connected` (say) never
+        reaches the row while the worker acts on it."""
+        self.unhandled, self.unhandled_from = events, session
+
+    def take_unhandled(self) -> tuple[list[TransportEvent], Session | None]:
+        events, self.unhandled = self.unhandled, []
+        return events, self.unhandled_from
+
+
+def _complete(command: InstanceCommand, now: datetime, result: dict[str, Any]) -> None:
+    InstanceCommand.objects.filter(pk=command.pk).update(finished_at=now, result=result)

@@ -1,7 +1,7 @@
-"""What a worker is built from: its transports, its queue dispatcher and its name.
+"""What a worker is built from: its transports, its message sender and its name.
 
-Kept apart from the loop (worker.py) so the parts the worker depends on, and their defaults,
-read in one place; tests and benchmarks pass their own instead.
+Kept apart from the loop (worker/loop.py) so the parts the worker depends on, and their
+defaults, read in one place; tests and benchmarks pass their own instead.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from worker.transports.base import Session, Transport
 
 
 class Dispatcher(Protocol):
-    """The queue's side of the worker (instances/runtime/dispatching.py)."""
+    """The queue's side of the worker (worker/sender.py)."""
 
     def step(self, connected: dict[int, Session], now: datetime) -> bool: ...
     def on_send_result(self, instance_pk: int, data: dict[str, Any], now: datetime) -> bool: ...

@@ -45,7 +45,7 @@ def test_an_instance_logged_out_between_scan_and_claim_is_not_taken(owner: Any) 
     tick(worker, clock, 1)
     instance.refresh_from_db()
     assert (instance.status, instance.desired_state, instance.worker_id) == ("logged_out", "stopped", "")
-    assert instance.pk not in worker.held
+    assert instance.pk not in worker.leased
 
 
 def test_an_instance_stopped_between_scan_and_claim_is_never_dialed(owner: Any) -> None:
@@ -56,7 +56,7 @@ def test_an_instance_stopped_between_scan_and_claim_is_never_dialed(owner: Any) 
         tick(worker, clock)
     instance.refresh_from_db()
     assert (instance.status, instance.desired_state, instance.worker_id) == ("stopped", "stopped", "")
-    assert instance.pk not in worker.held
+    assert instance.pk not in worker.leased
 
 
 def test_a_breaker_reset_while_no_worker_held_the_instance_is_honoured_on_takeover(

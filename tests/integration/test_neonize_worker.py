@@ -77,7 +77,7 @@ def failures(instance: Instance) -> list[FailureEvent]:
 
 
 def session_of(worker: Worker, instance: Instance) -> NeonizeSession | None:
-    held = worker.held.get(instance.pk)
+    held = worker.leased.get(instance.pk)
     session = held.session if held else None
     return session if isinstance(session, NeonizeSession) else None
 

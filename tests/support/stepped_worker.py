@@ -25,4 +25,4 @@ class SteppedWorker:
         wait.on_sleep = lambda _n: self.tick()
 
     def holds(self, instance_pk: int) -> bool:
-        return instance_pk in self.worker.held
+        return instance_pk in self.worker.leased

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from breaker.models import FailureEvent
+from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, InstanceEvent, WorkerProcess
 from instances.service import create_instance
-from worker.cleanup import remove_session_store, run_cleanup
+from worker.cleanup import run_cleanup
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

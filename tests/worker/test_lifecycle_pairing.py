@@ -1,6 +1,6 @@
 """The worker between a scan and `connected`, with real session host processes (the scripted
-tests/support/fake_host.py) and a fake clock: after pairing, whatsmeow reconnects, and that dial can hang
-like any other."""
+tests/support/fake_host.py) and a fake clock: after pairing, whatsmeow reconnects, and that
+dial can hang like any other."""
 
 from __future__ import annotations
 

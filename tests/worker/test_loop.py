@@ -69,7 +69,7 @@ def test_qr_rotates_then_parks_as_qr_expired_without_a_failure(owner: Any, clock
     assert instance.status == "qr_expired" and instance.desired_state == "stopped"
     assert not FailureEvent.objects.filter(instance=instance).exists()
     tick(worker, clock, 1)
-    assert instance.pk not in worker.held
+    assert instance.pk not in worker.leased
 
 
 def test_a_linked_phone_reconnects_without_a_qr(owner: Any, clock: FakeClock) -> None:
@@ -102,10 +102,10 @@ def test_default_schedule_trips_inside_the_window(owner: Any, clock: FakeClock, 
     worker = make_worker(clock)
     start = clock.now()
     tick(worker, clock)
-    while worker.held[instance.pk].status != "breaker_open":
+    while worker.leased[instance.pk].status != "breaker_open":
         # worst case of the full jitter: every wait is its cap (rand → 1)
         worker.rand = lambda: 0.999999
-        clock.current = max(clock.now() + timedelta(seconds=0.3), worker.held[instance.pk].next_attempt_at)
+        clock.current = max(clock.now() + timedelta(seconds=0.3), worker.leased[instance.pk].next_attempt_at)
         worker.run_once(clock.now())
         assert clock.now() - start < timedelta(seconds=settings.WAZIPER_BREAKER_WINDOW)
     assert FailureEvent.objects.filter(instance=instance).count() == settings.WAZIPER_BREAKER_THRESHOLD
@@ -157,7 +157,7 @@ def test_hanging_connect_is_cancelled_at_the_timeout_and_counted(
     failure = FailureEvent.objects.get(instance=instance)
     assert failure.kind == "connect_timeout" and "no answer within 30s" in failure.detail
     assert status_of(instance) == "disconnected"
-    assert worker.held[instance.pk].session is None
+    assert worker.leased[instance.pk].session is None
 
 
 def test_lease_takeover_after_a_worker_dies(owner: Any, clock: FakeClock, settings: Any) -> None:
@@ -167,7 +167,7 @@ def test_lease_takeover_after_a_worker_dies(owner: Any, clock: FakeClock, settin
     assert status_of(instance) == "connected"
     survivor = make_worker(clock, "alive")
     tick(survivor, clock, 1)
-    assert instance.pk not in survivor.held  # the lease is still live
+    assert instance.pk not in survivor.leased  # the lease is still live
     tick(survivor, clock, settings.WAZIPER_LEASE_TTL)  # `dead` never renews
     instance.refresh_from_db()
     assert instance.worker_id == "alive" and instance.status == "connected"
@@ -180,14 +180,14 @@ def test_stopping_an_instance_closes_its_session_and_releases_the_lease(owner: A
     request_stopped(instance)
     tick(worker, clock, 1)
     instance.refresh_from_db()
-    assert instance.status == "stopped" and instance.worker_id == "" and instance.pk not in worker.held
+    assert instance.status == "stopped" and instance.worker_id == "" and instance.pk not in worker.leased
 
 
 def test_unexpected_drop_is_a_failure_and_reconnects(owner: Any, clock: FakeClock) -> None:
     instance = sandbox(owner, linked=True)
     worker = make_worker(clock)
     tick(worker, clock)
-    worker.held[instance.pk].session.drop()
+    worker.leased[instance.pk].session.drop()
     tick(worker, clock, 0.3)
     assert FailureEvent.objects.get(instance=instance).kind == "disconnected"
     assert status_of(instance) == "disconnected"
@@ -199,7 +199,7 @@ def test_live_check_finds_a_dead_session(owner: Any, clock: FakeClock, settings:
     instance = sandbox(owner, linked=True)
     worker = make_worker(clock)
     tick(worker, clock)
-    worker.held[instance.pk].session.phase = "closed"  # the socket died silently
+    worker.leased[instance.pk].session.phase = "closed"  # the socket died silently
     tick(worker, clock, settings.WAZIPER_LIVE_CHECK_INTERVAL)
     tick(worker, clock, 0.3)
     assert FailureEvent.objects.get(instance=instance).kind == "live_check"
@@ -306,7 +306,7 @@ def test_a_session_that_raises_while_polled_is_its_instances_failure_only(
     tick(worker, clock, 0.3)
     assert status_of(healthy) == "connected"
     assert "out of range" in FailureEvent.objects.get(instance=broken).detail
-    assert status_of(broken) == "disconnected" and worker.held[broken.pk].session is None
+    assert status_of(broken) == "disconnected" and worker.leased[broken.pk].session is None
 
 
 def test_a_wall_clock_stepped_back_does_not_stall_the_periodic_steps(owner: Any, clock: FakeClock) -> None:
@@ -316,7 +316,7 @@ def test_a_wall_clock_stepped_back_does_not_stall_the_periodic_steps(owner: Any,
     clock.advance(-3600)  # NTP steps the clock back an hour
     request_stopped(instance)
     tick(worker, clock, 1)
-    assert status_of(instance) == "stopped" and instance.pk not in worker.held
+    assert status_of(instance) == "stopped" and instance.pk not in worker.leased
     assert WorkerProcess.objects.get(worker_id="w1").heartbeat_at == clock.now()
 
 
@@ -354,7 +354,7 @@ def test_a_logout_the_session_never_answers_is_finished_with_an_error(owner: Any
     instance = sandbox(owner, linked=True)
     worker = make_worker(clock)
     tick(worker, clock)
-    session = worker.held[instance.pk].session
+    session = worker.leased[instance.pk].session
     session.logout = lambda now: None  # the phone side never answers
     command = send_command(instance, InstanceCommand.Kind.LOGOUT)
     tick(worker, clock, 0.3)

@@ -91,7 +91,7 @@ def test_a_stop_interrupted_by_a_locked_database_is_finished_on_the_next_tick(ow
     tick(worker, clock, 1, times=2)
     instance.refresh_from_db()
     assert (instance.status, instance.worker_id) == ("stopped", "")
-    assert instance.pk not in worker.held
+    assert instance.pk not in worker.leased
 
 
 def wait_for_downloads(worker: Worker, timeout: float = 10.0) -> None:

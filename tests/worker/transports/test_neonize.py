@@ -1,6 +1,6 @@
 """The neonize transport's session alone: real session hosts running real neonize, pointed at
-the fault kit's loopback proxies, plus a scripted fake host (tests/support/tests/support/fake_host.py) for what only a real
-phone or a broken host could produce. No worker, no database.
+the fault kit's loopback proxies, plus a scripted fake host (tests/support/fake_host.py) for
+what only a real phone or a broken host could produce. No worker, no database.
 
 Each real host costs ~0.6 s of CPU (neonize's import); waits are deadlines on the next event,
 generous because a busy machine can make a host's start take seconds.
