@@ -10,7 +10,7 @@ PORT   ?= 8000
 help:
 	@echo "make run    set up and start the gateway on http://$(HOST):$(PORT) (SQLite, web + worker)"
 	@echo "make test   set up and run the whole test suite"
-	@echo "make lint   ruff"
+	@echo "make lint   ruff, the layers contract (import-linter) and mypy"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,12 @@ test: $(VENV)/.stamp-dev
 	$(PY) -m tests.support.pgcluster -- $(PY) -m pytest $(PG_PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no dbengines tests collected" >&2; exit 1; fi; exit $$rc
 
+# Style, the layers contract (pyproject.toml [tool.importlinter]) and types.
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
