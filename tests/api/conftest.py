@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from kernel import waiting
-from tests.support.stepped_worker import SteppedWorker
+from tests.support.worker import SteppedWorker
 from tests.support.worker_sim import FakeWait
 
 

@@ -11,7 +11,7 @@ from breaker.models import BreakerReset, BreakerState, FailureEvent
 from instances.models import Instance, InstanceCommand
 from instances.service import create_instance, request_running
 from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
-from tests.support.stepped_worker import SteppedWorker
+from tests.support.worker import SteppedWorker
 from tests.support.worker_sim import hold, trip_breaker
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from breaker.models import BreakerReset, BreakerState
 from instances.models import Instance, InstanceCommand
 from instances.service import create_instance, request_running
 from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
-from tests.support.stepped_worker import SteppedWorker
+from tests.support.worker import SteppedWorker
 from tests.support.worker_sim import QR_CODE, FakeWait, link, show_qr, trip_breaker
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from instances.models import Instance, InstanceCommand, InstanceEvent, SandboxPhone
 from instances.service import create_instance, request_running
 from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
-from tests.support.stepped_worker import SteppedWorker
+from tests.support.worker import SteppedWorker
 from tests.support.worker_sim import FakeWait, finish_commands, hold, link
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from instances.models import Instance, SandboxPhone
 from instances.service import create_instance, request_running
 from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
-from tests.support.stepped_worker import SteppedWorker
+from tests.support.worker import SteppedWorker
 from tests.support.worker_sim import show_qr
 
 pytestmark = pytest.mark.django_db

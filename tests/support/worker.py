@@ -1,11 +1,17 @@
-"""Driving a real Worker step by step with a fake clock (as healthchecks tests `sendalerts`)."""
+"""Driving a real Worker step by step with a fake clock (as healthchecks tests `sendalerts`):
+`tick` is the one way tests step the worker; `SteppedWorker` keeps a worker and its clock
+together for the API tests."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.utils import timezone
+
 from instances.models import Instance
+from kernel import waiting
 from kernel.clock import FakeClock
+from tests.support.worker_sim import FakeWait
 from worker.loop import Worker
 from worker.transports.sandbox import SandboxTransport
 
@@ -30,3 +36,23 @@ def tick(worker: Worker, clock: FakeClock, seconds: float = 0.0, times: int = 1)
 def status_of(instance: Instance) -> str:
     instance.refresh_from_db()
     return instance.status
+
+
+class SteppedWorker:
+    """A worker and its fake clock together, for tests of endpoints that wait for the worker's
+    reaction: `run_while_waiting` makes every sleep of a waiting view one worker tick."""
+
+    def __init__(self) -> None:
+        # Starts at the real time: the views compare QR expiry and leases with timezone.now().
+        self.clock = FakeClock(timezone.now())
+        self.worker = make_worker(self.clock)
+
+    def tick(self, seconds: float = waiting.INTERVAL_S, times: int = 1) -> None:
+        tick(self.worker, self.clock, seconds, times)
+
+    def run_while_waiting(self, wait: FakeWait) -> None:
+        """Each time a view sleeps waiting for the worker, the worker takes one step."""
+        wait.on_sleep = lambda _n: self.tick()
+
+    def holds(self, instance_pk: int) -> bool:
+        return instance_pk in self.worker.leased
