@@ -74,7 +74,7 @@ def stacked_bars(
     label_every = max(1, math.ceil(len(labels) / 8))  # at most ~8 labels, so they never overlap
     for i, label in enumerate(labels):
         x = left + slot * i + (slot - bar_w) / 2
-        base = top + plot_h
+        base: float = top + plot_h
         for index, (name, values) in enumerate(series):
             value = values[i]
             if not value:

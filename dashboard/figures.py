@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -84,7 +85,8 @@ def failures_per_instance(buckets: Buckets, top: int = 6) -> list[tuple[str, lis
     series: list[tuple[str, list[int]]] = []
     others = [0] * buckets.count
     for index, row in enumerate(rows):
-        values = [row[f"b{i}"] for i in range(buckets.count)]
+        counts: dict[str, Any] = dict(row)  # the bucket keys are built at run time
+        values = [counts[f"b{i}"] for i in range(buckets.count)]
         if index < top:
             name = row["instance__name"]
             label = f"{name} ({row['instance__instance_id']})" if name else row["instance__instance_id"]

@@ -85,7 +85,8 @@ class ErrorSerializer(serializers.Serializer):
 
     status = ErrorStatusField()
     message = serializers.CharField()
-    errors = serializers.DictField(
+    # A field named like Serializer.errors: this class only describes the body in the schema.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="400: the reasons per field.",

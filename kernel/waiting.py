@@ -20,7 +20,7 @@ sleep: Callable[[float], None] = time.sleep
 clock: Callable[[], float] = time.monotonic
 
 
-def poll(check: Callable[[], T | None], timeout: float, interval: float = INTERVAL_S) -> T | None:
+def poll(check: Callable[[], T], timeout: float, interval: float = INTERVAL_S) -> T | None:
     """Call `check` until it returns something other than None or `timeout` seconds pass.
 
     `check` runs at least once (so `timeout=0` is "look once") and once more at the deadline.

@@ -171,7 +171,11 @@ class EventRelay:
     def _start_listener(self) -> None:
         if notify_supported() and self._listener is None:
             loop = asyncio.get_running_loop()
-            self._listener = Listener(lambda: loop.call_soon_threadsafe(self._wake.set))
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(self._wake.set)
+
+            self._listener = Listener(wake)
             self._listener.start()
 
     async def _idle(self) -> None:

@@ -161,8 +161,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
 
 # --- waziper --------------------------------------------------------------------------------
-globals().update(load_waziper_settings(ENV))
-WAZIPER_SESSIONS_DIR = str((BASE_DIR / WAZIPER_SESSIONS_DIR).resolve())  # noqa: F821
+_waziper = load_waziper_settings(ENV)
+globals().update(_waziper)
+WAZIPER_SESSIONS_DIR = str((BASE_DIR / _waziper["WAZIPER_SESSIONS_DIR"]).resolve())
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["instances.auth.AccessTokenAuthentication"],
@@ -176,7 +177,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "kernel.envelope.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["kernel.throttles.TokenRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"token": WAZIPER_THROTTLE_RATE},  # noqa: F821
+    "DEFAULT_THROTTLE_RATES": {"token": _waziper["WAZIPER_THROTTLE_RATE"]},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -84,10 +84,9 @@ class InstanceStateSerializer(InstanceSerializer):
         read_only_fields = fields
 
 
-def finite(value: float) -> float:
+def finite(value: float) -> None:
     if not math.isfinite(value):
         raise serializers.ValidationError("Must be a finite number.")
-    return value
 
 
 class QrQuerySerializer(serializers.Serializer):

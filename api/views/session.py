@@ -7,6 +7,7 @@ database; it never touches a socket.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.utils import timezone
@@ -108,7 +109,7 @@ class QrCodeView(ApiView):
         found: instances_service.ShownQr | str | None = instances_service.shown_qr(instance, now)
         if found is None:
             control.start_for_qr(instance, user=request.user, now=now)
-            found = waiting.poll(lambda: _qr_or_linked(instance), query.validated_data["wait"])
+            found = waiting.poll(functools.partial(_qr_or_linked, instance), query.validated_data["wait"])
         if found == _LINKED:
             return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
         if isinstance(found, instances_service.ShownQr):

@@ -4,10 +4,14 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import OperationalError, models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("waziper.auth")
 
@@ -21,7 +25,7 @@ def hash_key(raw_key: str) -> str:
 
 
 class AccessTokenManager(models.Manager["AccessToken"]):
-    def issue(self, user: models.Model, name: str = "") -> tuple[AccessToken, str]:
+    def issue(self, user: User, name: str = "") -> tuple[AccessToken, str]:
         """Create a token for `user` and return it with the raw key, which is never stored."""
         raw_key = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = self.create(user=user, name=name, key_hash=hash_key(raw_key), prefix=raw_key[:12])

@@ -75,7 +75,13 @@ class Host:
         except BaseException:
             self.lock.release()
             raise
-        task.add_done_callback(lambda t: (self.lock.release(), t.cancelled() or t.exception()))
+
+        def release(done: asyncio.Future[Any]) -> None:
+            self.lock.release()
+            if not done.cancelled():
+                done.exception()  # retrieved here, so asyncio does not log it as never retrieved
+
+        task.add_done_callback(release)
         return await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - loop.time()))
 
     def error(self, cmd: dict[str, Any], message: str, **fields: Any) -> None:
@@ -162,6 +168,7 @@ class Host:
         self.spawn(self._watch(s))
 
     async def _hold_lock_while_connecting(self, s: Session) -> None:
+        assert s.task is not None  # set by _connect before this is spawned
         try:
             waiter = asyncio.ensure_future(s.progress.wait())
             await asyncio.wait({s.task, waiter}, timeout=CONNECT_HOLD_S, return_when=asyncio.FIRST_COMPLETED)
@@ -170,6 +177,7 @@ class Host:
             self.lock.release()
 
     async def _watch(self, s: Session) -> None:
+        assert s.task is not None
         try:
             await s.task
         except Exception as exc:

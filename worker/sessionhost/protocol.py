@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,7 +155,7 @@ def _abs_path(v: Any) -> str:
     return v
 
 
-def _choice(*options: str):
+def _choice(*options: str) -> Callable[[Any], str]:
     def check(v: Any) -> str:
         if v not in options:
             raise ValueError(f"must be one of {', '.join(options)}")

@@ -67,6 +67,7 @@ class HostProcess:
         self.pid = self.proc.pid
         self.started = time.monotonic()
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            assert pipe is not None  # all three are PIPEs
             os.set_blocking(pipe.fileno(), False)
         self._to_host = bytearray()  # commands the pipe did not take yet
         self._from_host = bytearray()  # a partial stdout line
@@ -121,10 +122,11 @@ class HostProcess:
                 self.stdout_eof_at = time.monotonic()
                 break
             self._from_host += chunk
-        *lines, rest = self._from_host.split(b"\n")
+        *complete, rest = self._from_host.split(b"\n")
         if len(rest) > p.MAX_LINE_BYTES:
             raise p.ProtocolError(f"a line longer than {p.MAX_LINE_BYTES} bytes")
         self._from_host = bytearray(rest)
+        lines = [bytes(line) for line in complete]
         if self.stdout_eof_at is not None and rest.strip():
             lines.append(bytes(rest))  # a last line without its newline is still a line
             self._from_host.clear()
