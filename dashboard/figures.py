@@ -1,4 +1,5 @@
-"""Read-only figures for the dashboard: list columns and chart series, each a fixed query count."""
+"""Read-only figures for the dashboard: list columns, an instance's status panel and chart series,
+each a fixed query count."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from django.conf import settings
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
+from breaker import service as breaker_service
 from breaker.models import BreakerState, FailureEvent
-from instances.models import Instance
+from instances.models import Instance, InstanceEvent, WorkerProcess
+from operations.frames import phone_from_jid
 from queueing.models import QueuedMessage
 from queueing.stats import PENDING_STATUSES
 
@@ -42,6 +45,110 @@ def with_list_columns(queryset: QuerySet[Instance], now: datetime) -> QuerySet[I
         queue_depth=_count(pending),
         last_failure_at=Subquery(last_failure.values("at")[:1]),
         last_failure_kind=Subquery(last_failure.values("kind")[:1]),
+    )
+
+
+# What the instance page counts as its queue: waiting, in flight, and claimed by a worker that died
+# mid-send (they need a person's look).
+QUEUE_DEPTH_STATUSES = (
+    QueuedMessage.Status.QUEUED,
+    QueuedMessage.Status.SENDING,
+    QueuedMessage.Status.UNCERTAIN,
+)
+RECENT_FAILURES = 10
+RECENT_EVENTS = 15
+
+
+@dataclass(frozen=True)
+class BreakerFigures:
+    state: str
+    state_label: str
+    failures_in_window: int
+    threshold: int
+    window_s: float
+    open_until: datetime | None
+    forced_reason: str
+    last_reset_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventLine:
+    at: datetime
+    kind: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class InstanceHome:
+    """The status panel of an instance's admin page."""
+
+    phone: str
+    breaker: BreakerFigures
+    queue: dict[str, int]
+    recent_failures: list[FailureEvent]
+    recent_events: list[EventLine]
+    worker: WorkerProcess | None
+    lease_live: bool
+
+
+def _breaker_figures(instance: Instance, now: datetime) -> BreakerFigures:
+    """Read-only: an instance that never failed has no breaker row and is closed (no row is made)."""
+    state = BreakerState.objects.filter(pk=instance.pk).first() or BreakerState(instance=instance)
+    config = breaker_service.config_for(state)
+    return BreakerFigures(
+        state=state.state,
+        state_label=state.get_state_display(),
+        failures_in_window=breaker_service.failures_in_window(state, config, now),
+        threshold=config.threshold,
+        window_s=config.window_s,
+        open_until=state.open_until,
+        forced_reason=state.forced_reason,
+        last_reset_at=state.last_reset_at,
+    )
+
+
+def _queue_depth(instance: Instance) -> dict[str, int]:
+    row = QueuedMessage.objects.filter(instance=instance, status__in=QUEUE_DEPTH_STATUSES).aggregate(
+        **{status: Count("id", filter=Q(status=status)) for status in QUEUE_DEPTH_STATUSES}
+    )
+    return {str(status): int(row[status] or 0) for status in QUEUE_DEPTH_STATUSES}
+
+
+def event_summary(kind: str, payload: dict[str, Any]) -> str:
+    """One outbox row as a line of text (a QR or pairing code itself is never shown)."""
+    if kind == InstanceEvent.Kind.STATUS:
+        return " · ".join(str(part) for part in (payload.get("status"), payload.get("detail")) if part)
+    if kind == InstanceEvent.Kind.BREAKER:
+        moved = f"{payload.get('previous')} → {payload.get('state')}"
+        return f"{moved} · {payload['reason']}" if payload.get("reason") else moved
+    if kind == InstanceEvent.Kind.QR:
+        return "new QR code"
+    if kind == InstanceEvent.Kind.PAIR_CODE:
+        return "pairing code issued"
+    if kind == InstanceEvent.Kind.MESSAGE:
+        return (
+            f"{payload.get('kind') or 'message'} from {payload.get('chat') or payload.get('sender') or '?'}"
+        )
+    return ""
+
+
+def instance_home(instance: Instance, now: datetime) -> InstanceHome:
+    """Breaker, queue depth, recent failures and events, the worker holding the lease: a fixed
+    handful of queries (six at most) whatever the instance's history."""
+    failures = list(FailureEvent.objects.filter(instance=instance).order_by("-at", "-id")[:RECENT_FAILURES])
+    events = instance.events.order_by("-id")[:RECENT_EVENTS]
+    worker = (
+        WorkerProcess.objects.filter(worker_id=instance.worker_id).first() if instance.worker_id else None
+    )
+    lease = instance.lease_expires_at
+    return InstanceHome(
+        phone=phone_from_jid(instance.jid),
+        breaker=_breaker_figures(instance, now),
+        queue=_queue_depth(instance),
+        recent_failures=failures,
+        recent_events=[EventLine(e.created_at, e.kind, event_summary(e.kind, e.payload)) for e in events],
+        worker=worker,
+        lease_live=bool(instance.worker_id) and lease is not None and lease > now,
     )
 
 

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import actions, figures
@@ -68,12 +69,22 @@ def link_phone(request: HttpRequest, instance_id: str) -> HttpResponse:
     )
 
 
+def _back(request: HttpRequest, instance: Instance) -> HttpResponse:
+    """To the page the button was pressed on (`next`, if it is one of ours), else Link phone."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("dashboard:link-phone", instance.instance_id)
+
+
 def _reply(request: HttpRequest, instance: Instance, outcome: actions.Outcome) -> HttpResponse:
     if _wants_json(request):
         body = {"status": "success" if outcome.ok else "error", "message": outcome.message}
         return JsonResponse({**body, **(outcome.data or {})}, status=200 if outcome.ok else 400)
     messages.add_message(request, messages.SUCCESS if outcome.ok else messages.ERROR, outcome.message)
-    return redirect("dashboard:link-phone", instance.instance_id)
+    return _back(request, instance)
 
 
 @require_POST

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dashboard import actions
-from dashboard.figures import with_list_columns
+from dashboard.figures import instance_home, with_list_columns
 from instances import service as instances_service
 from instances.models import (
     AccessToken,
@@ -39,8 +39,13 @@ class BreakerStateFilter(admin.ChoicesFieldListFilter):
         self.title = "breaker"
 
 
-def _badge(css: str, text: str) -> str:
-    return format_html('<span class="wz-badge {}">{}</span>', css, text)
+# The instance page's buttons: the dashboard's actions (dashboard/urls.py), which come back here.
+HOME_BUTTONS = (
+    ("reset-breaker", "Reset breaker", ""),
+    ("start", "Start", ""),
+    ("stop", "Stop", ""),
+    ("logout", "Log out", "wz-danger"),
+)
 
 
 class InstanceForm(forms.ModelForm):
@@ -68,21 +73,14 @@ class InstanceForm(forms.ModelForm):
 
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
-    """The instance list operators start from: state at a glance, bulk actions, "Link phone"."""
+    """The instance list operators start from (state at a glance, bulk actions, "Link phone"), and
+    each instance's page: its status panel and buttons above the form, raw fields folded away."""
 
     form = InstanceForm
-    list_display = [
-        "instance_id",
-        "name",
-        "owner",
-        "transport",
-        "status_badge",
-        "breaker_badge",
-        "failures",
-        "queue",
-        "last_failure",
-        "link_phone",
-    ]
+    # Narrow enough for 1280 px beside the admin's sidebar and filters: the name, transport and
+    # status detail share cells, and the last failure is the breaker cell's tooltip.
+    list_display = ["instance", "owner_name", "status_badge", "breaker_badge", "queue", "link_phone"]
+    list_display_links = ["instance"]
     list_filter = ["status", "desired_state", "transport", ("breaker__state", BreakerStateFilter)]
     list_select_related = ["owner"]
     search_fields = ["instance_id", "name", "jid", "owner__username"]
@@ -105,6 +103,56 @@ class InstanceAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     exclude = ["last_qr"]
+    # The status panel above the form reads these; they stay at hand, folded, for the rare edit.
+    fieldsets = [
+        (None, {"fields": ["name", "owner", "transport", "proxy_url"]}),
+        (
+            "Advanced",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "sandbox",
+                    "desired_state",
+                    ("send_delay_min", "send_delay_max"),
+                    ("status", "status_detail"),
+                    ("jid", "push_name"),
+                    ("worker_id", "lease_expires_at"),
+                    ("retry_attempts", "next_attempt_at"),
+                    ("last_qr_at", "qr_expires_at"),
+                    ("connected_at", "last_seen_at"),
+                    ("instance_id", "created_at", "updated_at"),
+                ],
+            },
+        ),
+    ]
+    add_fieldsets = [
+        (None, {"fields": ["name", "owner", "transport", "proxy_url"]}),
+        (
+            "Advanced",
+            {
+                "classes": ["collapse"],
+                "fields": ["sandbox", "desired_state", ("send_delay_min", "send_delay_max")],
+            },
+        ),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Instance | None = None) -> Any:
+        return self.fieldsets if obj is not None else self.add_fieldsets
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Instance | None = None,
+    ) -> Any:
+        if change and obj is not None:
+            context["home"] = instance_home(obj, timezone.now())
+            context["may_act"] = self.has_change_permission(request, obj)
+            context["buttons"] = HOME_BUTTONS
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request: HttpRequest, obj: Instance, form: Any, change: bool) -> None:
         if change:
@@ -124,31 +172,55 @@ class InstanceAdmin(admin.ModelAdmin):
             queryset = with_list_columns(queryset, timezone.now())
         return queryset
 
+    @admin.display(description="instance", ordering="instance_id")
+    def instance(self, obj: Instance) -> str:
+        return format_html(
+            '{}<span class="wz-sub">{}{}</span>',
+            obj.instance_id,
+            f"{obj.name} · " if obj.name else "",
+            obj.transport,
+        )
+
+    @admin.display(description="owner", ordering="owner__username")
+    def owner_name(self, obj: Instance) -> str:
+        return format_html('<span class="wz-cut" title="{}">{}</span>', obj.owner, obj.owner)
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Instance) -> str:
-        return _badge(f"wz-status-{obj.status}", obj.get_status_display())
+        # The badge says the state in a word or two; the full label and detail are one line below
+        # (cut to the cell's width) and whole in the tooltip.
+        badge = format_html(
+            '<span class="wz-badge wz-status-{}" title="{}">{}</span>',
+            obj.status,
+            obj.get_status_display(),
+            obj.status.replace("_", " "),
+        )
+        if not obj.status_detail:
+            return badge
+        detail = obj.status_detail
+        return format_html('{}<span class="wz-sub" title="{}">{}</span>', badge, detail, detail)
 
     @admin.display(description="breaker", ordering="breaker_state")
     def breaker_badge(self, obj: Instance) -> str:
         state = getattr(obj, "breaker_state", "closed")
-        return _badge(f"wz-breaker-{state}", state)
+        failures = getattr(obj, "failures_in_window", 0)
+        at = getattr(obj, "last_failure_at", None)
+        counted = f"{failures} failure{'' if failures == 1 else 's'}"
+        kind = getattr(obj, "last_failure_kind", "")
+        last = f"last: {kind}, {naturaltime(at)}" if at else "none recorded"
+        return format_html(
+            '<span class="wz-badge wz-breaker-{}">{}</span><span class="wz-sub" title="{}">{}</span>',
+            state,
+            state.replace("_", " "),
+            f"{counted} in the breaker's window; {last}",
+            counted,
+        )
 
-    @admin.display(description="failures in window", ordering="failures_in_window")
-    def failures(self, obj: Instance) -> int:
-        return getattr(obj, "failures_in_window", 0)
-
-    @admin.display(description="queue depth", ordering="queue_depth")
+    @admin.display(description="queue", ordering="queue_depth")
     def queue(self, obj: Instance) -> str:
         depth = getattr(obj, "queue_depth", 0)
         url = reverse("admin:queueing_queuedmessage_changelist") + f"?instance__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, depth)
-
-    @admin.display(description="last failure", ordering="last_failure_at")
-    def last_failure(self, obj: Instance) -> str:
-        at = getattr(obj, "last_failure_at", None)
-        if at is None:
-            return "–"
-        return f"{obj.last_failure_kind} · {naturaltime(at)}"
+        return format_html('<a href="{}" title="queued and sending messages">{}</a>', url, depth)
 
     @admin.display(description="")
     def link_phone(self, obj: Instance) -> str:

@@ -51,9 +51,6 @@ def test_an_operator_scans_the_live_qr_of_a_sandbox_phone_and_sees_it_connect(
     screenshot(page, "link-phone-connected.png")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "link-phone-mobile.png")
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{server.url}/admin/instances/instance/")
-    screenshot(page, "instances.png")
 
 
 def test_an_operator_resets_a_tripped_breaker_and_the_page_shows_it_closed(
