@@ -7,7 +7,8 @@ Tests call the steps directly with a fake clock (tests/support/worker.py).
 
 What happens to one instance is its `InstanceLifecycle`'s business (worker/lifecycle.py); the
 loop calls it under `_guard`, so one instance's exception is recorded as its failure and never
-stops the others. A database error makes the loop back off and try again.
+stops the others. An instance found deleted, whichever step finds out, is dropped on the spot
+(`_dropped_if_gone`). Any other database error makes the loop back off and try again.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from breaker.models import FailureEvent
 from instances import leases, worker_registry
+from instances.actual_state import InstanceGone
 from instances.models import Instance, InstanceCommand
 from kernel.clock import Clock, SystemClock
 from kernel.metrics import SESSIONS
@@ -34,6 +37,7 @@ from worker.transports.base import Session, Transport, TransportError, Transport
 
 logger = logging.getLogger("waziper.worker")
 Status = Instance.Status
+T = TypeVar("T")
 
 
 class Worker:
@@ -72,24 +76,57 @@ class Worker:
         self.last_run[name] = now
         return True
 
-    def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], Any]) -> None:
-        """Run one instance's work; its exception is its own failure, never the loop's."""
+    def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], T]) -> T | None:
+        """Run one instance's work; its exception is its own failure, never the loop's.
+        Returns what `fn` returned, or None if it failed."""
+        with self._dropped_if_gone(lifecycle, now):
+            try:
+                return fn()
+            except (DatabaseError, InstanceGone):
+                raise
+            except TransportError as exc:
+                # A transport refusing outright (unknown transport, unusable session store): no
+                # retry can mend it, so the breaker is forced open until a person looks.
+                logger.warning("instance %s: %s failed: %s", lifecycle.instance_id, what, exc)
+                lifecycle.after_failure(
+                    FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {exc}", now, force=not exc.retryable
+                )
+            except Exception as exc:
+                logger.exception("instance %s: %s failed", lifecycle.instance_id, what)
+                lifecycle.after_failure(
+                    FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", now
+                )
+        return None
+
+    @contextmanager
+    def _dropped_if_gone(self, lifecycle: InstanceLifecycle, now: datetime) -> Iterator[None]:
+        """Work on one instance that may find it deleted: a write found no row (InstanceGone),
+        or broke the foreign key at commit (a DatabaseError while the row is gone). Then the
+        instance is dropped here, whatever step found out; any other error is the caller's."""
         try:
-            fn()
+            yield
+        except InstanceGone:
+            self._drop_gone(lifecycle, now)
         except DatabaseError:
-            raise
-        except TransportError as exc:
-            # A transport refusing outright (unknown transport, unusable session store): no
-            # retry can mend it, so the breaker is forced open until a person looks.
-            logger.warning("instance %s: %s failed: %s", lifecycle.instance_id, what, exc)
-            lifecycle.after_failure(
-                FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {exc}", now, force=not exc.retryable
-            )
-        except Exception as exc:
-            logger.exception("instance %s: %s failed", lifecycle.instance_id, what)
-            lifecycle.after_failure(
-                FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", now
-            )
+            if not self._is_gone(lifecycle.pk):
+                raise
+            self._drop_gone(lifecycle, now)
+
+    @staticmethod
+    def _is_gone(instance_pk: int) -> bool:
+        try:
+            return not Instance.objects.filter(pk=instance_pk).exists()
+        except DatabaseError:
+            return False  # the database itself is failing: not something dropping would mend
+
+    def _drop_gone(self, lifecycle: InstanceLifecycle, now: datetime) -> None:
+        """A deleted instance: forget it, close its session and remove its session store."""
+        self.leased.pop(lifecycle.pk, None)
+        logger.warning("instance %s: deleted; session closed", lifecycle.instance_id)
+        try:
+            lifecycle.close_session(now, lost=True)
+        finally:
+            lifecycle.remove_session_store()
 
     def _handle_events(
         self,
@@ -131,14 +168,12 @@ class Worker:
             SESSIONS.labels(status=lifecycle.status).inc()
         kept, deleted = leases.renew(self.worker_id, self.leased, now, settings.WAZIPER_LEASE_TTL)
         for pk in list(self.leased):
-            if pk not in kept:
+            if pk in deleted:
+                self._drop_gone(self.leased[pk], now)
+            elif pk not in kept:
                 lifecycle = self.leased.pop(pk)
-                logger.warning(
-                    "instance %s: %s", lifecycle.instance_id, "deleted" if pk in deleted else "lease lost"
-                )
+                logger.warning("instance %s: lease lost", lifecycle.instance_id)
                 lifecycle.close_session(now, lost=True)
-                if pk in deleted:
-                    lifecycle.remove_session_store()
         return False
 
     def step_acquire(self, now: datetime) -> bool:
@@ -152,7 +187,8 @@ class Worker:
             self.leased[instance.pk] = lifecycle
             logger.info("instance %s: leased by %s", instance.instance_id, self.worker_id)
             if lifecycle.status not in (Status.DISCONNECTED, Status.BREAKER_OPEN):
-                lifecycle.set_status(now, Status.STARTING, "worker picked it up")
+                with self._dropped_if_gone(lifecycle, now):
+                    lifecycle.set_status(now, Status.STARTING, "worker picked it up")
         return bool(won)
 
     def step_desired(self, now: datetime) -> bool:
@@ -162,13 +198,14 @@ class Worker:
         stopped = leases.stopped_among(self.worker_id) & set(self.leased)
         for pk in stopped:
             lifecycle = self.leased[pk]
-            lifecycle.close_session(now, disconnect=True)
-            if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT):
-                lifecycle.set_status(now, Status.STOPPED, "stopped on request", next_attempt_at=None)
-            leases.release(self.worker_id, [pk])
-            # Forgotten only once the row says so: after a database error the next tick (which
-            # runs this step before any connect) finishes the stop instead of leaving it half done.
-            del self.leased[pk]
+            with self._dropped_if_gone(lifecycle, now):
+                lifecycle.close_session(now, disconnect=True)
+                if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT):
+                    lifecycle.set_status(now, Status.STOPPED, "stopped on request", next_attempt_at=None)
+                leases.release(self.worker_id, [pk])
+                # Forgotten only once the row says so: after a database error the next tick (which
+                # runs this step before any connect) finishes the stop instead of leaving it half done.
+                del self.leased[pk]
         return bool(stopped)
 
     # --- sessions -----------------------------------------------------------------------------
@@ -192,7 +229,10 @@ class Worker:
         check nobody answered."""
         found = False
         for lifecycle in list(self.leased.values()):
-            found = lifecycle.check_deadlines(now) or found
+            found = (
+                bool(self._guard(lifecycle, now, "deadline", lambda lc=lifecycle: lc.check_deadlines(now)))
+                or found
+            )
         return found
 
     def step_events(self, now: datetime) -> bool:
@@ -326,11 +366,12 @@ class Worker:
         except Exception:
             logger.exception("dispatcher shutdown failed")
         for lifecycle in list(self.leased.values()):
-            lifecycle.close_session(now, disconnect=True)
-            if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT, Status.BREAKER_OPEN):
-                lifecycle.set_status(
-                    now, Status.DISCONNECTED, "worker stopped; another worker will take over"
-                )
+            with self._dropped_if_gone(lifecycle, now):
+                lifecycle.close_session(now, disconnect=True)
+                if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT, Status.BREAKER_OPEN):
+                    lifecycle.set_status(
+                        now, Status.DISCONNECTED, "worker stopped; another worker will take over"
+                    )
         leases.release(self.worker_id, list(self.leased))
         self.leased.clear()
         for transport in self.transports.values():
