@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TypeVar
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
@@ -37,7 +38,6 @@ from worker.transports.base import Session, Transport, TransportError, Transport
 
 logger = logging.getLogger("waziper.worker")
 Status = Instance.Status
-T = TypeVar("T")
 
 
 class Worker:
@@ -76,7 +76,7 @@ class Worker:
         self.last_run[name] = now
         return True
 
-    def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], T]) -> T | None:
+    def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], Any]) -> Any:
         """Run one instance's work; its exception is its own failure, never the loop's.
         Returns what `fn` returned, or None if it failed."""
         with self._dropped_if_gone(lifecycle, now):
@@ -139,7 +139,7 @@ class Worker:
             if index and lifecycle.session is not session:
                 break  # an earlier event ended this session; the rest belong to a dead one
             try:
-                self._guard(lifecycle, now, f"event {event.kind}", lambda e=event: lifecycle.react(e, now))
+                self._guard(lifecycle, now, f"event {event.kind}", partial(lifecycle.react, event, now))
             except DatabaseError:
                 lifecycle.keep_unhandled(events[index:], session)
                 raise
@@ -219,7 +219,7 @@ class Worker:
                 lifecycle,
                 now,
                 "connect",
-                lambda lc=lifecycle: lc.connect(now, transports=self.transports, worker_id=self.worker_id),
+                partial(lifecycle.connect, now, transports=self.transports, worker_id=self.worker_id),
             )
             started = started or lifecycle.session is not None
         return started
@@ -230,7 +230,7 @@ class Worker:
         found = False
         for lifecycle in list(self.leased.values()):
             found = (
-                bool(self._guard(lifecycle, now, "deadline", lambda lc=lifecycle: lc.check_deadlines(now)))
+                bool(self._guard(lifecycle, now, "deadline", partial(lifecycle.check_deadlines, now)))
                 or found
             )
         return found
@@ -247,9 +247,10 @@ class Worker:
             session = lifecycle.session
             if session is None:
                 continue
-            events: list[TransportEvent] = []
             # Reading a session is that instance's business too: its exception is its failure.
-            self._guard(lifecycle, now, "poll", lambda s=session, out=events: out.extend(s.poll(now)))
+            events: list[TransportEvent] = (
+                self._guard(lifecycle, now, "poll", partial(session.poll, now)) or []
+            )
             found = self._handle_events(lifecycle, session, events, now) or found
         return found
 
@@ -271,7 +272,7 @@ class Worker:
                     lifecycle,
                     now,
                     f"command {command.kind}",
-                    lambda lc=lifecycle, c=command: lc.handle_command(c, now),
+                    partial(lifecycle.handle_command, command, now),
                 )
         return bool(pending)
 
@@ -290,7 +291,7 @@ class Worker:
                 lifecycle,
                 now,
                 "live check",
-                lambda lc=lifecycle: lc.start_live_check(now, self.PONG_TIMEOUT_S),
+                partial(lifecycle.start_live_check, now, self.PONG_TIMEOUT_S),
             )
         return False
 
