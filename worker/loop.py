@@ -9,6 +9,10 @@ What happens to one instance is its `InstanceLifecycle`'s business (worker/lifec
 loop calls it under `_guard`, so one instance's exception is recorded as its failure and never
 stops the others. An instance found deleted, whichever step finds out, is dropped on the spot
 (`_dropped_if_gone`). Any other database error makes the loop back off and try again.
+
+The heartbeat means progress: it is written only after a whole tick got through without an
+error, so a loop that fails every tick, or hangs inside one, stops beating; /health reports it
+and `serve` restarts the process (worker/supervisor.py).
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ class Worker:
             return False
         self.last_run[name] = now
         return True
+
+    def beat_every_s(self) -> float:
+        # Often enough that a healthy worker never looks stalled, rarely enough to cost nothing.
+        return min(settings.WAZIPER_LEASE_TTL / 3, settings.WAZIPER_WORKER_STALL_S / 4)
 
     def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], Any]) -> Any:
         """Run one instance's work; its exception is its own failure, never the loop's.
@@ -159,10 +167,10 @@ class Worker:
         return found
 
     def step_heartbeat(self, now: datetime) -> bool:
-        """Beat, renew leases, and drop instances we lost or that were deleted."""
+        """Renew leases, and drop instances we lost or that were deleted. (The worker's own
+        heartbeat is written at the end of a completed tick: see run_once.)"""
         if not self._due("heartbeat", now, settings.WAZIPER_LEASE_TTL / 3):
             return False
-        worker_registry.beat(self.worker_id, len(self.leased), now)
         SESSIONS.clear()
         for lifecycle in self.leased.values():
             SESSIONS.labels(status=lifecycle.status).inc()
@@ -320,6 +328,9 @@ class Worker:
         busy = False
         for name in self.STEPS:
             busy = getattr(self, name)(now) or busy
+        # Only a tick that got this far beats: the heartbeat is the worker's proof of progress.
+        if self._due("beat", now, self.beat_every_s()):
+            worker_registry.beat(self.worker_id, len(self.leased), now)
         return busy
 
     def run(self) -> None:
