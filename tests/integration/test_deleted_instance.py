@@ -4,6 +4,7 @@ for real: the worker drops that instance and goes on serving everyone else."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import urllib.request
 from typing import Any
@@ -64,8 +65,13 @@ def test_deleting_an_instance_mid_connect_does_not_stop_another_tenants_message(
             lambda: FailureEvent.objects.filter(instance=failing).count() >= 3,
             message="the failing instance failed a few times",
         )
+        # A session store on disk, as a real transport keeps one: the worker removes it once it
+        # has dropped the deleted instance (while it holds the lease, the web side leaves it).
+        store = os.path.join(settings.WAZIPER_SESSIONS_DIR, failing.instance_id)
+        os.makedirs(store)
         wait_until(lambda: status(failing) == "connecting", interval=0.01, message="mid-connect")
         call(port, "DELETE", f"/instances/{failing.instance_id}", owner_token)
+        wait_until(lambda: not os.path.exists(store), timeout=20, message="the deleted instance dropped")
         queued = call(
             port,
             "POST",
