@@ -126,6 +126,24 @@ def test_an_instance_deleted_while_connected_is_dropped_when_its_session_drops(
     assert_other_tenant_still_served(worker, clock, other)
 
 
+def test_a_send_in_flight_when_its_instance_is_deleted_drops_the_instance_and_frees_the_sender(
+    owner: Any, stranger: Any, clock: FakeClock
+) -> None:
+    doomed = linked_sandbox(owner, "doomed")
+    other = linked_sandbox(stranger, "other")
+    worker = make_worker(clock)
+    tick(worker, clock)
+    queue_message(doomed, created_at=clock.now())
+    tick(worker, clock, 0.1)
+    assert worker.dispatcher.busy == 1  # handed to the session; its result follows
+    delete_instance(doomed)
+    # Reading the session now writes for a gone row (the simulated phone records the message).
+    tick(worker, clock, 1, times=3)
+    assert doomed.pk not in worker.leased
+    assert worker.dispatcher.busy == 0
+    assert_other_tenant_still_served(worker, clock, other)
+
+
 def test_an_instance_deleted_between_the_lease_and_the_connect_is_dropped_at_once(
     owner: Any, clock: FakeClock
 ) -> None:
