@@ -14,6 +14,14 @@ from instances.events import emit_event
 from instances.models import Instance
 
 
+class InstanceGone(Exception):
+    """The instance's row no longer exists: it was deleted while a worker held it."""
+
+    def __init__(self, instance_pk: int) -> None:
+        super().__init__(f"instance {instance_pk} no longer exists")
+        self.instance_pk = instance_pk
+
+
 def write_state(
     instance_pk: int,
     now: datetime,
@@ -25,7 +33,8 @@ def write_state(
 ) -> None:
     """Update the row; if `status` differs from `previous_status`, also append a status event.
 
-    One transaction, so a browser never sees an event for a change that rolled back.
+    One transaction, so a browser never sees an event for a change that rolled back. Raises
+    InstanceGone if the row was deleted (its event would only break the foreign key at commit).
     """
     values: dict[str, Any] = dict(fields)
     if status is not None:
@@ -34,7 +43,8 @@ def write_state(
         values["status_detail"] = detail[:500]
     values["updated_at"] = now
     with transaction.atomic():
-        Instance.objects.filter(pk=instance_pk).update(**values)
+        if not Instance.objects.filter(pk=instance_pk).update(**values):
+            raise InstanceGone(instance_pk)
         if status is not None and status != previous_status:
             payload = {"status": status, "detail": (detail or "")[:500]}
             for key in ("jid", "push_name", "retry_attempts"):

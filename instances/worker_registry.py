@@ -1,7 +1,9 @@
 """Worker processes as the database knows them: registration, heartbeats, and who is alive.
 
-/health reads the heartbeats; cleanup uses them to tell a dead worker's leftovers from a live
-one's work in progress.
+A heartbeat is written when a pass of the worker's loop completed without an error, so it means
+progress, not merely a running process. /health reads the heartbeats (and says when the newest
+is older than WAZIPER_WORKER_STALL_S); `serve` restarts a worker child that stalled that long;
+cleanup uses them to tell a dead worker's leftovers from a live one's work in progress.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ def register(worker_id: str, capacity: int, now: datetime) -> None:
             "stopped_at": None,
         },
     )
+
+
+def is_stalled(last_progress: datetime, now: datetime, stall_s: float) -> bool:
+    """Has a worker whose loop last completed a pass at `last_progress` stalled by `now`?
+    A wall clock stepped back (last_progress in the future) is not a stall."""
+    return (now - last_progress).total_seconds() >= stall_s
+
+
+def last_heartbeat(worker_id: str) -> datetime | None:
+    """The worker's last recorded progress; None if it never registered."""
+    return WorkerProcess.objects.filter(worker_id=worker_id).values_list("heartbeat_at", flat=True).first()
 
 
 def beat(worker_id: str, instances_held: int, now: datetime) -> None:

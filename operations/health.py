@@ -55,7 +55,8 @@ def health_payload() -> dict[str, Any]:
                 running=instances["running"],
                 running_not_connected=instances["running_not_connected"],
                 open_breakers=open_breakers,
-                worker_alive=worker["alive"],
+                # A worker that stopped making progress connects and sends nothing either.
+                worker_alive=worker["alive"] and worker["progressing"],
             ),
             "worker": worker,
             "queue": queue,

@@ -134,6 +134,7 @@ _DURATIONS = (
     _Seconds("WAZIPER_LIVE_CHECK_INTERVAL", 120),
     _Seconds("WAZIPER_CLEANUP_INTERVAL", 600),
     _Seconds("WAZIPER_LEASE_TTL", 30),
+    _Seconds("WAZIPER_WORKER_STALL_S", 60),
     _Seconds("WAZIPER_SEND_DELAY_MIN", 2, allow_zero=True),
     _Seconds("WAZIPER_SEND_DELAY_MAX", 5, allow_zero=True),
     _Seconds("WAZIPER_SEND_TIMEOUT", 60),

@@ -24,7 +24,7 @@ from django.db import transaction
 from breaker import service as breaker_service
 from breaker.models import FailureEvent
 from breaker.policy import ConnectDecision, Verdict, retry_delay
-from instances.actual_state import store_qr, write_state
+from instances.actual_state import InstanceGone, store_qr, write_state
 from instances.events import emit_event
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand
@@ -36,6 +36,9 @@ from worker.transports.base import Session, SessionSpec, Transport, TransportErr
 logger = logging.getLogger("waziper.worker")
 Status = Instance.Status
 Kind = FailureEvent.Kind
+# An event the database refused this many times in a row is logged and dropped: one event that
+# can never be recorded must not stop the loop for every instance forever.
+MAX_EVENT_ATTEMPTS = 5
 
 
 class Phase(enum.Enum):
@@ -74,9 +77,12 @@ class InstanceLifecycle:
     # command pk waiting for a transport event, by the event kind that completes it
     waiting_commands: dict[str, int] = field(default_factory=dict)
     # Events a database error cut short (the one that failed first), and the session that
-    # reported them: handled again at the start of the next tick, never dropped.
+    # reported them: handled again at the start of the next tick. The first one's failed
+    # attempts are counted; after MAX_EVENT_ATTEMPTS it is dropped (keep_unhandled).
     unhandled: list[TransportEvent] = field(default_factory=list)
     unhandled_from: Session | None = None
+    failing_event: TransportEvent | None = None
+    failed_attempts: int = 0
 
     @classmethod
     def leased(
@@ -119,7 +125,7 @@ class InstanceLifecycle:
             return
         row = Instance.objects.filter(pk=self.pk).values("proxy_url", "sandbox", "transport").first()
         if row is None:
-            return  # deleted between steps; the heartbeat drops it
+            raise InstanceGone(self.pk)  # deleted between steps: the loop drops it
         transport = transports.get(row["transport"])
         if transport is None:
             raise TransportError(
@@ -376,7 +382,20 @@ class InstanceLifecycle:
 
     def keep_unhandled(self, events: list[TransportEvent], session: Session | None) -> None:
         """The session will not report these again: keep them, or a `connected` (say) never
-        reaches the row while the worker acts on it."""
+        reaches the row while the worker acts on it. `events[0]` is the one that just failed;
+        once it has failed MAX_EVENT_ATTEMPTS times it is logged and dropped, the rest kept."""
+        head = events[0]
+        self.failed_attempts = self.failed_attempts + 1 if head is self.failing_event else 1
+        self.failing_event = head
+        if self.failed_attempts >= MAX_EVENT_ATTEMPTS:
+            logger.error(
+                "instance %s: event %s failed %d times; dropped",
+                self.instance_id,
+                head.kind,
+                self.failed_attempts,
+            )
+            events = events[1:]
+            self.failing_event, self.failed_attempts = None, 0
         self.unhandled, self.unhandled_from = events, session
 
     def take_unhandled(self) -> tuple[list[TransportEvent], Session | None]:

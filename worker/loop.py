@@ -7,7 +7,12 @@ Tests call the steps directly with a fake clock (tests/support/worker.py).
 
 What happens to one instance is its `InstanceLifecycle`'s business (worker/lifecycle.py); the
 loop calls it under `_guard`, so one instance's exception is recorded as its failure and never
-stops the others. A database error makes the loop back off and try again.
+stops the others. An instance found deleted, whichever step finds out, is dropped on the spot
+(`_dropped_if_gone`). Any other database error makes the loop back off and try again.
+
+The heartbeat means progress: it is written only after a whole tick got through without an
+error, so a loop that fails every tick, or hangs inside one, stops beating; /health reports it
+and `serve` restarts the process (worker/supervisor.py).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +31,7 @@ from django.db import DatabaseError, close_old_connections
 
 from breaker.models import FailureEvent
 from instances import leases, worker_registry
+from instances.actual_state import InstanceGone
 from instances.models import Instance, InstanceCommand
 from kernel.clock import Clock, SystemClock
 from kernel.metrics import SESSIONS
@@ -72,24 +80,61 @@ class Worker:
         self.last_run[name] = now
         return True
 
-    def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], Any]) -> None:
-        """Run one instance's work; its exception is its own failure, never the loop's."""
+    def beat_every_s(self) -> float:
+        # Often enough that a healthy worker never looks stalled, rarely enough to cost nothing.
+        return min(settings.WAZIPER_LEASE_TTL / 3, settings.WAZIPER_WORKER_STALL_S / 4)
+
+    def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], Any]) -> Any:
+        """Run one instance's work; its exception is its own failure, never the loop's.
+        Returns what `fn` returned, or None if it failed."""
+        with self._dropped_if_gone(lifecycle, now):
+            try:
+                return fn()
+            except (DatabaseError, InstanceGone):
+                raise
+            except TransportError as exc:
+                # A transport refusing outright (unknown transport, unusable session store): no
+                # retry can mend it, so the breaker is forced open until a person looks.
+                logger.warning("instance %s: %s failed: %s", lifecycle.instance_id, what, exc)
+                lifecycle.after_failure(
+                    FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {exc}", now, force=not exc.retryable
+                )
+            except Exception as exc:
+                logger.exception("instance %s: %s failed", lifecycle.instance_id, what)
+                lifecycle.after_failure(
+                    FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", now
+                )
+        return None
+
+    @contextmanager
+    def _dropped_if_gone(self, lifecycle: InstanceLifecycle, now: datetime) -> Iterator[None]:
+        """Work on one instance that may find it deleted: a write found no row (InstanceGone),
+        or broke the foreign key at commit (a DatabaseError while the row is gone). Then the
+        instance is dropped here, whatever step found out; any other error is the caller's."""
         try:
-            fn()
+            yield
+        except InstanceGone:
+            self._drop_gone(lifecycle, now)
         except DatabaseError:
-            raise
-        except TransportError as exc:
-            # A transport refusing outright (unknown transport, unusable session store): no
-            # retry can mend it, so the breaker is forced open until a person looks.
-            logger.warning("instance %s: %s failed: %s", lifecycle.instance_id, what, exc)
-            lifecycle.after_failure(
-                FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {exc}", now, force=not exc.retryable
-            )
-        except Exception as exc:
-            logger.exception("instance %s: %s failed", lifecycle.instance_id, what)
-            lifecycle.after_failure(
-                FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", now
-            )
+            if not self._is_gone(lifecycle.pk):
+                raise
+            self._drop_gone(lifecycle, now)
+
+    @staticmethod
+    def _is_gone(instance_pk: int) -> bool:
+        try:
+            return not Instance.objects.filter(pk=instance_pk).exists()
+        except DatabaseError:
+            return False  # the database itself is failing: not something dropping would mend
+
+    def _drop_gone(self, lifecycle: InstanceLifecycle, now: datetime) -> None:
+        """A deleted instance: forget it, close its session and remove its session store."""
+        self.leased.pop(lifecycle.pk, None)
+        logger.warning("instance %s: deleted; session closed", lifecycle.instance_id)
+        try:
+            lifecycle.close_session(now, lost=True)
+        finally:
+            lifecycle.remove_session_store()
 
     def _handle_events(
         self,
@@ -102,7 +147,7 @@ class Worker:
             if index and lifecycle.session is not session:
                 break  # an earlier event ended this session; the rest belong to a dead one
             try:
-                self._guard(lifecycle, now, f"event {event.kind}", lambda e=event: lifecycle.react(e, now))
+                self._guard(lifecycle, now, f"event {event.kind}", partial(lifecycle.react, event, now))
             except DatabaseError:
                 lifecycle.keep_unhandled(events[index:], session)
                 raise
@@ -122,23 +167,21 @@ class Worker:
         return found
 
     def step_heartbeat(self, now: datetime) -> bool:
-        """Beat, renew leases, and drop instances we lost or that were deleted."""
+        """Renew leases, and drop instances we lost or that were deleted. (The worker's own
+        heartbeat is written at the end of a completed tick: see run_once.)"""
         if not self._due("heartbeat", now, settings.WAZIPER_LEASE_TTL / 3):
             return False
-        worker_registry.beat(self.worker_id, len(self.leased), now)
         SESSIONS.clear()
         for lifecycle in self.leased.values():
             SESSIONS.labels(status=lifecycle.status).inc()
         kept, deleted = leases.renew(self.worker_id, self.leased, now, settings.WAZIPER_LEASE_TTL)
         for pk in list(self.leased):
-            if pk not in kept:
+            if pk in deleted:
+                self._drop_gone(self.leased[pk], now)
+            elif pk not in kept:
                 lifecycle = self.leased.pop(pk)
-                logger.warning(
-                    "instance %s: %s", lifecycle.instance_id, "deleted" if pk in deleted else "lease lost"
-                )
+                logger.warning("instance %s: lease lost", lifecycle.instance_id)
                 lifecycle.close_session(now, lost=True)
-                if pk in deleted:
-                    lifecycle.remove_session_store()
         return False
 
     def step_acquire(self, now: datetime) -> bool:
@@ -152,7 +195,8 @@ class Worker:
             self.leased[instance.pk] = lifecycle
             logger.info("instance %s: leased by %s", instance.instance_id, self.worker_id)
             if lifecycle.status not in (Status.DISCONNECTED, Status.BREAKER_OPEN):
-                lifecycle.set_status(now, Status.STARTING, "worker picked it up")
+                with self._dropped_if_gone(lifecycle, now):
+                    lifecycle.set_status(now, Status.STARTING, "worker picked it up")
         return bool(won)
 
     def step_desired(self, now: datetime) -> bool:
@@ -162,13 +206,14 @@ class Worker:
         stopped = leases.stopped_among(self.worker_id) & set(self.leased)
         for pk in stopped:
             lifecycle = self.leased[pk]
-            lifecycle.close_session(now, disconnect=True)
-            if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT):
-                lifecycle.set_status(now, Status.STOPPED, "stopped on request", next_attempt_at=None)
-            leases.release(self.worker_id, [pk])
-            # Forgotten only once the row says so: after a database error the next tick (which
-            # runs this step before any connect) finishes the stop instead of leaving it half done.
-            del self.leased[pk]
+            with self._dropped_if_gone(lifecycle, now):
+                lifecycle.close_session(now, disconnect=True)
+                if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT):
+                    lifecycle.set_status(now, Status.STOPPED, "stopped on request", next_attempt_at=None)
+                leases.release(self.worker_id, [pk])
+                # Forgotten only once the row says so: after a database error the next tick (which
+                # runs this step before any connect) finishes the stop instead of leaving it half done.
+                del self.leased[pk]
         return bool(stopped)
 
     # --- sessions -----------------------------------------------------------------------------
@@ -182,7 +227,7 @@ class Worker:
                 lifecycle,
                 now,
                 "connect",
-                lambda lc=lifecycle: lc.connect(now, transports=self.transports, worker_id=self.worker_id),
+                partial(lifecycle.connect, now, transports=self.transports, worker_id=self.worker_id),
             )
             started = started or lifecycle.session is not None
         return started
@@ -192,7 +237,10 @@ class Worker:
         check nobody answered."""
         found = False
         for lifecycle in list(self.leased.values()):
-            found = lifecycle.check_deadlines(now) or found
+            found = (
+                bool(self._guard(lifecycle, now, "deadline", partial(lifecycle.check_deadlines, now)))
+                or found
+            )
         return found
 
     def step_events(self, now: datetime) -> bool:
@@ -207,9 +255,10 @@ class Worker:
             session = lifecycle.session
             if session is None:
                 continue
-            events: list[TransportEvent] = []
             # Reading a session is that instance's business too: its exception is its failure.
-            self._guard(lifecycle, now, "poll", lambda s=session, out=events: out.extend(s.poll(now)))
+            events: list[TransportEvent] = (
+                self._guard(lifecycle, now, "poll", partial(session.poll, now)) or []
+            )
             found = self._handle_events(lifecycle, session, events, now) or found
         return found
 
@@ -231,7 +280,7 @@ class Worker:
                     lifecycle,
                     now,
                     f"command {command.kind}",
-                    lambda lc=lifecycle, c=command: lc.handle_command(c, now),
+                    partial(lifecycle.handle_command, command, now),
                 )
         return bool(pending)
 
@@ -250,7 +299,7 @@ class Worker:
                 lifecycle,
                 now,
                 "live check",
-                lambda lc=lifecycle: lc.start_live_check(now, self.PONG_TIMEOUT_S),
+                partial(lifecycle.start_live_check, now, self.PONG_TIMEOUT_S),
             )
         return False
 
@@ -279,6 +328,9 @@ class Worker:
         busy = False
         for name in self.STEPS:
             busy = getattr(self, name)(now) or busy
+        # Only a tick that got this far beats: the heartbeat is the worker's proof of progress.
+        if self._due("beat", now, self.beat_every_s()):
+            worker_registry.beat(self.worker_id, len(self.leased), now)
         return busy
 
     def run(self) -> None:
@@ -326,11 +378,12 @@ class Worker:
         except Exception:
             logger.exception("dispatcher shutdown failed")
         for lifecycle in list(self.leased.values()):
-            lifecycle.close_session(now, disconnect=True)
-            if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT, Status.BREAKER_OPEN):
-                lifecycle.set_status(
-                    now, Status.DISCONNECTED, "worker stopped; another worker will take over"
-                )
+            with self._dropped_if_gone(lifecycle, now):
+                lifecycle.close_session(now, disconnect=True)
+                if lifecycle.status not in (Status.QR_EXPIRED, Status.LOGGED_OUT, Status.BREAKER_OPEN):
+                    lifecycle.set_status(
+                        now, Status.DISCONNECTED, "worker stopped; another worker will take over"
+                    )
         leases.release(self.worker_id, list(self.leased))
         self.leased.clear()
         for transport in self.transports.values():

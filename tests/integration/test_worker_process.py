@@ -14,7 +14,8 @@ import pytest
 from breaker.models import BreakerState
 from instances.models import Instance, WorkerProcess
 from instances.service import create_instance, request_running
-from tests.support.processes import free_port, manage_py, wait_for_http, wait_until
+from tests.support.processes import child_env, free_port, manage_py, wait_for_http, wait_until
+from worker.supervisor import WorkerSupervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -113,4 +114,35 @@ def test_serve_restarts_a_killed_worker_and_the_web_never_stops_answering(owner:
     assert "exited with code -9; restarting" in out
     assert serve.returncode == 0
     # serve stopped its (second) worker cleanly; the SIGKILLed one never said goodbye.
+    assert WorkerProcess.objects.get(pk=second.pk).stopped_at is not None
+
+
+def test_the_supervisor_restarts_a_worker_that_stops_making_progress(owner: Any, settings: Any) -> None:
+    instance = create_instance(owner, name="shop", transport="sandbox", sandbox={"linked": True})
+    request_running(instance)
+    # The child beats every 0.5 s; frozen (SIGSTOP, as a process hung in a call that never
+    # returns), it stays alive but beats no more.
+    env = child_env(settings, **FAST, WAZIPER_WORKER_STALL_S="3")
+    supervisor = WorkerSupervisor(env=env, stall_s=3, stop_grace_s=1)
+    supervisor.start()
+    try:
+        wait_until(lambda: status(instance) == "connected", message="connected under the first worker")
+        first = WorkerProcess.objects.get()
+        os.kill(first.pid, signal.SIGSTOP)
+        wait_until(
+            lambda: WorkerProcess.objects.exclude(pk=first.pk).exists(),
+            message="a new worker registered",
+        )
+        second = WorkerProcess.objects.exclude(pk=first.pk).get()
+        wait_until(
+            lambda: Instance.objects.filter(
+                pk=instance.pk, worker_id=second.worker_id, status="connected"
+            ).exists(),
+            message="the new worker took the instance over",
+        )
+        assert supervisor.stalls == 1
+        with pytest.raises(ProcessLookupError):
+            os.kill(first.pid, 0)  # ended (SIGKILL after the grace: a frozen process ignores SIGTERM)
+    finally:
+        supervisor.stop()
     assert WorkerProcess.objects.get(pk=second.pk).stopped_at is not None

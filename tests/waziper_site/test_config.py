@@ -24,6 +24,11 @@ def test_defaults_are_the_seeds_numbers() -> None:
     assert cfg["WAZIPER_ALLOW_PRIVATE_MEDIA_URLS"] is False
 
 
+def test_a_worker_is_stalled_after_a_minute_without_progress_unless_configured() -> None:
+    assert load_waziper_settings({})["WAZIPER_WORKER_STALL_S"] == 60
+    assert load_waziper_settings({"WAZIPER_WORKER_STALL_S": "2.5"})["WAZIPER_WORKER_STALL_S"] == 2.5
+
+
 def test_durations_accept_decimals() -> None:
     cfg = load_waziper_settings({"WAZIPER_BREAKER_WINDOW": "0.2", "WAZIPER_CONNECT_TIMEOUT": " 1.5 "})
     assert cfg["WAZIPER_BREAKER_WINDOW"] == 0.2
@@ -59,6 +64,7 @@ def test_booleans_accept_common_spellings() -> None:
         ({"WAZIPER_RETRY_BASE": "50"}, "WAZIPER_RETRY_CAP"),
         ({"WAZIPER_THROTTLE_RATE": "lots"}, "WAZIPER_THROTTLE_RATE"),
         ({"WAZIPER_EVENT_POLL_MS": "1"}, "WAZIPER_EVENT_POLL_MS"),
+        ({"WAZIPER_WORKER_STALL_S": "0"}, "WAZIPER_WORKER_STALL_S"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:

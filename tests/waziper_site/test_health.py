@@ -98,6 +98,46 @@ def test_stale_worker_heartbeat_is_not_alive(api: APIClient) -> None:
     assert api.get("/health").json()["data"]["worker"]["alive"] is False
 
 
+def test_a_worker_without_progress_for_the_stall_limit_is_reported_stalled(
+    api: APIClient, settings: Any
+) -> None:
+    settings.WAZIPER_WORKER_STALL_S = 60
+    last = timezone.now() - timedelta(seconds=61)
+    WorkerProcess.objects.create(
+        worker_id="w1", hostname="h", pid=1, capacity=10, started_at=last, heartbeat_at=last
+    )
+    worker = api.get("/health").json()["data"]["worker"]
+    assert worker["progressing"] is False
+    assert worker["stalled_since"] == last.isoformat()
+
+
+def test_a_worker_beating_within_the_stall_limit_is_progressing(api: APIClient) -> None:
+    WorkerProcess.objects.create(
+        worker_id="w1",
+        hostname="h",
+        pid=1,
+        capacity=10,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    worker = api.get("/health").json()["data"]["worker"]
+    assert worker["progressing"] is True
+    assert worker["stalled_since"] is None
+
+
+def test_a_stalled_worker_counts_as_not_alive_in_the_score(api: APIClient, settings: Any) -> None:
+    # A stall limit shorter than the lease TTL: the worker still counts as alive by its TTL,
+    # but a worker that makes no progress serves nobody.
+    settings.WAZIPER_WORKER_STALL_S = 5
+    last = timezone.now() - timedelta(seconds=10)
+    WorkerProcess.objects.create(
+        worker_id="w1", hostname="h", pid=1, capacity=10, started_at=last, heartbeat_at=last
+    )
+    data = api.get("/health").json()["data"]
+    assert data["worker"]["alive"] is True
+    assert data["health_score"] == 70
+
+
 @pytest.mark.parametrize("n", [1, 500])
 def test_health_query_count_does_not_grow_with_instances(
     api: APIClient, owner: Any, n: int, django_assert_max_num_queries: Any

@@ -333,6 +333,22 @@ def test_heartbeat_and_shutdown_are_recorded(owner: Any, clock: FakeClock, setti
     assert WorkerProcess.objects.get(worker_id="w1").stopped_at == clock.now()
 
 
+def test_only_a_tick_that_completes_writes_the_heartbeat(owner: Any, clock: FakeClock) -> None:
+    sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    beaten_at = clock.now()
+
+    def broken_cleanup(now: Any) -> bool:
+        raise RuntimeError("a step that fails on every tick")
+
+    worker.step_cleanup = broken_cleanup
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            tick(worker, clock, 60)
+    assert WorkerProcess.objects.get(worker_id="w1").heartbeat_at == beaten_at
+
+
 def test_a_routine_stop_lets_the_send_in_flight_finish(owner: Any, clock: FakeClock, settings: Any) -> None:
     from queueing.models import QueuedMessage
     from tests.support.queue import queue_message
