@@ -133,3 +133,15 @@ def test_auth_matrix_create(request: pytest.FixtureRequest, who: str, where: str
     response = call_as(request, who, where, "POST", URL, body={"name": "new", "transport": "sandbox"})
     assert_auth_outcome(response, expected)
     assert Instance.objects.filter(name="new").count() == (1 if expected == 201 else 0)
+
+
+def test_creating_past_the_instance_limit_is_403_naming_it(
+    owner_client: APIClient, owner: Any, settings: Any
+) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 2
+    codes = [owner_client.post(URL, {"transport": "sandbox"}, format="json").status_code for _ in range(3)]
+    assert codes == [201, 201, 403]
+    response = owner_client.post(URL, {"transport": "sandbox"}, format="json")
+    assert response.json()["status"] == "error"
+    assert "WAZIPER_MAX_INSTANCES_PER_OWNER=2" in response.json()["message"]
+    assert Instance.objects.filter(owner=owner).count() == 2
