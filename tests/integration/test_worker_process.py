@@ -114,3 +114,22 @@ def test_serve_restarts_a_killed_worker_and_the_web_never_stops_answering(owner:
     assert serve.returncode == 0
     # serve stopped its (second) worker cleanly; the SIGKILLed one never said goodbye.
     assert WorkerProcess.objects.get(pk=second.pk).stopped_at is not None
+
+
+def test_a_starting_worker_makes_every_session_store_private(owner: Any, settings: Any) -> None:
+    stopped = create_instance(owner, name="idle", transport="neonize")  # its store is never opened
+    store = Path(stopped.session_dir())
+    root = store.parent
+    store.mkdir(parents=True)
+    (store / "whatsmeow.sqlite3").write_bytes(b"")
+    for path, mode in ((root, 0o755), (store, 0o755), (store / "whatsmeow.sqlite3", 0o644)):
+        path.chmod(mode)
+    worker = manage_py(settings, "run_worker", "--worker-id", "it-private", **FAST)
+    try:
+        wait_until(lambda: store.stat().st_mode & 0o777 == 0o700, message="store tightened")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, out
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (root, store, store / "whatsmeow.sqlite3")}
+    assert modes == {"sessions": 0o700, stopped.instance_id: 0o700, "whatsmeow.sqlite3": 0o600}
