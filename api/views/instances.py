@@ -27,7 +27,7 @@ class InstanceListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         instances = Instance.objects.visible_to(request.user).select_related("owner")
-        return success("Success", InstanceSerializer(instances, many=True).data)
+        return success("Success", InstanceSerializer(instances, many=True, context={"request": request}).data)
 
     @extend_schema(
         operation_id="instances_create",
@@ -44,7 +44,7 @@ class InstanceListView(ApiView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = InstanceCreateSerializer(data=request.data)
+        serializer = InstanceCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         try:
             instance = instances_service.create_instance(request.user, **serializer.validated_data)
@@ -53,7 +53,9 @@ class InstanceListView(ApiView):
         except instances_service.InstanceLimitReached as exc:
             raise exceptions.PermissionDenied(str(exc)) from None
         return success(
-            "Instance created", InstanceSerializer(instance).data, http_status=status.HTTP_201_CREATED
+            "Instance created",
+            InstanceSerializer(instance, context={"request": request}).data,
+            http_status=status.HTTP_201_CREATED,
         )
 
 
@@ -66,7 +68,8 @@ class InstanceDetailView(ApiView):
         responses={200: envelope("InstanceDetail", InstanceSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, instance_id: str) -> Response:
-        return success("Success", InstanceSerializer(get_instance(request, instance_id)).data)
+        instance = get_instance(request, instance_id)
+        return success("Success", InstanceSerializer(instance, context={"request": request}).data)
 
     @extend_schema(
         operation_id="instances_delete",
