@@ -378,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         from instances.models import AccessToken
 
         call_command("migrate", verbosity=0)
-        owner = get_user_model().objects.create_user("bench", password=uuid.uuid4().hex)
+        # A superuser: no instance limit (WAZIPER_MAX_INSTANCES_PER_OWNER) for --instances.
+        owner = get_user_model().objects.create_user("bench", password=uuid.uuid4().hex, is_superuser=True)
         token = AccessToken.objects.issue(owner, name="bench")[1]
         result = {
             "python": sys.version.split()[0],

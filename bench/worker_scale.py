@@ -49,7 +49,7 @@ def measure(n: int, passes: int) -> dict[str, float]:
     from worker.loop import Worker
     from worker.transports.sandbox import SandboxTransport
 
-    owner = User.objects.create(username="bench")
+    owner = User.objects.create(username="bench", is_superuser=True)  # no instance limit
     for i in range(n):
         request_running(
             create_instance(owner, name=f"bench-{i}", transport="sandbox", sandbox={"linked": True})

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -22,6 +23,36 @@ from instances.models import Instance, InstanceCommand, SandboxPhone
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
 
 
+class InstanceLimitReached(Exception):
+    """The owner already has as many instances as WAZIPER_MAX_INSTANCES_PER_OWNER allows."""
+
+    def __init__(self, username: str, limit: int) -> None:
+        super().__init__(
+            f"Instance limit reached: {username} already has {limit} instance(s), the most one owner "
+            f"may have (WAZIPER_MAX_INSTANCES_PER_OWNER={limit}). Delete one or ask an operator."
+        )
+        self.limit = limit
+
+
+def instance_limit(owner: Any) -> int | None:
+    """How many instances `owner` may have; None: no limit (superusers, or the setting is 0)."""
+    limit = settings.WAZIPER_MAX_INSTANCES_PER_OWNER
+    if not limit or owner.is_superuser:
+        return None
+    return int(limit)
+
+
+def check_instance_limit(owner: Any) -> None:
+    """Raise InstanceLimitReached if `owner` may not have one more instance.
+
+    Inside create_instance's transaction this is the real check; elsewhere (a form) it is advice
+    that a concurrent create may overtake.
+    """
+    limit = instance_limit(owner)
+    if limit is not None and Instance.objects.filter(owner=owner).count() >= limit:
+        raise InstanceLimitReached(owner.get_username(), limit)
+
+
 @transaction.atomic
 def create_instance(
     owner: Any,
@@ -31,7 +62,11 @@ def create_instance(
     proxy_url: str = "",
     sandbox: dict[str, Any] | None = None,
 ) -> Instance:
-    """Validate and create an instance (stopped until someone asks for its QR or state)."""
+    """Validate and create an instance (stopped until someone asks for its QR or state).
+
+    Raises ValidationError for bad fields and InstanceLimitReached when the owner has
+    WAZIPER_MAX_INSTANCES_PER_OWNER instances already.
+    """
     transport = transport or settings.WAZIPER_DEFAULT_TRANSPORT
     if transport not in Instance.Transport.values:
         raise ValidationError({"transport": f"Unknown transport {transport!r}; use neonize or sandbox."})
@@ -47,6 +82,12 @@ def create_instance(
             raise ValidationError({field: exc.messages}) from None
     if fields["sandbox"] and transport != Instance.Transport.SANDBOX:
         raise ValidationError({"sandbox": "Sandbox behaviour applies only to sandbox instances."})
+    if instance_limit(owner) is not None:
+        # Count and insert under a lock, so two concurrent creates cannot both see room for one.
+        # PostgreSQL: the owner's row, locked until commit, orders creates per owner. SQLite: the
+        # IMMEDIATE transaction (settings) already holds the database's write lock from BEGIN.
+        list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
+        check_instance_limit(owner)
     instance = Instance.objects.create(owner=owner, transport=transport, **fields)
     if instance.is_sandbox:
         SandboxPhone.objects.create(instance=instance)

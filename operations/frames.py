@@ -14,6 +14,7 @@ from django.utils import timezone
 from breaker import service as breaker_service
 from instances.models import Instance, InstanceEvent
 from instances.qr import qr_data_uri
+from instances.redaction import redact_internals
 from instances.service import shown_qr
 
 # A replay longer than this is cut: a page that was away that long reloads from the snapshot.
@@ -49,6 +50,8 @@ def event_frame(event_id: int, kind: str, payload: dict[str, Any], created_at: d
     library; the relay renders it once per event, not once per page.
     """
     frame: dict[str, Any] = {**payload, "type": kind, "id": event_id, "at": _iso(created_at)}
+    if isinstance(payload.get("detail"), str):  # one frame for every watcher: redacted for all
+        frame["detail"] = redact_internals(payload["detail"])
     if kind == InstanceEvent.Kind.QR:
         code = str(payload.get("qr") or "")
         frame["base64"] = qr_data_uri(code) if code else None
@@ -85,7 +88,7 @@ def snapshot(instance: Instance, last_event_id: int, now: datetime | None = None
         "desired_state": instance.desired_state,
         "status": instance.status,
         "status_label": instance.get_status_display(),
-        "detail": instance.status_detail,
+        "detail": redact_internals(instance.status_detail),
         "jid": instance.jid,
         "phone": phone_from_jid(instance.jid),
         "push_name": instance.push_name,

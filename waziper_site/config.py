@@ -161,6 +161,14 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     out["WAZIPER_FAILURE_RETENTION_DAYS"] = env_int(environ, "WAZIPER_FAILURE_RETENTION_DAYS", 30, minimum=1)
     out["WAZIPER_EVENT_RETENTION_DAYS"] = env_int(environ, "WAZIPER_EVENT_RETENTION_DAYS", 7, minimum=1)
     out["WAZIPER_ALLOW_PRIVATE_MEDIA_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_MEDIA_URLS", False)
+    out["WAZIPER_ALLOW_PRIVATE_PROXY_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_PROXY_URLS", False)
+    # 0: no limit. Superusers' own instances are never limited.
+    out["WAZIPER_MAX_INSTANCES_PER_OWNER"] = env_int(
+        environ, "WAZIPER_MAX_INSTANCES_PER_OWNER", 50, minimum=0
+    )
+    out["WAZIPER_MEDIA_DOWNLOADS_PER_OWNER"] = env_int(
+        environ, "WAZIPER_MEDIA_DOWNLOADS_PER_OWNER", 2, minimum=1
+    )
     out["WAZIPER_RESEND_UNCERTAIN"] = env_bool(environ, "WAZIPER_RESEND_UNCERTAIN", False)
     out["WAZIPER_DEFAULT_TRANSPORT"] = env_choice(environ, "WAZIPER_DEFAULT_TRANSPORT", "neonize", TRANSPORTS)
     out["WAZIPER_THROTTLE_RATE"] = env_rate(environ, "WAZIPER_THROTTLE_RATE", "600/min")

@@ -194,7 +194,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- logging --------------------------------------------------------------------------------
 LOG_DIR = Path(ENV.get("WAZIPER_LOG_DIR") or BASE_DIR / "logs")
-LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 LOG_LEVEL = (ENV.get("WAZIPER_LOG_LEVEL") or "INFO").upper()
 LOGGING = {
     "version": 1,
@@ -205,7 +205,8 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "file": {
-            "class": "logging.handlers.RotatingFileHandler",
+            # Files 0600, after a rotation too (waziper_site/logfiles.py).
+            "class": "waziper_site.logfiles.PrivateRotatingFileHandler",
             "filename": str(LOG_DIR / "server.log"),
             "maxBytes": 10 * 2**20,
             "backupCount": 5,

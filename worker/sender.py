@@ -8,6 +8,12 @@ flight per instance, media downloads in progress, and when each instance may sen
 Per instance at most one message is in flight, and consecutive hand-offs are spaced by a random
 delay (the anti-ban rhythm). Downloads run in a small thread pool so a slow media server never
 stalls the worker's loop; the session only ever gets a file that is already on disk.
+
+The pool is shared by every tenant, so a download is handed to it only when a thread is free
+and its instance's owner has fewer than WAZIPER_MEDIA_DOWNLOADS_PER_OWNER downloads running:
+one tenant's slow media server can hold at most that many threads, and the others go on. A
+claimed download that waits for a thread waits here, in memory, and its deadline starts when
+it starts: time spent waiting is never a failed attempt.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 
 from breaker.service import open_among
+from instances.models import Instance
 from queueing import dispatch, netguard, policy
 from queueing.media import FetchedMedia, MediaError, fetch_media
 from worker.transports.base import OutgoingMessage, Session
@@ -56,8 +63,11 @@ class _InFlight:
 @dataclass
 class _Download:
     claimed: dispatch.Claimed
-    future: Future[FetchedMedia]
-    since: datetime
+    owner_id: int
+    claimed_at: datetime
+    # Set once a pool thread runs it: its deadline counts from `since`, never from the claim.
+    future: Future[FetchedMedia] | None = None
+    since: datetime | None = None
 
 
 @dataclass
@@ -94,6 +104,10 @@ class Dispatcher:
         self._fetch = fetch
         self._in_flight: dict[int, _InFlight] = {}
         self._downloads: dict[int, _Download] = {}
+        # Every download a pool thread is running, with its owner, including those nobody waits
+        # for any more (timed out, session lost): they hold their thread until they return.
+        self._running: dict[Future[FetchedMedia], int] = {}
+        self._owners: dict[int, int] = {}
         self._pace: dict[int, _Pace] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._media_dir: str | None = None
@@ -107,6 +121,8 @@ class Dispatcher:
         With nothing due this is at most one query (none if every instance is busy or spacing).
         """
         did = self._finish_downloads(connected, now)
+        self._drop_disconnected_waiting(connected, now)
+        self._start_waiting_downloads(now)
         idle = [pk for pk in connected if pk not in self._in_flight and pk not in self._downloads]
         self._load_pacing([pk for pk in idle if self._needs_pacing(pk, now)], now)
         ready = [pk for pk in idle if pk in self._pace and self._pace[pk].next_at <= now]
@@ -121,7 +137,8 @@ class Dispatcher:
             if claimed.handed_off:
                 self._send(connected[pk], claimed, now)
             else:
-                self._start_download(claimed, now)
+                self._queue_download(claimed, now)
+        self._start_waiting_downloads(now)
         return did
 
     def on_send_result(self, instance_pk: int, data: dict[str, Any], now: datetime) -> bool:
@@ -186,6 +203,8 @@ class Dispatcher:
                 _discard(flight.media_path)
         media_limit = timedelta(seconds=settings.WAZIPER_MEDIA_TIMEOUT) + DOWNLOAD_GRACE
         for pk, download in list(self._downloads.items()):
+            if download.future is None or download.since is None:
+                continue  # still waiting for a thread: not an attempt yet
             if not download.future.done() and now - download.since >= media_limit:
                 del self._downloads[pk]
                 download.future.add_done_callback(_discard_result)
@@ -207,6 +226,7 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            self._running.clear()
         if self._media_dir is not None:
             shutil.rmtree(self._media_dir, ignore_errors=True)
             self._media_dir = None
@@ -275,25 +295,67 @@ class Dispatcher:
                 now,
             )
 
-    def _start_download(self, claimed: dispatch.Claimed, now: datetime) -> None:
+    def _owner_of(self, instance_pk: int) -> int:
+        if instance_pk not in self._owners:
+            row = Instance.objects.filter(pk=instance_pk).values_list("owner_id", flat=True).first()
+            # Deleted meanwhile: its own "owner", so it never waits behind anyone else's downloads.
+            self._owners[instance_pk] = row if row is not None else -instance_pk
+        return self._owners[instance_pk]
+
+    def _queue_download(self, claimed: dispatch.Claimed, now: datetime) -> None:
+        owner_id = self._owner_of(claimed.instance_id)
+        self._downloads[claimed.instance_id] = _Download(claimed, owner_id, now)
+
+    def _drop_disconnected_waiting(self, connected: dict[int, Session], now: datetime) -> None:
+        """A download still waiting for a thread is not worth starting for an instance that can no
+        longer send (breaker tripped, session lost): its claim goes back to the queue."""
+        for pk, download in list(self._downloads.items()):
+            if download.future is None and pk not in connected:
+                del self._downloads[pk]
+                dispatch.release(download.claimed.pk, self.worker_id, now, "instance no longer connected")
+
+    def _start_waiting_downloads(self, now: datetime) -> None:
+        """Hand waiting downloads to free pool threads: owners with the fewest downloads running
+        first, then the longest waiting; none beyond an owner's WAZIPER_MEDIA_DOWNLOADS_PER_OWNER."""
+        for future in [f for f in self._running if f.done()]:
+            del self._running[future]
+        free = DOWNLOAD_THREADS - len(self._running)
+        waiting = [d for d in self._downloads.values() if d.future is None]
+        if free <= 0 or not waiting:
+            return
+        per_owner = settings.WAZIPER_MEDIA_DOWNLOADS_PER_OWNER
+        running: dict[int, int] = {}
+        for owner_id in self._running.values():
+            running[owner_id] = running.get(owner_id, 0) + 1
+        while free > 0:
+            ready = [d for d in waiting if d.future is None and running.get(d.owner_id, 0) < per_owner]
+            if not ready:
+                return
+            chosen = min(ready, key=lambda d: (running.get(d.owner_id, 0), d.claimed_at, d.claimed.pk))
+            self._start_download(chosen, now)
+            running[chosen.owner_id] = running.get(chosen.owner_id, 0) + 1
+            free -= 1
+
+    def _start_download(self, download: _Download, now: datetime) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="media")
         if self._media_dir is None:
             self._media_dir = tempfile.mkdtemp(prefix="waziper-media-")
-        future = self._pool.submit(
+        download.future = self._pool.submit(
             self._fetch,
-            claimed.media_url,
+            download.claimed.media_url,
             dest_dir=self._media_dir,
             timeout=settings.WAZIPER_MEDIA_TIMEOUT,
             max_bytes=settings.WAZIPER_MEDIA_MAX_BYTES,
             guard=netguard.default_guard(settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS),
         )
-        self._downloads[claimed.instance_id] = _Download(claimed, future, now)
+        download.since = now
+        self._running[download.future] = download.owner_id
 
     def _finish_downloads(self, connected: dict[int, Session], now: datetime) -> bool:
         did = False
         for pk, download in list(self._downloads.items()):
-            if not download.future.done():
+            if download.future is None or not download.future.done():
                 continue
             did = True
             del self._downloads[pk]
@@ -337,6 +399,7 @@ class Dispatcher:
         download = self._downloads.pop(instance_pk, None)
         if download is None:
             return
-        download.future.cancel()
-        download.future.add_done_callback(_discard_result)
+        if download.future is not None:
+            download.future.cancel()
+            download.future.add_done_callback(_discard_result)
         dispatch.release(download.claimed.pk, self.worker_id, now, reason)

@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from instances.models import Instance, SandboxReceived
+from instances.redaction import shown_to
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
+from operations.proxies import may_use_private_proxy, proxy_refusal
 
 
 def _drf(check: Any, value: Any) -> Any:
@@ -28,7 +30,13 @@ class InstanceCreateSerializer(serializers.Serializer):
         return _drf(validate_instance_name, value)
 
     def validate_proxy_url(self, value: str) -> str:
-        return _drf(validate_proxy_url, value)
+        value = _drf(validate_proxy_url, value)
+        request = self.context.get("request")
+        if value and not may_use_private_proxy(getattr(request, "user", None)):
+            problem = proxy_refusal(value)
+            if problem:
+                raise serializers.ValidationError(problem)
+        return value
 
     def validate_sandbox(self, value: Any) -> dict[str, Any]:
         if isinstance(value, str):
@@ -40,7 +48,16 @@ class InstanceCreateSerializer(serializers.Serializer):
 
 
 class InstanceSerializer(serializers.ModelSerializer):
+    """An instance; `status_detail` in full only for staff (context `request`), see
+    instances/redaction.py."""
+
     owner = serializers.CharField(source="owner.username", read_only=True)
+
+    def to_representation(self, instance: Instance) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        data["status_detail"] = shown_to(getattr(request, "user", None), data["status_detail"])
+        return data
 
     class Meta:
         model = Instance

@@ -12,6 +12,7 @@ from api.lookup import get_instance
 from api.serializers.breaker import BreakerStatusSerializer, ResetBodySerializer
 from breaker import service as breaker_service
 from breaker.models import BreakerReset
+from instances.redaction import shown_to
 from kernel.envelope import success
 from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
 from kernel.views import ApiView
@@ -64,4 +65,7 @@ class BreakerStatusView(ApiView):
     )
     def get(self, request: Request, instance_id: str) -> Response:
         instance = get_instance(request, instance_id)
-        return success("Success", breaker_service.status(instance, now=timezone.now()))
+        status = breaker_service.status(instance, now=timezone.now())
+        for failure in status["recent_failures"]:
+            failure["detail"] = shown_to(request.user, failure["detail"])
+        return success("Success", status)

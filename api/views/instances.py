@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +13,7 @@ from api.serializers.instances import InstanceCreateSerializer, InstanceSerializ
 from instances import service as instances_service
 from instances.models import Instance
 from kernel.envelope import success
-from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
+from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, ErrorSerializer, envelope, error_responses
 from kernel.views import ApiView
 
 
@@ -27,7 +27,7 @@ class InstanceListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         instances = Instance.objects.visible_to(request.user).select_related("owner")
-        return success("Success", InstanceSerializer(instances, many=True).data)
+        return success("Success", InstanceSerializer(instances, many=True, context={"request": request}).data)
 
     @extend_schema(
         operation_id="instances_create",
@@ -38,17 +38,24 @@ class InstanceListView(ApiView):
         responses={
             201: envelope("InstanceCreated", InstanceSerializer(), message="Instance created"),
             **error_responses(body=True),
+            403: OpenApiResponse(
+                ErrorSerializer, description="You have WAZIPER_MAX_INSTANCES_PER_OWNER instances already."
+            ),
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = InstanceCreateSerializer(data=request.data)
+        serializer = InstanceCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         try:
             instance = instances_service.create_instance(request.user, **serializer.validated_data)
         except DjangoValidationError as exc:
             raise exceptions.ValidationError(exc.message_dict) from None
+        except instances_service.InstanceLimitReached as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
         return success(
-            "Instance created", InstanceSerializer(instance).data, http_status=status.HTTP_201_CREATED
+            "Instance created",
+            InstanceSerializer(instance, context={"request": request}).data,
+            http_status=status.HTTP_201_CREATED,
         )
 
 
@@ -61,7 +68,8 @@ class InstanceDetailView(ApiView):
         responses={200: envelope("InstanceDetail", InstanceSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, instance_id: str) -> Response:
-        return success("Success", InstanceSerializer(get_instance(request, instance_id)).data)
+        instance = get_instance(request, instance_id)
+        return success("Success", InstanceSerializer(instance, context={"request": request}).data)
 
     @extend_schema(
         operation_id="instances_delete",

@@ -66,7 +66,8 @@ class InstanceStateView(ApiView):
         look = outlook(instance, now)
         if not look.allows_connect:
             return breaker_refusal(look)
-        return success("Success", {**InstanceSerializer(instance).data, "breaker": look.as_dict()})
+        shown = InstanceSerializer(instance, context={"request": request}).data
+        return success("Success", {**shown, "breaker": look.as_dict()})
 
 
 def _qr_or_linked(instance: Instance) -> instances_service.ShownQr | str | None:

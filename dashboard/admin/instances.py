@@ -66,6 +66,13 @@ class InstanceForm(forms.ModelForm):
         errors: dict[str, Any] = validate_send_delays(data.get("send_delay_min"), data.get("send_delay_max"))
         if data.get("sandbox") and data.get("transport") != Instance.Transport.SANDBOX:
             errors["sandbox"] = "Sandbox behaviour applies only to sandbox instances."
+        # A new instance, or one given to another owner, must fit the owner's instance limit.
+        owner = self.cleaned_data.get("owner")
+        if owner is not None and owner.pk != self.instance.owner_id:
+            try:
+                instances_service.check_instance_limit(owner)
+            except instances_service.InstanceLimitReached as exc:
+                errors["owner"] = str(exc)
         if errors:
             raise ValidationError(errors)
         return data

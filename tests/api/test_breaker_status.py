@@ -85,3 +85,14 @@ def test_auth_matrix(
     request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
 ) -> None:
     assert_auth_outcome(call_as(request, who, where, "GET", _url(instance)), expected)
+
+
+def test_failure_details_hide_internal_addresses_from_tenants_but_not_from_staff(
+    owner_client: APIClient, api: APIClient, staff_token: str, instance: Instance
+) -> None:
+    detail = "dial tcp 10.0.0.5:1080: connect: connection refused; lookup x on 127.0.0.53:53: no such host"
+    breaker_service.record_failure(instance, "connect_failed", detail, now=timezone.now())
+    tenant = owner_client.get(_url(instance)).json()["data"]["recent_failures"][0]["detail"]
+    staff = api.get(_url(instance), {"access_token": staff_token}).json()["data"]["recent_failures"][0]
+    assert tenant == "dial tcp <address>: connect: connection refused; lookup x: no such host"
+    assert staff["detail"] == detail

@@ -116,3 +116,15 @@ def test_auth_matrix_delete(
 ) -> None:
     assert_auth_outcome(call_as(request, who, where, "DELETE", _url(instance)), expected)
     assert Instance.objects.exists() == (expected != 200)
+
+
+def test_status_detail_hides_internal_addresses_from_tenants_but_not_from_staff(
+    owner_client: APIClient, api: APIClient, staff_token: str, instance: Instance
+) -> None:
+    detail = "dial tcp 10.0.0.5:1080: connect: connection refused"
+    Instance.objects.filter(pk=instance.pk).update(status_detail=detail)
+    url = f"/instances/{instance.instance_id}"
+    tenant = owner_client.get(url).json()["data"]["status_detail"]
+    staff = api.get(url, {"access_token": staff_token}).json()["data"]["status_detail"]
+    assert tenant == "dial tcp <address>: connect: connection refused"
+    assert staff == detail

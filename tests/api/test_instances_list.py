@@ -66,9 +66,42 @@ def test_the_transport_defaults_to_the_setting(owner_client: APIClient, settings
 
 def test_it_takes_a_proxy(owner_client: APIClient) -> None:
     response = owner_client.post(
-        URL, {"transport": "neonize", "proxy_url": "socks5://127.0.0.1:1080"}, format="json"
+        URL, {"transport": "neonize", "proxy_url": "socks5://93.184.215.14:1080"}, format="json"
     )
-    assert response.json()["data"]["proxy_url"] == "socks5://127.0.0.1:1080"
+    assert response.json()["data"]["proxy_url"] == "socks5://93.184.215.14:1080"
+
+
+INTERNAL_PROXIES = [
+    "socks5://127.0.0.1:1080",
+    "http://10.0.0.5:3128",
+    "socks5h://192.168.1.1:1080",
+    "socks5://169.254.169.254:1080",
+    "socks5://[::1]:1080",
+    "socks5://[fe80::1]:1080",
+    "socks5://[::ffff:127.0.0.1]:1080",
+    "socks5://localhost:1080",
+]
+
+
+@pytest.mark.parametrize("proxy", INTERNAL_PROXIES)
+def test_a_tenants_proxy_on_an_internal_address_is_400(owner_client: APIClient, proxy: str) -> None:
+    response = owner_client.post(URL, {"transport": "neonize", "proxy_url": proxy}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["proxy_url"]
+    assert "WAZIPER_ALLOW_PRIVATE_PROXY_URLS" in response.json()["errors"]["proxy_url"][0]
+    assert not Instance.objects.exists()
+
+
+def test_staff_may_set_a_proxy_on_an_internal_address(api: APIClient, staff_token: str) -> None:
+    body = {"transport": "neonize", "proxy_url": "socks5://127.0.0.1:1080"}
+    response = api.post(f"{URL}?access_token={staff_token}", body, format="json")
+    assert response.status_code == 201
+
+
+def test_the_operator_may_allow_internal_proxies_for_everyone(owner_client: APIClient, settings: Any) -> None:
+    settings.WAZIPER_ALLOW_PRIVATE_PROXY_URLS = True
+    body = {"transport": "neonize", "proxy_url": "socks5://127.0.0.1:1080"}
+    assert owner_client.post(URL, body, format="json").status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -133,3 +166,15 @@ def test_auth_matrix_create(request: pytest.FixtureRequest, who: str, where: str
     response = call_as(request, who, where, "POST", URL, body={"name": "new", "transport": "sandbox"})
     assert_auth_outcome(response, expected)
     assert Instance.objects.filter(name="new").count() == (1 if expected == 201 else 0)
+
+
+def test_creating_past_the_instance_limit_is_403_naming_it(
+    owner_client: APIClient, owner: Any, settings: Any
+) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 2
+    codes = [owner_client.post(URL, {"transport": "sandbox"}, format="json").status_code for _ in range(3)]
+    assert codes == [201, 201, 403]
+    response = owner_client.post(URL, {"transport": "sandbox"}, format="json")
+    assert response.json()["status"] == "error"
+    assert "WAZIPER_MAX_INSTANCES_PER_OWNER=2" in response.json()["message"]
+    assert Instance.objects.filter(owner=owner).count() == 2

@@ -124,3 +124,11 @@ def test_sandbox_scan_refuses_a_real_instance(owner: Any) -> None:
 def test_run_worker_refuses_a_capacity_below_one() -> None:
     with pytest.raises(CommandError, match="--capacity must be at least 1"):
         run("run_worker", "--capacity", "0")
+
+
+def test_create_instance_past_the_owners_limit_is_an_error(owner: Any, settings: Any) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 1
+    run("create_instance", "--owner", "alice", "--transport", "sandbox")
+    with pytest.raises(CommandError, match=r"Instance limit reached.*WAZIPER_MAX_INSTANCES_PER_OWNER=1"):
+        run("create_instance", "--owner", "alice", "--transport", "sandbox")
+    assert Instance.objects.count() == 1

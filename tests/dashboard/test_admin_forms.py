@@ -71,3 +71,13 @@ def test_a_good_change_is_saved_normalised(admin_client: Client, instance: Insta
         {"connect": "fail"},
         0,
     )
+
+
+def test_adding_past_the_owners_instance_limit_names_the_owner_field(
+    admin_client: Client, instance: Instance, settings: Any
+) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 1
+    response = admin_client.post(ADD, form(instance.owner))
+    assert field_errors(response) == {"owner"}
+    assert "WAZIPER_MAX_INSTANCES_PER_OWNER=1" in str(response.context["adminform"].form.errors["owner"])
+    assert Instance.objects.count() == 1

@@ -81,3 +81,33 @@ def test_a_breaker_reset_while_no_worker_held_the_instance_is_honoured_on_takeov
     tick(second, clock, 1, times=2)
     assert BreakerState.objects.get(instance=instance).state == "closed"
     assert Instance.objects.get(pk=instance.pk).status == "connected"
+
+
+# --- sharing scarce capacity between owners ------------------------------------------------------
+
+
+def running_for(owner: Any, n: int) -> list[Instance]:
+    return [running_sandbox(owner) for _ in range(n)]
+
+
+def test_a_full_worker_leases_the_small_tenants_instance_too(owner: Any, stranger: Any) -> None:
+    bulk = running_for(owner, 5)  # created first: the oldest, which used to go first
+    small = running_sandbox(stranger)
+    clock = FakeClock()
+    worker = make_worker(clock, capacity=2)
+    tick(worker, clock)
+    assert small.pk in worker.leased
+    assert len(worker.leased.keys() & {i.pk for i in bulk}) == 1
+
+
+def test_owners_take_turns_counting_what_they_already_hold(owner: Any, stranger: Any) -> None:
+    from instances import leases
+
+    mine = running_for(owner, 4)
+    theirs = running_for(stranger, 4)
+    now = FakeClock().now()
+    first = leases.acquire("w1", now, 30, 3, held=[])
+    assert [i.pk for i in first] == [mine[0].pk, mine[1].pk, theirs[0].pk]
+    # Leased now: two of owner's, one of stranger's. Stranger's turn comes first.
+    second = leases.acquire("w2", now, 30, 1, held=[])
+    assert [i.pk for i in second] == [theirs[1].pk]

@@ -146,3 +146,22 @@ def test_the_supervisor_restarts_a_worker_that_stops_making_progress(owner: Any,
     finally:
         supervisor.stop()
     assert WorkerProcess.objects.get(pk=second.pk).stopped_at is not None
+
+
+def test_a_starting_worker_makes_every_session_store_private(owner: Any, settings: Any) -> None:
+    stopped = create_instance(owner, name="idle", transport="neonize")  # its store is never opened
+    store = Path(stopped.session_dir())
+    root = store.parent
+    store.mkdir(parents=True)
+    (store / "whatsmeow.sqlite3").write_bytes(b"")
+    for path, mode in ((root, 0o755), (store, 0o755), (store / "whatsmeow.sqlite3", 0o644)):
+        path.chmod(mode)
+    worker = manage_py(settings, "run_worker", "--worker-id", "it-private", **FAST)
+    try:
+        wait_until(lambda: store.stat().st_mode & 0o777 == 0o700, message="store tightened")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, out
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (root, store, store / "whatsmeow.sqlite3")}
+    assert modes == {"sessions": 0o700, stopped.instance_id: 0o700, "whatsmeow.sqlite3": 0o600}

@@ -51,6 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             for _ in range(64):
                 self.wfile.write(b"y" * 1024)
+        elif parts.path == "/stall":  # a slow media server: answers once the test releases it
+            self.server.release.wait(60)  # type: ignore[attr-defined]
+            self._send(200, PNG, {"Content-Type": "image/png"})
         elif parts.path == "/empty":
             self._send(200, b"")
         elif parts.path == "/error":
@@ -63,11 +66,13 @@ class _Handler(BaseHTTPRequestHandler):
 def media_server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.hits = []  # type: ignore[attr-defined]
+    server.release = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield server
     finally:
+        server.release.set()  # type: ignore[attr-defined]
         server.shutdown()
         server.server_close()
 

@@ -102,3 +102,23 @@ def test_manage_py_stops_with_one_line_naming_the_bad_variable() -> None:
     assert result.returncode == 1
     assert "Configuration error: WAZIPER_BREAKER_THRESHOLD='lots' is not a whole number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tenant_limits_default_to_fifty_instances_two_downloads_and_no_private_proxies() -> None:
+    cfg = load_waziper_settings({})
+    assert cfg["WAZIPER_MAX_INSTANCES_PER_OWNER"] == 50
+    assert cfg["WAZIPER_MEDIA_DOWNLOADS_PER_OWNER"] == 2
+    assert cfg["WAZIPER_ALLOW_PRIVATE_PROXY_URLS"] is False
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WAZIPER_MAX_INSTANCES_PER_OWNER": "-1"}, "WAZIPER_MAX_INSTANCES_PER_OWNER"),
+        ({"WAZIPER_MEDIA_DOWNLOADS_PER_OWNER": "0"}, "WAZIPER_MEDIA_DOWNLOADS_PER_OWNER"),
+        ({"WAZIPER_ALLOW_PRIVATE_PROXY_URLS": "maybe"}, "WAZIPER_ALLOW_PRIVATE_PROXY_URLS"),
+    ],
+)
+def test_bad_tenant_limits_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_waziper_settings(env)

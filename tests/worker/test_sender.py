@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +13,11 @@ import pytest
 
 from breaker import service as breaker_service
 from instances.models import Instance, SandboxReceived
+from instances.service import create_instance
+from queueing.media import FetchedMedia
 from queueing.models import QueuedMessage
 from tests.support.media_server import PNG, base_url, media_server
+from tests.support.processes import wait_until
 from tests.support.queue import MID, T0, connected_session, queue_many, queue_message, race, statuses
 from worker.sender import Dispatcher
 from worker.transports.base import RECEIPT, SEND_RESULT, Session
@@ -370,3 +375,107 @@ def test_two_workers_racing_in_threads_send_each_message_once(instance: Instance
     race(run, [(rig,) for rig in rigs])
     assert statuses(instance) == {"sent": 40}
     assert sorted(received(instance)) == sorted(str(m.message_id) for m in messages)
+
+
+# --- media downloads shared between tenants ------------------------------------------------------
+
+
+def sandboxes(user: Any, n: int) -> list[Instance]:
+    return [create_instance(user, transport="sandbox") for _ in range(n)]
+
+
+def test_one_tenants_stalled_media_server_does_not_hold_up_another_tenants_media(
+    owner: Any, stranger: Any, settings: Any
+) -> None:
+    settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS = True
+    with media_server() as server:
+        stalled = sandboxes(owner, 5)
+        for instance in stalled:
+            queue_many(instance, 2, kind="image", media_url=f"{base_url(server)}/stall")
+        theirs = create_instance(stranger, transport="sandbox")
+        message = queue_message(theirs, kind="image", media_url=f"{base_url(server)}/cat.png")
+        rig = Rig({i.pk: connected_session(i, receipts="none") for i in [*stalled, theirs]})
+
+        def sent() -> bool:
+            rig.tick()
+            return QueuedMessage.objects.get(pk=message.pk).status == "sent"
+
+        # Real downloads: the bound is generous, the cat takes milliseconds.
+        wait_until(sent, timeout=10, interval=0.01, message="the other tenant's media sent")
+        wait_until(lambda: len(server.hits) == 3, timeout=10, message="two stalled downloads started")
+        assert server.hits.count("/stall") == 2  # WAZIPER_MEDIA_DOWNLOADS_PER_OWNER
+        rig.dispatcher.shutdown(rig.now)
+    assert statuses(theirs) == {"sent": 1}
+    tried = QueuedMessage.objects.filter(instance__in=stalled).exclude(attempts=0, last_error="")
+    assert list(tried.values_list("attempts", "last_error")) == []
+
+
+class GatedFetch:
+    """A media fetch that runs until the test opens its URL's gate, then saves a real file."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, threading.Event] = {}
+
+    def gate(self, url: str) -> threading.Event:
+        return self.gates.setdefault(url, threading.Event())
+
+    def __call__(self, url: str, *, dest_dir: str, **_: Any) -> FetchedMedia:
+        self.gate(url).wait(30)
+        path = os.path.join(dest_dir, f"media-{uuid.uuid4().hex}")
+        with open(path, "wb") as out:
+            out.write(PNG)
+        return FetchedMedia(path, len(PNG), "image/png", "cat.png")
+
+    def open_all(self) -> None:
+        for gate in self.gates.values():
+            gate.set()
+
+
+def test_time_spent_waiting_for_a_download_thread_is_never_a_failed_attempt(
+    owner: Any, stranger: Any, django_user_model: Any
+) -> None:
+    third = django_user_model.objects.create_user(username="carol")
+    instances = [*sandboxes(owner, 2), *sandboxes(stranger, 2), *sandboxes(third, 1)]
+    messages = {
+        i.pk: queue_message(i, kind="image", media_url=f"http://media.example/{i.pk}.png") for i in instances
+    }
+    fetch = GatedFetch()
+    for message in messages.values():
+        fetch.gate(message.media_url)
+    rig = Rig({i.pk: connected_session(i, receipts="none") for i in instances})
+    rig.dispatcher._fetch = fetch
+    try:
+        rig.tick()  # five claims, four threads: the stranger's second instance waits
+        waiting = messages[instances[3].pk]
+        rig.now += timedelta(seconds=25)
+        first = instances[0].pk
+        fetch.gate(messages[first].media_url).set()
+        download = rig.dispatcher._downloads[first]
+        wait_until(lambda: download.future.done(), timeout=10, message="the first download done")
+        rig.tick()  # the first is handed off; its thread goes to the one that waited
+        rig.tick(10)  # 35 s after the claims (limit 20 + 10 s): only 10 s after the wait ended
+        waiting.refresh_from_db()
+        assert (waiting.status, waiting.attempts, waiting.last_error) == ("sending", 0, "")
+    finally:
+        fetch.open_all()
+        rig.dispatcher.shutdown(rig.now)
+
+
+def test_the_downloads_that_ran_past_the_limit_still_fail(owner: Any) -> None:
+    instance = create_instance(owner, transport="sandbox")
+    message = queue_message(instance, kind="image", media_url="http://media.example/slow.png")
+    fetch = GatedFetch()
+    rig = Rig({instance.pk: connected_session(instance, receipts="none")})
+    rig.dispatcher._fetch = fetch
+    try:
+        rig.tick()
+        rig.tick(30)  # WAZIPER_MEDIA_TIMEOUT 20 s + the 10 s backstop
+        message.refresh_from_db()
+        assert (message.status, message.attempts, message.last_error) == (
+            "queued",
+            1,
+            "media download timed out",
+        )
+    finally:
+        fetch.open_all()
+        rig.dispatcher.shutdown(rig.now)

@@ -340,6 +340,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.sessions_per_host < 1 or args.stop_timeout <= 0:
         parser.error("--sessions-per-host must be >= 1 and --stop-timeout > 0")
+    # Everything the host and neonize create (session stores, their sqlite files) is private to
+    # this user: a store holds the keys of a linked WhatsApp account.
+    os.umask(0o077)
     out = Output(_claim_stdout())
     neo = _load_neonize()
     loop = asyncio.new_event_loop()

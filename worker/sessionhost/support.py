@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import stat
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from worker.sessionhost import protocol as p
 log = logging.getLogger("waziper.host")
 
 STORE_FILE = "whatsmeow.sqlite3"  # inside the session's store directory
+# A store holds the keys of a linked WhatsApp account: only the host's user may read it.
+STORE_DIR_MODE = 0o700
+STORE_FILE_MODE = 0o600
 # The neonize events the host subscribes to; each arrives as ``<name>Ev``.
 NEONIZE_EVENTS = (
     "Connected PairStatus Disconnected LoggedOut StreamReplaced TemporaryBan ConnectFailure ClientOutdated "
@@ -98,14 +102,30 @@ class Session:
         return self.task is None or not self.task.done()
 
 
+def make_private(store: str) -> None:
+    """Directories 0700 and files 0600 inside `store`: stores made before the host set its umask
+    (0755/0644) are tightened when the host opens them. Symbolic links are left alone."""
+    for root, _dirs, files in os.walk(store):
+        modes = [(root, STORE_DIR_MODE), *((os.path.join(root, f), STORE_FILE_MODE) for f in files)]
+        for path, mode in modes:
+            try:
+                st = os.lstat(path)
+                if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & ~mode:
+                    os.chmod(path, mode)
+            except OSError as exc:  # not ours, or gone: the store still works, say so
+                log.warning("cannot make %s private: %s", path, exc.strerror or exc)
+
+
 def check_store(store: str) -> tuple[str | None, bool]:
-    """Return (problem, has_device) for a session store directory, creating it when missing."""
+    """Return (problem, has_device) for a session store directory, creating it when missing
+    (0700) and making an existing one private (see make_private)."""
     if any(c in store for c in "?#%"):  # neonize builds a sqlite URI from the path
         return f"session store path {store!r} must not contain '?', '#' or '%'", False
     try:
-        Path(store).mkdir(parents=True, exist_ok=True)
+        Path(store).mkdir(mode=STORE_DIR_MODE, parents=True, exist_ok=True)
     except OSError as exc:
         return f"cannot use session store {store}: {exc.strerror or exc}", False
+    make_private(store)
     db = Path(store) / STORE_FILE
     if not db.exists():
         return None, False

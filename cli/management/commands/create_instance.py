@@ -48,6 +48,8 @@ class Command(WaziperCommand):
         except ValidationError as exc:
             problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
             raise CommandError(problems) from None
+        except instances_service.InstanceLimitReached as exc:
+            raise CommandError(str(exc)) from None
         self.report(
             instance.instance_id,
             {

@@ -127,6 +127,32 @@ def test_refused_proxy_reports_connect_failed_with_neonize_text(host, tmp_path):
     assert ev["retryable"] is True
 
 
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_new_session_store_is_private_to_the_hosts_user(host, tmp_path):
+    store = tmp_path / "sessions" / "S1"
+    with FaultProxy("refuse") as proxy:
+        connect(host, store, proxy.url)
+        host.expect(p.CONNECT_FAILED, session="S1", ref="c1")  # neonize made its database first
+    assert (mode(store.parent), mode(store)) == (0o700, 0o700)
+    assert {f.name: mode(f) for f in store.iterdir()} == {"whatsmeow.sqlite3": 0o600}
+
+
+def test_an_existing_world_readable_store_is_tightened_when_opened(host, tmp_path):
+    store = tmp_path / "S1"
+    store.mkdir(mode=0o755)
+    (store / "whatsmeow.sqlite3").write_bytes(b"")  # an empty file is an empty database
+    for path, old in ((store, 0o755), (store / "whatsmeow.sqlite3", 0o644)):
+        path.chmod(old)
+    with FaultProxy("refuse") as proxy:
+        connect(host, store, proxy.url)
+        host.expect(p.CONNECT_FAILED, session="S1", ref="c1")
+    assert mode(store) == 0o700
+    assert {f.name: mode(f) for f in store.iterdir()} == {"whatsmeow.sqlite3": 0o600}
+
+
 def test_reset_proxy_reports_connect_failed_with_neonize_text(host, tmp_path):
     with FaultProxy("reset") as proxy:
         connect(host, tmp_path / "s", proxy.url)

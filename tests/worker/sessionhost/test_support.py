@@ -181,6 +181,36 @@ def test_a_missing_store_is_created_and_holds_no_device(tmp_path):
     assert store.is_dir()
 
 
+def test_opening_a_store_makes_its_directories_and_files_private(tmp_path):
+    store, nested = tmp_path / "S1", tmp_path / "S1" / "media"
+    nested.mkdir(parents=True)
+    for path in (store / hs.STORE_FILE, store / f"{hs.STORE_FILE}-wal", nested / "x.bin"):
+        path.write_bytes(b"")
+        path.chmod(0o644)
+    for path in (store, nested):
+        path.chmod(0o755)
+    hs.check_store(str(store))
+    modes = {str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777 for p in [store, *store.rglob("*")]}
+    assert modes == {
+        "S1": 0o700,
+        "S1/media": 0o700,
+        "S1/media/x.bin": 0o600,
+        f"S1/{hs.STORE_FILE}": 0o600,
+        f"S1/{hs.STORE_FILE}-wal": 0o600,
+    }
+
+
+def test_making_a_store_private_leaves_symbolic_links_and_their_targets_alone(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"")
+    outside.chmod(0o644)
+    store = tmp_path / "S1"
+    store.mkdir()
+    (store / "link").symlink_to(outside)
+    hs.check_store(str(store))
+    assert outside.stat().st_mode & 0o777 == 0o644
+
+
 def test_a_store_with_a_device_row_counts_as_logged_in(tmp_path):
     with sqlite3.connect(tmp_path / hs.STORE_FILE) as con:
         con.execute("CREATE TABLE whatsmeow_device (jid TEXT)")

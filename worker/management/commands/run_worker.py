@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any
@@ -12,6 +13,7 @@ from prometheus_client import start_http_server
 
 from kernel.commands import describe_seconds
 from worker.loop import Worker
+from worker.sessionhost.support import make_private
 
 
 class Command(BaseCommand):
@@ -28,6 +30,9 @@ class Command(BaseCommand):
         if capacity is not None and capacity < 1:
             raise CommandError("--capacity must be at least 1")
         worker = Worker(worker_id=options["worker_id"], capacity=capacity)
+        if os.path.isdir(settings.WAZIPER_SESSIONS_DIR):
+            # Stores written before the session host set its umask: 0700/0600 before any is used.
+            make_private(settings.WAZIPER_SESSIONS_DIR)
 
         def stop(signum: int, frame: Any) -> None:
             # Only a flag: the loop finishes its step, then releases leases and closes sessions.

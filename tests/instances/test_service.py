@@ -1,0 +1,77 @@
+"""instances.service.create_instance: the per-owner instance limit (WAZIPER_MAX_INSTANCES_PER_OWNER)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from instances.models import Instance
+from instances.service import InstanceLimitReached, create_instance
+from tests.support.queue import race
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_owner_may_have_exactly_the_limit(owner: Any, settings: Any) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 3
+    for _ in range(3):
+        create_instance(owner, transport="sandbox")
+    assert Instance.objects.filter(owner=owner).count() == 3
+
+
+def test_one_past_the_limit_is_refused_naming_it(owner: Any, settings: Any) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 3
+    for _ in range(3):
+        create_instance(owner, transport="sandbox")
+    with pytest.raises(InstanceLimitReached, match="WAZIPER_MAX_INSTANCES_PER_OWNER=3"):
+        create_instance(owner, transport="sandbox")
+    assert Instance.objects.filter(owner=owner).count() == 3
+
+
+def test_the_limit_is_per_owner(owner: Any, stranger: Any, settings: Any) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 1
+    create_instance(owner, transport="sandbox")
+    create_instance(stranger, transport="sandbox")
+    assert Instance.objects.count() == 2
+
+
+def test_superusers_have_no_limit(django_user_model: Any, settings: Any) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 1
+    root = django_user_model.objects.create_user(username="root", is_staff=True, is_superuser=True)
+    for _ in range(3):
+        create_instance(root, transport="sandbox")
+    assert Instance.objects.filter(owner=root).count() == 3
+
+
+def test_a_limit_of_zero_means_none(owner: Any, settings: Any) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 0
+    for _ in range(3):
+        create_instance(owner, transport="sandbox")
+    assert Instance.objects.filter(owner=owner).count() == 3
+
+
+def test_the_default_limit_is_fifty(owner: Any) -> None:
+    from django.conf import settings
+
+    assert settings.WAZIPER_MAX_INSTANCES_PER_OWNER == 50
+
+
+@pytest.mark.dbengines
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_never_pass_the_limit(owner: Any, settings: Any) -> None:
+    settings.WAZIPER_MAX_INSTANCES_PER_OWNER = 3
+    create_instance(owner, transport="sandbox")
+
+    def one() -> str:
+        try:
+            create_instance(owner, transport="sandbox")
+        except InstanceLimitReached:
+            return "refused"
+        return "created"
+
+    outcomes = race(one, [()] * 8)
+    assert sorted(outcomes) == ["created"] * 2 + ["refused"] * 6
+    assert Instance.objects.filter(owner=owner).count() == 3
+    connection.close()
