@@ -114,8 +114,11 @@ def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_
         started = time.monotonic()
         session.close()
         assert time.monotonic() - started < 0.5  # close() never waits for the child to die
-        assert REAPER.wait_idle(10) and gone(pid)
-    assert session.last_host.proc.returncode == -signal.SIGTERM
+        assert REAPER.wait_idle(10)
+        assert gone(pid)
+    # Ended by the SIGTERM, or by the stdin EOF that close() sends a moment before it (a host
+    # with no live connection exits at once on EOF, and on a loaded machine it may win).
+    assert session.last_host.proc.returncode in (0, -signal.SIGTERM)
 
 
 def test_a_host_killed_from_outside_is_session_crashed_naming_the_signal(tmp_path):
