@@ -8,7 +8,9 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from breaker.service import Outlook
-from kernel.envelope import error
+from instances.models import Instance
+from kernel.envelope import ApiError, error
+from operations import session_queries
 
 SESSION_REFUSED = "Unable to create session at this time."
 FORCED_REASON = "Needs a person: request a new QR code (GET /get_qrcode) or reset the circuit breaker."
@@ -28,3 +30,35 @@ def breaker_refusal(look: Outlook) -> Response:
     else:
         extra["reason"] = FORCED_REASON
     return error(SESSION_REFUSED, http_status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers, **extra)
+
+
+# A refusal from the session, by its code, as an HTTP status: the question was wrong (400), the
+# thing asked about does not exist or is not the account's (404/403), or WhatsApp failed (502).
+_REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "unsupported": 501}
+
+
+def ask_session(instance: Instance, op: str, args: dict[str, Any] | None = None) -> Any:
+    """operations.session_queries.ask, its refusals turned into the API's errors: 503 with the
+    instance's state and Retry-After when no live session can answer, 504 when it did not answer
+    in time (the question is cancelled), and the session's own refusal otherwise."""
+    try:
+        return session_queries.ask(instance, op, args)
+    except session_queries.SessionUnavailable as exc:
+        headers = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
+        raise ApiError(
+            f"The instance cannot answer now: {exc.reason}.",
+            http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            extra={"instance_status": exc.status, "retry_after": exc.retry_after_s},
+            headers=headers,
+        ) from None
+    except session_queries.SessionTimeout as exc:
+        raise ApiError(
+            f"WhatsApp did not answer in time ({exc}); the question was cancelled.",
+            http_status=status.HTTP_504_GATEWAY_TIMEOUT,
+        ) from None
+    except session_queries.SessionRefused as exc:
+        raise ApiError(
+            str(exc),
+            http_status=_REFUSAL_STATUS.get(exc.code, status.HTTP_502_BAD_GATEWAY),
+            extra={"reason": exc.code} if exc.code else {},
+        ) from None

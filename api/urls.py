@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.views import breaker, instances, queue, sandbox, session
+from api.views import breaker, instances, profile, queue, sandbox, session
 
 urlpatterns = [
     # instances and their WhatsApp session
@@ -14,6 +14,9 @@ urlpatterns = [
     path("logout", session.LogoutView.as_view(), name="logout"),
     path("instances", instances.InstanceListView.as_view(), name="instance-list"),
     path("instances/<str:instance_id>", instances.InstanceDetailView.as_view(), name="instance-detail"),
+    path(
+        "instances/<str:instance_id>/profile", profile.InstanceProfileView.as_view(), name="instance-profile"
+    ),
     path("sandbox/<str:instance_id>/scan", sandbox.SandboxScanView.as_view(), name="sandbox-scan"),
     path("sandbox/<str:instance_id>/outbox", sandbox.SandboxOutboxView.as_view(), name="sandbox-outbox"),
     # circuit breaker

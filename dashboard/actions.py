@@ -14,9 +14,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from breaker.models import BreakerReset
-from instances import service as instances_service
+from instances import commands
 from instances.models import Instance, InstanceCommand
-from kernel import waiting
 from operations import control
 
 # How long the page waits for the worker to answer a pairing request (it also arrives live).
@@ -80,13 +79,8 @@ def request_pair_code(instance: Instance, raw_phone: str) -> Outcome:
         return Outcome(
             False, "Pairing by phone number works while the instance shows a QR code: start it first."
         )
-    command = instances_service.send_command(instance, InstanceCommand.Kind.PAIR_PHONE, {"phone": phone})
-
-    def answered() -> dict[str, Any] | None:
-        command.refresh_from_db(fields=["finished_at", "result"])
-        return command.result if command.finished_at else None
-
-    result = waiting.poll(answered, PAIR_WAIT_S)
+    command = commands.send(instance, InstanceCommand.Kind.PAIR_PHONE, {"phone": phone})
+    result = commands.wait_for(command.pk, PAIR_WAIT_S)
     if result is None:
         return Outcome(True, "Pairing code requested; it appears here as soon as the worker answers.")
     if result.get("code"):

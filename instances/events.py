@@ -2,7 +2,7 @@
 
 Web processes tail the outbox to push changes to browsers (docs/architecture.md, "The outbox").
 On PostgreSQL each writing transaction also sends one NOTIFY, delivered at commit, so readers
-that LISTEN (live/wakeup.py) wake at once instead of at their next poll.
+that LISTEN (live/relay.py) wake at once instead of at their next poll.
 """
 
 from __future__ import annotations
@@ -10,23 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import connections
 from django.utils import timezone
 
 from instances.models import Instance, InstanceEvent
+from kernel import pg_listen
 
 NOTIFY_CHANNEL = "waziper_events"
-
-
-def notify_supported() -> bool:
-    return connections["default"].vendor == "postgresql"
-
-
-def notify_event_written() -> None:
-    """Call inside the transaction that wrote an event (a no-op on SQLite)."""
-    if notify_supported():
-        with connections["default"].cursor() as cursor:
-            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def emit_event(
@@ -37,5 +26,5 @@ def emit_event(
     event = InstanceEvent.objects.create(
         instance_id=instance_pk, kind=kind, payload=payload, created_at=now or timezone.now()
     )
-    notify_event_written()
+    pg_listen.notify(NOTIFY_CHANNEL)
     return event

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from instances import commands
 from instances.events import emit_event
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, SandboxPhone
@@ -115,13 +116,6 @@ def request_stopped(instance: Instance) -> bool:
     return _request(instance, Instance.Desired.STOPPED)
 
 
-def send_command(instance: Instance, kind: str, payload: dict[str, Any] | None = None) -> InstanceCommand:
-    """Queue a command for the worker holding `instance` (it takes it within one tick)."""
-    return InstanceCommand.objects.create(
-        instance=instance, kind=kind, payload=payload or {}, created_at=timezone.now()
-    )
-
-
 def is_held_by_live_worker(instance: Instance, now: datetime | None = None) -> bool:
     """Does a worker hold a live lease on `instance` (so a command will be taken)?"""
     now = now or timezone.now()
@@ -182,7 +176,7 @@ def nudge_reconnect(instance: Instance, now: datetime) -> InstanceCommand | None
     pending = InstanceCommand.objects.filter(
         instance=instance, kind=InstanceCommand.Kind.RECONNECT, finished_at__isnull=True
     ).first()
-    return pending or send_command(instance, InstanceCommand.Kind.RECONNECT)
+    return pending or commands.send(instance, InstanceCommand.Kind.RECONNECT)
 
 
 def logout(instance: Instance, *, now: datetime | None = None) -> InstanceCommand | None:
@@ -223,7 +217,7 @@ def logout(instance: Instance, *, now: datetime | None = None) -> InstanceComman
                     now=now,
                 )
     if not claimed:
-        return send_command(instance, InstanceCommand.Kind.LOGOUT)
+        return commands.send(instance, InstanceCommand.Kind.LOGOUT)
     remove_session_store(instance.instance_id)
     instance.refresh_from_db()
     return None

@@ -18,6 +18,8 @@ PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 SANDBOX_CHOICES: dict[str, tuple[str, ...]] = {
     "connect": ("ok", "fail", "hang", "flaky"),
     "send": ("ok", "fail", "flaky", "reject"),
+    # Questions to the session (groups, profile, …): answered, never answered, or refused.
+    "query": ("ok", "hang", "fail"),
     "receipts": ("read", "delivered", "none"),
 }
 SANDBOX_NUMBERS: dict[str, tuple[float, float]] = {

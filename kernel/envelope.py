@@ -52,6 +52,24 @@ class DatabaseUnavailable(exceptions.APIException):
     retry_after_s = 5
 
 
+class ApiError(exceptions.APIException):
+    """An error whose body carries more than a message (`extra` fields) and whose response
+    carries headers (Retry-After …): `{"status": "error", "message": detail, **extra}`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = http_status
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large."
@@ -125,6 +143,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DatabaseUnavailable):
         body["retry_after"] = exc.retry_after_s
         response["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, ApiError):
+        body.update(exc.extra)
+        for name, value in exc.headers.items():
+            response[name] = value
     response.data = body
     return response
 

@@ -110,8 +110,11 @@ ERROR_DESCRIPTIONS = {
     413: "Request body too large.",
     415: "Unsupported body media type (send JSON, a form or multipart).",
     429: "Too many requests for this token; see Retry-After.",
+    403: "Not allowed for this account.",
+    501: "This transport cannot answer that question.",
     502: "WhatsApp or the worker reported a failure.",
-    503: "The instance cannot connect now (circuit breaker open: see Retry-After).",
+    503: "The instance cannot connect or answer now (see `instance_status` and Retry-After).",
+    504: "The live session did not answer in time; the question was cancelled.",
 }
 
 

@@ -1,13 +1,16 @@
 """Waiting in a view for the worker to write something (a QR code, a command's result).
 
-The database is the only channel to the worker (DESIGN "Shape"), so a view that waits polls it.
-Views are sync and daphne runs each request in its own thread, so a short sleep blocks only the
-request that asked to wait. `sleep` and `clock` are module attributes so tests can swap in a fake
-clock (and run a worker step on each "sleep") instead of really waiting.
+The database is the only channel to the worker (docs/architecture.md), so a view that waits
+looks again after each `interval`. Views are sync and daphne runs each request in its own
+thread, so a sleep blocks only the request that asked to wait; `wake_all()` (called when
+PostgreSQL notifies a commit) ends every current sleep of the process early. `sleep` and
+`clock` are module attributes so tests can swap in a fake clock (and run a worker step on each
+"sleep") instead of really waiting.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,7 +19,21 @@ T = TypeVar("T")
 
 INTERVAL_S = 0.1  # the worker takes commands and writes QR codes on a ~0.1 s tick
 
-sleep: Callable[[float], None] = time.sleep
+_wakeup = threading.Condition()
+
+
+def _sleep_until_woken(seconds: float) -> None:
+    with _wakeup:
+        _wakeup.wait(seconds)
+
+
+def wake_all() -> None:
+    """End every sleep of this process's waiting requests now: they look again at once."""
+    with _wakeup:
+        _wakeup.notify_all()
+
+
+sleep: Callable[[float], None] = _sleep_until_woken
 clock: Callable[[], float] = time.monotonic
 
 

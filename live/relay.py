@@ -29,9 +29,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
-from instances.events import notify_supported
+from instances.events import NOTIFY_CHANNEL
 from instances.models import InstanceEvent
-from live.wakeup import Listener
+from kernel.pg_listen import Listener, notify_supported
 from operations.frames import event_frame, latest_event_id
 
 logger = logging.getLogger("waziper.relay")
@@ -172,10 +172,10 @@ class EventRelay:
         if notify_supported() and self._listener is None:
             loop = asyncio.get_running_loop()
 
-            def wake() -> None:
+            def wake(_payload: str) -> None:
                 loop.call_soon_threadsafe(self._wake.set)
 
-            self._listener = Listener(wake)
+            self._listener = Listener(NOTIFY_CHANNEL, wake)
             self._listener.start()
 
     async def _idle(self) -> None:

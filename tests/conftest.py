@@ -10,6 +10,9 @@ from rest_framework.test import APIClient
 
 from instances.models import AccessToken, Instance
 from instances.service import create_instance
+from kernel import waiting
+from tests.support.worker import SteppedWorker
+from tests.support.worker_sim import FakeWait
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +74,18 @@ def owner_client(owner_token: str) -> APIClient:
 @pytest.fixture
 def instance(owner: Any) -> Instance:
     return create_instance(owner, name="shop", transport="sandbox")
+
+
+@pytest.fixture
+def fake_wait(monkeypatch: Any) -> FakeWait:
+    """Views that wait for the worker wait on a fake clock (no real sleeps in these tests)."""
+    wait = FakeWait()
+    monkeypatch.setattr(waiting, "clock", wait.clock)
+    monkeypatch.setattr(waiting, "sleep", wait.sleep)
+    return wait
+
+
+@pytest.fixture
+def worker() -> SteppedWorker:
+    """A real worker (sandbox transport) on a fake clock, stepped by the test."""
+    return SteppedWorker()

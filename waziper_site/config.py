@@ -142,6 +142,7 @@ _DURATIONS = (
     _Seconds("WAZIPER_SEND_RETRY_CAP", 300),
     _Seconds("WAZIPER_MEDIA_TIMEOUT", 20),
     _Seconds("WAZIPER_HEALTH_CACHE_S", 1, allow_zero=True),
+    _Seconds("WAZIPER_SESSION_QUERY_TIMEOUT", 10),
 )
 
 

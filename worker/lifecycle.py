@@ -24,6 +24,7 @@ from django.db import transaction
 from breaker import service as breaker_service
 from breaker.models import FailureEvent
 from breaker.policy import ConnectDecision, Verdict, retry_delay
+from instances import commands
 from instances.actual_state import InstanceGone, store_qr, write_state
 from instances.events import emit_event
 from instances.housekeeping import remove_session_store
@@ -74,7 +75,8 @@ class InstanceLifecycle:
     probe: bool = False
     connect_deadline: datetime | None = None
     pong_deadline: datetime | None = None
-    # command pk waiting for a transport event, by the event kind that completes it
+    # command pk waiting for a transport event: by the event kind that completes it (logout,
+    # pair_code), or by the question's ref (query_result)
     waiting_commands: dict[str, int] = field(default_factory=dict)
     # Events a database error cut short (the one that failed first), and the session that
     # reported them: handled again at the start of the next tick. The first one's failed
@@ -234,6 +236,13 @@ class InstanceLifecycle:
             self._finish_command(base.PAIR_CODE, now, {"code": code} if code else data)
             if code:
                 emit_event(self.pk, "pair_code", {"code": code}, now=now)
+        elif kind == base.QUERY_RESULT:
+            if data.get("ok"):
+                result: dict[str, Any] = {"data": data.get("data")}
+            else:
+                error = str(data.get("error") or "the session could not answer")
+                result = {"error": error, "code": str(data.get("code") or "failed")}
+            self._finish_command(str(data.get("ref", "")), now, result)
         elif kind == base.PONG:
             self.pong_deadline = None
             if data.get("connected"):
@@ -286,7 +295,7 @@ class InstanceLifecycle:
                 last_qr="",
             )
         if command_pk is not None:
-            InstanceCommand.objects.filter(pk=command_pk).update(finished_at=now, result={"ok": True})
+            commands.finish(command_pk, {"ok": True}, now)
 
     # --- commands from the web side -----------------------------------------------------------
     def handle_command(self, command: InstanceCommand, now: datetime) -> None:
@@ -295,18 +304,18 @@ class InstanceLifecycle:
             if self.phase in (Phase.WAITING, Phase.REFUSED, Phase.IDLE):
                 self.phase = Phase.IDLE
                 self.next_attempt_at = None
-            _complete(command, now, {"ok": True})
+            commands.finish(command.pk, {"ok": True}, now)
         elif command.kind == InstanceCommand.Kind.LOGOUT:
             if session is not None and self.phase is Phase.CONNECTED:
                 self.waiting_commands[base.LOGGED_OUT] = command.pk
                 session.logout(now)
             else:
                 self._logged_out(now, "requested", requested=True)
-                _complete(command, now, {"ok": True})
+                commands.finish(command.pk, {"ok": True}, now)
         elif command.kind == InstanceCommand.Kind.PAIR_PHONE:
             if session is None or not session.supports_pair_phone:
-                _complete(
-                    command, now, {"error": "pairing by phone number needs a session showing a QR code"}
+                commands.finish(
+                    command.pk, {"error": "pairing by phone number needs a session showing a QR code"}, now
                 )
                 return
             self.waiting_commands[base.PAIR_CODE] = command.pk
@@ -314,14 +323,42 @@ class InstanceLifecycle:
                 session.pair_phone(str(command.payload.get("phone", "")), now)
             except TransportError as exc:
                 self.waiting_commands.pop(base.PAIR_CODE, None)
-                _complete(command, now, {"error": str(exc)})
+                commands.finish(command.pk, {"error": str(exc)}, now)
+        elif command.kind == InstanceCommand.Kind.QUERY:
+            self._ask_session(command, now)
         else:
-            _complete(command, now, {"error": f"unknown command {command.kind!r}"})
+            commands.finish(command.pk, {"error": f"unknown command {command.kind!r}"}, now)
 
-    def _finish_command(self, event_kind: str, now: datetime, result: dict[str, Any]) -> None:
-        command_pk = self.waiting_commands.pop(event_kind, None)
+    def _ask_session(self, command: InstanceCommand, now: datetime) -> None:
+        """Put a web request's question to the live session; the answer finishes the command."""
+        if command.deadline is not None and command.deadline <= now:
+            # The asker has given up (or is about to): never run a question late.
+            error = "the question expired before the session could run it"
+            commands.finish(command.pk, {"error": error, "code": "expired"}, now)
+            return
+        if self.session is None or self.phase is not Phase.CONNECTED:
+            error = f"the session is not connected ({self.status})"
+            commands.finish(command.pk, {"error": error, "code": "unavailable"}, now)
+            return
+        args = command.payload.get("args")
+        ref = _query_ref(command.pk)
+        self.waiting_commands[ref] = command.pk
+        try:
+            self.session.query(
+                str(command.payload.get("op", "")),
+                args if isinstance(args, dict) else {},
+                ref=ref,
+                deadline=command.deadline,
+                now=now,
+            )
+        except TransportError as exc:  # this transport cannot answer it: the question's failure only
+            self.waiting_commands.pop(ref, None)
+            commands.finish(command.pk, {"error": str(exc), "code": "unsupported"}, now)
+
+    def _finish_command(self, key: str, now: datetime, result: dict[str, Any]) -> None:
+        command_pk = self.waiting_commands.pop(key, None)
         if command_pk is not None:
-            InstanceCommand.objects.filter(pk=command_pk).update(finished_at=now, result=result)
+            commands.finish(command_pk, result, now)
 
     # --- state, sessions, failures ------------------------------------------------------------
     def set_status(self, now: datetime, status: str, detail: str = "", **fields: Any) -> None:
@@ -403,5 +440,6 @@ class InstanceLifecycle:
         return events, self.unhandled_from
 
 
-def _complete(command: InstanceCommand, now: datetime, result: dict[str, Any]) -> None:
-    InstanceCommand.objects.filter(pk=command.pk).update(finished_at=now, result=result)
+def _query_ref(command_pk: int) -> str:
+    # "?" keeps question refs apart from message refs (message ids) and the transport's own.
+    return f"?{command_pk}"

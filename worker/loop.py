@@ -30,9 +30,9 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from breaker.models import FailureEvent
-from instances import leases, worker_registry
+from instances import commands, leases, worker_registry
 from instances.actual_state import InstanceGone
-from instances.models import Instance, InstanceCommand
+from instances.models import Instance
 from kernel.clock import Clock, SystemClock
 from kernel.metrics import SESSIONS
 from worker.cleanup import run_cleanup
@@ -265,15 +265,9 @@ class Worker:
     def step_commands(self, now: datetime) -> bool:
         if not self.leased:
             return False
-        pending = list(
-            InstanceCommand.objects.filter(
-                finished_at__isnull=True, taken_at__isnull=True, instance_id__in=self.leased
-            )
-        )
+        pending = commands.pending_for(self.leased)
         for command in pending:
-            taken = InstanceCommand.objects.filter(pk=command.pk, taken_at__isnull=True).update(
-                taken_by=self.worker_id, taken_at=now
-            )
+            taken = commands.take(command, self.worker_id, now)
             lifecycle = self.leased.get(command.instance_id)
             if taken and lifecycle is not None:
                 self._guard(

@@ -25,8 +25,9 @@ from api.serializers.instances import (
     QrQuerySerializer,
 )
 from breaker.service import outlook
+from instances import commands
 from instances import service as instances_service
-from instances.models import Instance, InstanceCommand
+from instances.models import Instance
 from instances.qr import qr_data_uri
 from kernel import waiting
 from kernel.envelope import error, success
@@ -126,11 +127,6 @@ class QrCodeView(ApiView):
         return error(NO_QR, http_status=status.HTTP_503_SERVICE_UNAVAILABLE, instance_status=instance.status)
 
 
-def _finished(command: InstanceCommand) -> dict[str, Any] | None:
-    row = InstanceCommand.objects.filter(pk=command.pk, finished_at__isnull=False).values("result").first()
-    return None if row is None else (row["result"] or {})
-
-
 _LOGGED_OUT = envelope("LoggedOut", message="Logged out successfully", instance_id=serializers.CharField())
 _LOGOUT_REQUESTED = envelope("LogoutRequested", instance_id=serializers.CharField())
 
@@ -164,7 +160,7 @@ class LogoutView(ApiView):
     def _logout(self, request: Request) -> Response:
         instance = get_instance(request)
         command = control.logout(instance)
-        result = {} if command is None else waiting.poll(lambda: _finished(command), LOGOUT_WAIT_S)
+        result = {} if command is None else commands.wait_for(command.pk, LOGOUT_WAIT_S)
         if result is None:
             return success(
                 "Logout requested; the worker is logging the session out.",

@@ -5,8 +5,10 @@
 The script maps a command name (or "start", run at once) to a list of steps, run in order:
 an event object is written as a JSON line ("$ref" and "$session" in a value become the
 command's); {"raw": text} writes text to stdout as is; {"stderr": text} writes to stderr;
-{"exit": code} ends the process. After the steps of "start" (default: a ready event) it reads
-commands until stdin closes, then exits 0, as the real host does.
+{"exit": code} ends the process. A command may instead map to {"each": [steps, steps, …]}: its
+first arrival runs the first list, the next the second, and so on. After the steps of "start"
+(default: a ready event) it reads commands until stdin closes, then exits 0, as the real host
+does.
 """
 
 from __future__ import annotations
@@ -45,9 +47,14 @@ def run(steps: list[dict[str, Any]], cmd: dict[str, Any]) -> None:
 def main() -> None:
     script = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     run(script.get("start", [{"event": "ready", "pid": os.getpid()}]), {})
+    seen: dict[str, int] = {}
     for line in sys.stdin:
         cmd = json.loads(line)
-        run(script.get(cmd["cmd"], []), cmd)
+        steps = script.get(cmd["cmd"], [])
+        if isinstance(steps, dict):  # {"each": [...]}: the n-th arrival runs the n-th list
+            n = seen[cmd["cmd"]] = seen.get(cmd["cmd"], -1) + 1
+            steps = steps["each"][n] if n < len(steps["each"]) else []
+        run(steps, cmd)
     sys.exit(0)
 
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from breaker.models import BreakerState, FailureEvent
+from instances.commands import send as send_command
 from instances.models import Instance, InstanceCommand, InstanceEvent, SandboxPhone, WorkerProcess
 from instances.service import (
     create_instance,
     request_running,
     request_sandbox_scan,
     request_stopped,
-    send_command,
 )
 from kernel.clock import FakeClock
 from tests.support.worker import make_worker, status_of, tick

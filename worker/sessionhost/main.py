@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from worker.sessionhost import protocol as p
+from worker.sessionhost import queries
 from worker.sessionhost.support import (
     NEONIZE_EVENTS,
     STORE_FILE,
@@ -288,6 +290,29 @@ class Host:
         self.out.emit(
             p.PONG, cmd["session"], ref=cmd["ref"], connected=connected, logged_in=logged_in, busy=busy
         )
+
+    async def cmd_query(self, cmd: dict[str, Any]) -> None:
+        sid, ref, deadline = cmd["session"], cmd["ref"], cmd.get("deadline")
+
+        def answer(**fields: Any) -> None:
+            self.out.emit(p.QUERY_RESULT, sid, ref=ref, **fields)
+
+        # Never late: a question whose asker gave up is not put to WhatsApp at all.
+        left = CALL_TIMEOUT_S if deadline is None else min(CALL_TIMEOUT_S, deadline - time.time())
+        if left <= 0:
+            return answer(ok=False, error="the question expired before it could run", code="expired")
+        s = self.sessions.get(sid)
+        if s is None or not s.connected:
+            return answer(ok=False, error="not connected", code="unavailable")
+        try:
+            data = await self.call(queries.OPS[cmd["op"]], s.client, cmd["args"], timeout=left)
+        except TimeoutError:
+            return answer(ok=False, error=f"no answer from WhatsApp within {left:.3g} s", code="timeout")
+        except queries.QueryRefused as exc:
+            return answer(ok=False, error=str(exc), code=exc.code)
+        except Exception as exc:
+            return answer(ok=False, error=str(exc) or type(exc).__name__, code="failed")
+        answer(ok=True, data=data)
 
     async def _me(self, s: Session) -> tuple[str, str]:
         try:

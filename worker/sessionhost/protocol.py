@@ -30,7 +30,8 @@ PAIR_PHONE = "pair_phone"
 LOGOUT = "logout"
 DISCONNECT = "disconnect"
 PING = "ping"
-COMMANDS = frozenset({CONNECT, SEND, PAIR_PHONE, LOGOUT, DISCONNECT, PING})
+QUERY = "query"  # op, args, deadline (unix seconds: not started after it)
+COMMANDS = frozenset({CONNECT, SEND, PAIR_PHONE, LOGOUT, DISCONNECT, PING, QUERY})
 
 # -- events (host -> worker) -----------------------------------------------------------------
 READY = "ready"  # pid, neonize, protocol, sessions_per_host
@@ -48,6 +49,7 @@ INCOMING = "incoming"  # message_id, chat, sender, from_me, is_group, push_name,
 SEND_RESULT = "send_result"  # ref, ok, message_id, at | ref, ok, error, retryable, uncertain?
 PAIR_CODE = "pair_code"  # ref, code
 PONG = "pong"  # ref, connected, logged_in, busy
+QUERY_RESULT = "query_result"  # ref, ok, data | ref, ok, error, code
 ERROR = "error"  # error, field?, ref?
 EVENTS = frozenset(
     {
@@ -66,6 +68,7 @@ EVENTS = frozenset(
         SEND_RESULT,
         PAIR_CODE,
         PONG,
+        QUERY_RESULT,
         ERROR,
     }
 )
@@ -73,6 +76,8 @@ EVENTS = frozenset(
 SEND_KINDS = ("text", "image", "document", "audio", "video")
 MEDIA_KINDS = frozenset(SEND_KINDS) - {"text"}
 RECEIPT_KINDS = ("delivered", "read", "played")
+# What a live session can be asked (worker/sessionhost/queries.py answers them on neonize).
+QUERY_OPS = ("profile",)
 
 # Instance ids are 13 hex chars; allow a little more for tests and tools, nothing that could
 # confuse a file name, a log line or neonize's client map.
@@ -171,6 +176,18 @@ def _phone(v: Any) -> str:
     return digits
 
 
+def _object(v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise ValueError("must be a JSON object")
+    return v
+
+
+def _unix_time(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1e11:
+        raise ValueError("must be a time in unix seconds")
+    return float(v)
+
+
 def _proxy(v: Any) -> str | None:
     # neonize itself judges the URL, so a bad one fails with neonize's own words; "" means none.
     if not isinstance(v, str):
@@ -194,8 +211,14 @@ _SPEC: dict[str, dict[str, tuple[bool, Any]]] = {
     LOGOUT: {"session": _SESSION_FIELD},
     DISCONNECT: {"session": _SESSION_FIELD},
     PING: {"session": (False, _session)},
+    QUERY: {
+        "session": _SESSION_FIELD,
+        "op": (True, _choice(*QUERY_OPS)),
+        "args": (False, _object),
+        "deadline": (False, _unix_time),
+    },
 }
-_DEFAULTS = {SEND: {"kind": "text"}}
+_DEFAULTS: dict[str, dict[str, Any]] = {SEND: {"kind": "text"}, QUERY: {"args": {}}}
 
 
 def validate_command(msg: dict[str, Any]) -> dict[str, Any]:

@@ -62,6 +62,7 @@ INCOMING = "incoming"  # message_id, chat, sender, text, kind, at
 SEND_RESULT = "send_result"  # ref, ok, message_id | error, retryable, dead_socket, uncertain?
 PAIR_CODE = "pair_code"  # code | error
 PONG = "pong"  # connected (bool)
+QUERY_RESULT = "query_result"  # ref, ok, data | ref, ok, error, code
 SESSION_CRASHED = "session_crashed"  # error: the session's process died (neonize host)
 
 
@@ -98,6 +99,13 @@ class Session(abc.ABC):
     def pair_phone(self, phone: str, now: datetime) -> None:
         """Link by phone number instead of QR: expect pair_code."""
         raise TransportError("pairing by phone number is not supported by this transport", retryable=False)
+
+    def query(
+        self, op: str, args: dict[str, Any], *, ref: str, deadline: datetime | None, now: datetime
+    ) -> None:
+        """Ask the live session a question: expect query_result with `ref`. Not to be started
+        after `deadline` (the asker has given up by then)."""
+        raise TransportError(f"this transport cannot answer {op!r}", retryable=False)
 
     @abc.abstractmethod
     def check_alive(self, now: datetime) -> None:

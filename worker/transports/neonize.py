@@ -141,6 +141,19 @@ class NeonizeSession(base.Session):
         except p.ProtocolError as exc:
             raise TransportError(str(exc), retryable=False) from None
 
+    def query(
+        self, op: str, args: dict[str, Any], *, ref: str, deadline: datetime | None, now: datetime
+    ) -> None:
+        until = deadline.timestamp() if deadline is not None else None
+        try:
+            asked = self._command(p.QUERY, ref=ref, op=op, args=args, deadline=until)
+        except p.ProtocolError as exc:
+            return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=str(exc), code="invalid")
+        if not asked:
+            self._emit(
+                base.QUERY_RESULT, ref=ref, ok=False, error="session host is not running", code="unavailable"
+            )
+
     def check_alive(self, now: datetime) -> None:
         # The host answers from its own state, never by asking Go (which may be stuck).
         if not self._command(p.PING):
@@ -262,6 +275,12 @@ class NeonizeSession(base.Session):
                     dead_socket=error == "not connected",
                     uncertain=bool(data.get("uncertain")),
                 )
+        elif ev.kind == p.QUERY_RESULT:
+            if data.get("ok"):
+                self._emit(base.QUERY_RESULT, ref=ref, ok=True, data=data.get("data"))
+            else:
+                error, code = str(data.get("error") or "no answer"), str(data.get("code") or "failed")
+                self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code=code)
         elif ev.kind == p.ERROR:
             self._on_error(asked, ref, str(data.get("error", "")))
         elif ev.kind == p.READY:
@@ -281,6 +300,8 @@ class NeonizeSession(base.Session):
             self._send_failed(ref, error, retryable=False)
         elif asked == p.CONNECT:
             self._emit(base.CONNECT_FAILED, error=error, retryable=p.connect_error_retryable(error))
+        elif asked == p.QUERY:
+            self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="failed")
         else:  # a ping, a disconnect of a hung dial, or a line of ours the host did not like
             log.warning("instance %s: session host: %s", self.spec.instance_id, error)
 

@@ -46,6 +46,14 @@ def fake_jid(instance_pk: int, rng: random.Random) -> str:
     return f"628{instance_pk % 1000:03d}{rng.randrange(10**6):06d}:{rng.randrange(1, 50)}@s.whatsapp.net"
 
 
+class SandboxRefusal(Exception):
+    """The simulated WhatsApp says no to a question (`code`: not_found, forbidden, invalid…)."""
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(order=True)
 class _Timer:
     at: datetime
@@ -99,6 +107,14 @@ class SandboxSession(Session):
 
     def check_alive(self, now: datetime) -> None:
         self.events.append(TransportEvent(base.PONG, {"connected": self.phase == "connected"}))
+
+    def query(
+        self, op: str, args: dict[str, Any], *, ref: str, deadline: datetime | None, now: datetime
+    ) -> None:
+        mode = self.behaviour.get("query", "ok")
+        if mode == "hang":
+            return  # the simulated WhatsApp never answers: the asker's deadline ends it
+        self._after(now, "query_done", {"op": op, "args": args, "ref": ref, "deadline": deadline})
 
     def drop(self, reason: str = "simulated network drop") -> None:
         """Tests: the connection dies under the session (as a real socket would)."""
@@ -243,6 +259,35 @@ class SandboxSession(Session):
                 break
             delay = timedelta(seconds=RECEIPT_DELAYS_S[kind])
             self._after(now, "receipt", {"ids": [wa_id], "kind": kind}, delay=delay)
+
+    def _on_query_done(
+        self, now: datetime, op: str, args: dict[str, Any], ref: str, deadline: datetime | None
+    ) -> None:
+        def answer(**fields: Any) -> None:
+            self.events.append(TransportEvent(base.QUERY_RESULT, {"ref": ref, **fields}))
+
+        if deadline is not None and now >= deadline:
+            return answer(ok=False, error="the question expired before it could run", code="expired")
+        if self.phase != "connected":
+            return answer(ok=False, error="not connected", code="unavailable")
+        if self.behaviour.get("query") == "fail":
+            return answer(ok=False, error="sandbox: WhatsApp refused the question (simulated)", code="failed")
+        handler = getattr(self, f"_answer_{op}", None)
+        if handler is None:
+            return answer(ok=False, error=f"sandbox cannot answer {op!r}", code="unsupported")
+        try:
+            data = handler(args)
+        except SandboxRefusal as exc:
+            return answer(ok=False, error=str(exc), code=exc.code)
+        answer(ok=True, data=data)
+
+    def _answer_profile(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = (
+            SandboxPhone.objects.filter(instance_id=self.spec.instance_pk)
+            .values_list("push_name", flat=True)
+            .first()
+        )
+        return {"jid": self.jid, "name": name or SANDBOX_PUSH_NAME}
 
     def _on_receipt(self, now: datetime, ids: list[str], kind: str) -> None:
         if self.phase == "connected":

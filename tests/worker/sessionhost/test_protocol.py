@@ -212,3 +212,15 @@ def test_store_corruption_is_recognized_in_neonize_and_sqlite_words():
 )
 def test_send_errors_say_whether_a_retry_can_help(text, retryable):
     assert p.send_error_retryable(text) is retryable
+
+
+def test_a_query_for_an_op_the_host_does_not_know_is_refused_naming_the_field() -> None:
+    with pytest.raises(p.ProtocolError) as refused:
+        p.command(p.QUERY, session="S", ref="?1", op="format_disk")
+    assert refused.value.field == "op"
+
+
+def test_a_query_deadline_must_be_a_unix_time() -> None:
+    with pytest.raises(p.ProtocolError) as refused:
+        p.command(p.QUERY, session="S", ref="?1", op="profile", deadline="soon")
+    assert refused.value.field == "deadline"

@@ -299,3 +299,35 @@ def test_many_failed_sessions_leave_the_callers_fds_threads_and_children_as_they
         assert REAPER.wait_idle(10)
         assert len(os.listdir("/proc/self/fd")) == fds and threading.active_count() == threads
     assert all(gone(pid) for pid in pids)
+
+
+def test_a_host_answer_to_a_question_reaches_the_worker_with_the_questions_ref(tmp_path):
+    answers = [
+        reply("query_result", ok=True, data={"jid": "628123:4@s.whatsapp.net", "name": "Ana"}),
+        reply("query_result", ok=False, error="not a participant", code="forbidden"),
+        reply("error", error="query failed: RuntimeError('boom')"),
+    ]
+    script = {"connect": [reply("connected", **ANA)], "query": {"each": [[answer] for answer in answers]}}
+    session = open_session(tmp_path, script=script)
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    for ref in ("?1", "?2", "?3"):
+        session.query("profile", {}, ref=ref, deadline=None, now=NOW)
+    first, second, third = (wait_for(session, base.QUERY_RESULT).data for _ in range(3))
+    session.close()
+    assert first == {"ref": "?1", "ok": True, "data": {"jid": "628123:4@s.whatsapp.net", "name": "Ana"}}
+    assert second == {"ref": "?2", "ok": False, "error": "not a participant", "code": "forbidden"}
+    assert third == {
+        "ref": "?3",
+        "ok": False,
+        "error": "query failed: RuntimeError('boom')",
+        "code": "failed",
+    }
+
+
+def test_a_question_without_a_host_is_answered_unavailable_at_once(tmp_path):
+    session = open_session(tmp_path)
+    session.query("profile", {}, ref="?1", deadline=None, now=NOW)
+    (answer,) = session.poll(NOW)
+    assert answer.kind == base.QUERY_RESULT
+    assert (answer.data["ref"], answer.data["code"]) == ("?1", "unavailable")
