@@ -37,7 +37,7 @@ class ResetBreakerView(ApiView):
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="change")
         body = ResetBodySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         now = timezone.now()
@@ -63,5 +63,5 @@ class BreakerStatusView(ApiView):
         responses={200: envelope("BreakerStatus", BreakerStatusSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="view")
         return success("Success", breaker_service.status(instance, now=timezone.now()))

@@ -59,7 +59,8 @@ class InstanceStateView(ApiView):
         responses={200: envelope("InstanceState", InstanceStateSerializer()), **error_responses(404, 503)},
     )
     def get(self, request: Request) -> Response:
-        instance = get_instance(request)
+        # It starts a stopped session: acting on the instance, not only reading it.
+        instance = get_instance(request, action="change")
         now = timezone.now()
         instances_service.ensure_running(instance)
         look = outlook(instance, now)
@@ -101,7 +102,7 @@ class QrCodeView(ApiView):
     def get(self, request: Request) -> Response:
         query = QrQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        instance = get_instance(request)
+        instance = get_instance(request, action="change")
         now = timezone.now()
         if instance.status == Instance.Status.CONNECTED:
             return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
@@ -160,7 +161,7 @@ class LogoutView(ApiView):
         return self._logout(request)
 
     def _logout(self, request: Request) -> Response:
-        instance = get_instance(request)
+        instance = get_instance(request, action="change")
         command = control.logout(instance)
         result = {} if command is None else waiting.poll(lambda: _finished(command), LOGOUT_WAIT_S)
         if result is None:

@@ -58,8 +58,15 @@ def test_stranger_sees_only_theirs(api: APIClient, stranger_token: str, two_inst
     assert _names(api.get("/instances", {"access_token": stranger_token})) == {"theirs"}
 
 
-def test_staff_sees_all(api: APIClient, staff_token: str, two_instances: Any) -> None:
-    assert _names(api.get("/instances", {"access_token": staff_token})) == {"mine", "theirs"}
+def test_staff_without_permissions_see_none_of_theirs(
+    api: APIClient, staff_token: str, two_instances: Any
+) -> None:
+    assert _names(api.get("/instances", {"access_token": staff_token})) == set()
+
+
+def test_a_superuser_sees_all(api: APIClient, admin_user: Any, two_instances: Any) -> None:
+    raw = AccessToken.objects.issue(admin_user)[1]
+    assert _names(api.get("/instances", {"access_token": raw})) == {"mine", "theirs"}
 
 
 def test_token_in_bearer_header(api: APIClient, owner_token: str, two_instances: Any) -> None:
