@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import admin, messages
@@ -17,6 +18,7 @@ from dashboard import actions, figures
 from dashboard.charts import stacked_bars
 from instances import visibility
 from instances.models import Action, Instance, WorkerProcess, may_act_on_all
+from kernel import clientaddr
 from operations import frames
 from operations.health import health_payload
 
@@ -102,9 +104,17 @@ def live_json(request: HttpRequest, instance_id: str) -> JsonResponse:
 
     The page polls this when websockets do not get through (a proxy without upgrade support).
     Same people as the websocket (the owner, or the view permission), by session or
-    `access_token`.
+    `access_token`, under the same failed-authentication throttle.
     """
-    decision = visibility.authorize(request.user, request.GET.get("access_token"), instance_id)
+    decision = visibility.authorize(
+        request.user, request.GET.get("access_token"), instance_id, clientaddr.from_request(request)
+    )
+    if decision.refusal == visibility.CLOSE_THROTTLED:
+        wait = math.ceil(decision.retry_after)
+        text = f"Too many failed authentications from your address; try again in {wait} s."
+        throttled = JsonResponse({"status": "error", "message": text, "retry_after": wait}, status=429)
+        throttled["Retry-After"] = str(wait)
+        return throttled
     if not decision.allowed:
         status = 401 if decision.refusal == visibility.CLOSE_UNAUTHENTICATED else 404
         text = "Authentication required." if status == 401 else "Instance not found."

@@ -26,11 +26,13 @@ from django.conf import settings
 from django.contrib import auth
 from django.db.models import Model, QuerySet
 
-from instances.models import AccessToken, Action, Instance, is_instance_id, may_act_on_all
+from instances import throttling
+from instances.models import Action, Instance, is_instance_id, may_act_on_all
 
 # Websocket close codes (4000–4999 are the application's): HTTP's status plus 4000.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_THROTTLED = 4429
 
 _VERBS = {"view": "view", "change": "change or operate", "delete": "delete"}
 
@@ -98,21 +100,26 @@ class Access:
     instance: Instance | None
     refusal: int | None  # a close code; None when allowed
     user: Any = None
+    retry_after: float = 0.0  # with CLOSE_THROTTLED: seconds until the address may try again
 
     @property
     def allowed(self) -> bool:
         return self.refusal is None
 
 
-def authorize(user: Any, raw_token: str | None, instance_id: str) -> Access:
+def authorize(user: Any, raw_token: str | None, instance_id: str, client: str | None = None) -> Access:
     """Decide whether `user` (or the token's owner, if a token is given) may watch `instance_id`
     (the `view` action).
 
     An explicit token wins over the session, and a bad one is refused even with a session: a
-    script that passes a revoked token must find out.
+    script that passes a revoked token must find out. With `client` (the caller's address) a
+    token is checked under the failed-authentication throttle, as in the API.
     """
     if raw_token is not None:
-        token = AccessToken.objects.authenticate(raw_token)
+        try:
+            token = throttling.authenticate_token(raw_token, client)
+        except throttling.AuthenticationThrottled as exc:
+            return Access(None, CLOSE_THROTTLED, retry_after=exc.wait)
         if token is None:
             return Access(None, CLOSE_UNAUTHENTICATED)
         user = token.user

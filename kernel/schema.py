@@ -109,7 +109,8 @@ ERROR_DESCRIPTIONS = {
     409: "The instance is not in a state that allows this.",
     413: "Request body too large.",
     415: "Unsupported body media type (send JSON, a form or multipart).",
-    429: "Too many requests for this token; see Retry-After.",
+    429: "Too many requests for this token, or too many failed authentications from this "
+    "address; see Retry-After.",
     502: "WhatsApp or the worker reported a failure.",
     503: "The instance cannot connect now (circuit breaker open: see Retry-After).",
 }

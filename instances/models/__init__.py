@@ -13,6 +13,7 @@ from instances.models.instance import (
     new_instance_id,
 )
 from instances.models.sandbox import SandboxPhone, SandboxReceived
+from instances.models.throttle import ThrottleBucket
 from instances.models.token import AccessToken, hash_key
 from instances.models.worker import WorkerProcess
 
@@ -27,6 +28,7 @@ __all__ = [
     "InstanceQuerySet",
     "SandboxPhone",
     "SandboxReceived",
+    "ThrottleBucket",
     "WorkerProcess",
     "hash_key",
     "is_instance_id",

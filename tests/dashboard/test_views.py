@@ -241,6 +241,17 @@ def test_live_json_shows_staff_without_permissions_nothing_of_others(
     assert QR not in by_session.content.decode() + by_token.content.decode()
 
 
+def test_live_json_refuses_an_address_that_keeps_sending_bad_tokens(
+    instance: Instance, owner_token: str, settings: Any
+) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "3/min"
+    statuses = [Client().get(url(instance) + f"live.json?access_token=wzp_{i}").status_code for i in range(3)]
+    locked = Client().get(url(instance) + f"live.json?access_token={owner_token}")
+    assert statuses == [401, 401, 401]
+    assert locked.status_code == 429
+    assert 0 < int(locked["Retry-After"]) <= 20
+
+
 @pytest.mark.parametrize("who", ["viewer", "superuser"])
 def test_live_json_shows_the_view_permission_and_superusers_the_qr(
     request: pytest.FixtureRequest, instance: Instance, who: str

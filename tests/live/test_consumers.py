@@ -99,6 +99,15 @@ async def test_staff_without_permissions_are_refused_like_a_stranger(
         assert await refusal(path(instance, f"access_token={token}")) == 4404
 
 
+async def test_an_address_that_keeps_sending_bad_tokens_is_refused_before_any_token_is_checked(
+    instance: Instance, owner_token: str, settings: Any
+) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "3/min"
+    codes = [await refusal(path(instance, f"access_token=wzp_guess{i}")) for i in range(4)]
+    assert codes == [4401, 4401, 4401, 4429]
+    assert await refusal(path(instance, f"access_token={owner_token}")) == 4429
+
+
 def raw_socket(instance: Instance, query: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
     headers = [(b"host", b"localhost"), *headers]
     return WebsocketCommunicator(application, path(instance, query), headers=headers)

@@ -96,3 +96,24 @@ def test_manage_py_stops_with_one_line_naming_the_bad_variable() -> None:
     assert result.returncode == 1
     assert "Configuration error: WAZIPER_BREAKER_THRESHOLD='lots' is not a whole number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_access_settings_default_to_the_documented_limits() -> None:
+    cfg = load_waziper_settings({})
+    assert cfg["WAZIPER_AUTH_FAILURE_RATE"] == "20/min"
+    assert cfg["WAZIPER_TRUSTED_PROXIES"] == []
+    assert (cfg["WAZIPER_LOGIN_FAILURE_LIMIT"], cfg["WAZIPER_LOGIN_COOLOFF"]) == (10, 900)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WAZIPER_AUTH_FAILURE_RATE": "lots"}, "WAZIPER_AUTH_FAILURE_RATE"),
+        ({"WAZIPER_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.300"}, "WAZIPER_TRUSTED_PROXIES"),
+        ({"WAZIPER_LOGIN_FAILURE_LIMIT": "0"}, "WAZIPER_LOGIN_FAILURE_LIMIT"),
+        ({"WAZIPER_LOGIN_COOLOFF": "0"}, "WAZIPER_LOGIN_COOLOFF"),
+    ],
+)
+def test_bad_access_settings_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_waziper_settings(env)
