@@ -15,6 +15,7 @@ from instances import throttling
 from instances.models import AccessToken, ThrottleBucket
 from kernel.throttles import Rate
 
+pytestmark = pytest.mark.dbengines
 TEN_A_MINUTE = Rate(10, 60.0)
 
 
