@@ -68,6 +68,8 @@ class AccessLogMiddleware:
             if outcome["logged"]:
                 return
             outcome["logged"] = True
+            if not logger.isEnabledFor(logging.INFO):
+                return
             method = scope.get("method", "GET") if scope["type"] == "http" else "WS"
             status = outcome["status"] if outcome["status"] is not None else "-"
             logger.info(
