@@ -120,9 +120,9 @@ class TokenRateThrottle(BaseThrottle):
         self.wait_s = 0.0
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        token = getattr(request, "auth", None)
-        if getattr(token, "pk", None):
-            key = f"requests:token:{token.pk}"
+        token_pk = getattr(getattr(request, "auth", None), "pk", None)
+        if token_pk:
+            key = f"requests:token:{token_pk}"
         else:
             key = f"requests:address:{clientaddr.from_request(request)}"
         self.wait_s = spend(key, request_rate())

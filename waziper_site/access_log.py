@@ -123,4 +123,4 @@ def redact_daphne_access_log() -> None:
         return original(self, protocol, action, details)
 
     redacting_call.redacts = True  # type: ignore[attr-defined]
-    access.AccessLogGenerator.__call__ = redacting_call  # type: ignore[method-assign]
+    access.AccessLogGenerator.__call__ = redacting_call
