@@ -1,4 +1,4 @@
-"""Finding the instance a request names, scoped to the caller."""
+"""Finding the instance a request names, for what the caller wants to do with it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from instances.models import Instance, is_instance_id
+from instances import visibility
+from instances.models import Action, Instance
 
 NOT_FOUND = "Instance not found."
 
@@ -28,14 +29,17 @@ def requested_instance_id(request: Request, path_value: str | None = None) -> st
     return value.strip().upper()
 
 
-def get_instance(request: Request, path_value: str | None = None) -> Instance:
-    """The caller's instance, or 404 — also for someone else's, so existence never leaks."""
+def get_instance(request: Request, path_value: str | None = None, *, action: Action) -> Instance:
+    """The named instance if the caller may `action` it (instances/visibility.py): 404 when they
+    may not even view it (as for a missing one, so existence never leaks), 403 when they may
+    view it but not do this."""
     instance_id = requested_instance_id(request, path_value)
-    if not is_instance_id(instance_id):
-        raise exceptions.NotFound(NOT_FOUND)
-    # The owner comes along: every serializer of an instance shows the owner's name.
-    queryset = Instance.objects.visible_to(request.user).select_related("owner")
-    instance = queryset.filter(instance_id=instance_id).first()
-    if instance is None:
-        raise exceptions.NotFound(NOT_FOUND)
-    return instance
+    try:
+        # The owner comes along: every serializer of an instance shows the owner's name.
+        return visibility.find_instance(
+            request.user, instance_id, action, Instance.objects.select_related("owner")
+        )
+    except visibility.InstanceNotFound:
+        raise exceptions.NotFound(NOT_FOUND) from None
+    except visibility.ActionNotAllowed as exc:
+        raise exceptions.PermissionDenied(str(exc)) from None

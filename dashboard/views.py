@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import admin, messages
@@ -17,7 +18,8 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard import actions, figures
 from dashboard.charts import stacked_bars
 from instances import visibility
-from instances.models import Instance, WorkerProcess
+from instances.models import Action, Instance, WorkerProcess, may_act_on_all
+from kernel import clientaddr
 from operations import frames
 from operations.health import health_payload
 
@@ -25,17 +27,23 @@ CHART_HOURS = (1, 6, 24, 72)
 BUTTONS = (("start", "Start", ""), ("stop", "Stop", ""), ("logout", "Log out", "wz-danger"))
 
 
-def _instance(instance_id: str) -> Instance:
-    instance = Instance.objects.filter(instance_id=instance_id.strip().upper()).first()
-    if instance is None:
-        raise Http404("No such instance")
-    return instance
-
-
-def _require(request: HttpRequest, codename: str) -> None:
-    """The admin lets any staff member in; what they may see or do follows their permissions."""
-    if not request.user.has_perm(f"instances.{codename}_instance"):
+def _require(request: HttpRequest, action: Action) -> None:
+    """The admin lets any staff member in; what they may see or do follows their model
+    permissions. Owning an instance gives no rights here: the pages are operators' tools, and
+    tenants reach their own instances through the API, the websocket and live.json."""
+    if not may_act_on_all(request.user, action):
         raise PermissionDenied
+
+
+def _instance(request: HttpRequest, instance_id: str, action: Action) -> Instance:
+    """The page's instance, under the permission check and then the visibility rule."""
+    _require(request, action)
+    try:
+        return visibility.find_instance(request.user, instance_id, action)
+    except visibility.InstanceNotFound:
+        raise Http404("No such instance") from None
+    except visibility.ActionNotAllowed:
+        raise PermissionDenied from None
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -48,8 +56,7 @@ def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
 
 
 def link_phone(request: HttpRequest, instance_id: str) -> HttpResponse:
-    _require(request, "view")
-    instance = _instance(instance_id)
+    instance = _instance(request, instance_id, "view")
     snapshot = frames.snapshot(instance, frames.latest_event_id())
     events = list(instance.events.order_by("-id")[:15])
     return render(
@@ -92,15 +99,13 @@ def instance_action(request: HttpRequest, instance_id: str, action: str) -> Http
     operation = actions.ACTIONS.get(action)
     if operation is None:
         raise Http404("No such action")
-    _require(request, "change")
-    instance = _instance(instance_id)
+    instance = _instance(request, instance_id, "change")
     return _reply(request, instance, operation(instance, request.user))
 
 
 @require_POST
 def pair_phone(request: HttpRequest, instance_id: str) -> HttpResponse:
-    _require(request, "change")
-    instance = _instance(instance_id)
+    instance = _instance(request, instance_id, "change")
     return _reply(request, instance, actions.request_pair_code(instance, request.POST.get("phone", "")))
 
 
@@ -109,9 +114,18 @@ def live_json(request: HttpRequest, instance_id: str) -> JsonResponse:
     """What the websocket would have sent: the snapshot, plus the events after `since`.
 
     The page polls this when websockets do not get through (a proxy without upgrade support).
-    Same people as the websocket: staff or owner, by session or `access_token`.
+    Same people as the websocket (the owner, or the view permission), by session or
+    `access_token`, under the same failed-authentication throttle.
     """
-    decision = visibility.authorize(request.user, request.GET.get("access_token"), instance_id)
+    decision = visibility.authorize(
+        request.user, request.GET.get("access_token"), instance_id, clientaddr.from_request(request)
+    )
+    if decision.refusal == visibility.CLOSE_THROTTLED:
+        wait = math.ceil(decision.retry_after)
+        text = f"Too many failed authentications from your address; try again in {wait} s."
+        throttled = JsonResponse({"status": "error", "message": text, "retry_after": wait}, status=429)
+        throttled["Retry-After"] = str(wait)
+        return throttled
     if not decision.allowed:
         status = 401 if decision.refusal == visibility.CLOSE_UNAUTHENTICATED else 404
         text = "Authentication required." if status == 401 else "Instance not found."

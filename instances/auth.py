@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from instances import throttling
 from instances.models import AccessToken
+from kernel import clientaddr
 
 TOKEN_FIELD = "access_token"
 
@@ -40,7 +43,14 @@ class AccessTokenAuthentication(authentication.BaseAuthentication):
         raw = token_from_request(request)
         if raw is None:
             return None
-        token = AccessToken.objects.authenticate(raw)
+        try:
+            token = throttling.authenticate_token(raw, clientaddr.from_request(request))
+        except throttling.AuthenticationThrottled as exc:
+            raise exceptions.Throttled(
+                wait=exc.wait,
+                detail="Too many failed authentications from your address; "
+                f"try again in {math.ceil(exc.wait)} s.",
+            ) from None
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked access token.")
         return token.user, token

@@ -105,12 +105,13 @@ class ErrorSerializer(serializers.Serializer):
 ERROR_DESCRIPTIONS = {
     400: "Invalid request (missing or malformed parameter, malformed JSON).",
     401: "No, invalid or revoked access token.",
-    404: "No such instance, or not yours.",
+    403: "You may view this instance but not do this to it (a model permission is missing).",
+    404: "No such instance, or not one you may view.",
     409: "The instance is not in a state that allows this.",
     413: "Request body too large.",
     415: "Unsupported body media type (send JSON, a form or multipart).",
-    429: "Too many requests for this token; see Retry-After.",
-    403: "Not allowed for this account.",
+    429: "Too many requests for this token, or too many failed authentications from this "
+    "address; see Retry-After.",
     501: "This transport cannot answer that question.",
     502: "WhatsApp or the worker reported a failure.",
     503: "The instance cannot connect or answer now (see `instance_status` and Retry-After).",
@@ -120,8 +121,10 @@ ERROR_DESCRIPTIONS = {
 
 def error_responses(*codes: int, body: bool = False) -> dict[int, OpenApiResponse]:
     """The error envelope for `codes` plus the ones any authenticated endpoint may answer, and
-    those of a request body (`body=True`: too large, unsupported media type)."""
-    every = sorted({400, 401, 429, *codes, *((413, 415) if body else ())})
+    those of a request body (`body=True`: too large, unsupported media type). An endpoint that
+    may answer 404 names an instance (or a message of one), so it may also answer 403."""
+    forbidden = (403,) if 404 in codes else ()
+    every = sorted({400, 401, 429, *codes, *forbidden, *((413, 415) if body else ())})
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in every}
 
 

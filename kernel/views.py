@@ -20,6 +20,14 @@ class ApiView(APIView):
     # JSON array or scalar sets this to False.
     body_must_be_object = True
 
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # Every answer is one tenant's (QR codes, message text, phone numbers, instance state),
+        # none is worth caching, and a new endpoint must not be able to forget it: no browser,
+        # proxy or CDN keeps a copy of any API answer, errors included.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if request.method not in BODY_METHODS or not request.content_type:

@@ -5,7 +5,8 @@ Frames, in order: the snapshot (`{"type": "snapshot", …, "last_event_id": N}`)
 event as it is committed (`qr`, `status`, `breaker`, `pair_code`, `message`), each with its
 outbox `id`. Nothing is sent twice: live frames at or below what this socket already covered are
 dropped. Refused sockets are closed before the handshake completes (4401 no/bad credentials,
-4404 no such instance, or not yours); an open socket is authorized again every RECHECK_S while
+4404 no such instance, or not one you may view, 4429 too many failed authentications from this
+address: instances/throttling.py); an open socket is authorized again every RECHECK_S while
 it gets frames or pings, and closed with the same codes once its credentials no longer hold.
 """
 
@@ -21,6 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from instances import visibility
+from kernel import clientaddr
 from live.relay import EventRelay, get_relay, group_name
 from operations import frames
 
@@ -55,7 +57,7 @@ class InstanceConsumer(AsyncJsonWebsocketConsumer):
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
         decision = await database_sync_to_async(visibility.authorize)(
-            self.scope.get("user"), self.raw_token, self.instance_id
+            self.scope.get("user"), self.raw_token, self.instance_id, clientaddr.from_scope(self.scope)
         )
         if not decision.allowed:
             await self.close(code=decision.refusal)

@@ -20,6 +20,7 @@ def _isolate(settings: Any, tmp_path: Any) -> None:
     # Throttling has its own tests; elsewhere it must never interfere. Each test gets its own
     # session store directory.
     settings.WAZIPER_THROTTLE_RATE = "1000000/min"
+    settings.WAZIPER_AUTH_FAILURE_RATE = "1000000/min"
     settings.WAZIPER_HEALTH_CACHE_S = 0
     settings.WAZIPER_SESSIONS_DIR = str(tmp_path / "sessions")
     cache.clear()

@@ -14,11 +14,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from live.routing import websocket_urlpatterns  # noqa: E402
+from waziper_site.access_log import AccessLogMiddleware, redact_daphne_access_log  # noqa: E402
 from waziper_site.origin import browser_origin_validator  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": browser_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
+# One access log line per request, secrets redacted, however the server was started; daphne's
+# own access log (plain `daphne …` writes one) redacted alike.
+redact_daphne_access_log()
+application = AccessLogMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": browser_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from kernel.clientaddr import parse_networks
+
 TRANSPORTS = ("neonize", "sandbox")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -98,6 +100,16 @@ def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def env_networks(environ: Mapping[str, str], name: str) -> list[str]:
+    """A comma-separated list of IP addresses or networks (`127.0.0.1, 10.0.0.0/8`)."""
+    values = env_list(environ, name, [])
+    try:
+        parse_networks(values)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+    return values
+
+
 _URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@")  # greedy: to the last @ of the netloc
 
 
@@ -173,6 +185,10 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     out["WAZIPER_RESEND_UNCERTAIN"] = env_bool(environ, "WAZIPER_RESEND_UNCERTAIN", False)
     out["WAZIPER_DEFAULT_TRANSPORT"] = env_choice(environ, "WAZIPER_DEFAULT_TRANSPORT", "neonize", TRANSPORTS)
     out["WAZIPER_THROTTLE_RATE"] = env_rate(environ, "WAZIPER_THROTTLE_RATE", "600/min")
+    out["WAZIPER_AUTH_FAILURE_RATE"] = env_rate(environ, "WAZIPER_AUTH_FAILURE_RATE", "20/min")
+    out["WAZIPER_TRUSTED_PROXIES"] = env_networks(environ, "WAZIPER_TRUSTED_PROXIES")
+    out["WAZIPER_LOGIN_FAILURE_LIMIT"] = env_int(environ, "WAZIPER_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+    out["WAZIPER_LOGIN_COOLOFF"] = env_seconds(environ, "WAZIPER_LOGIN_COOLOFF", 900)
     out["WAZIPER_SESSIONS_DIR"] = environ.get("WAZIPER_SESSIONS_DIR", "").strip() or "sessions"
 
     if out["WAZIPER_BREAKER_MAX_COOLDOWN"] < out["WAZIPER_BREAKER_COOLDOWN"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "instances",
     "breaker",
     "queueing",
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "waziper_site.urls"
@@ -176,10 +180,29 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "kernel.envelope.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["kernel.throttles.TokenRateThrottle"],
+    # Counted in the database, shared by every web process (instances/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["instances.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": _waziper["WAZIPER_THROTTLE_RATE"]},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# Per process on purpose: it only holds /health's figures for a second. Throttles and login
+# lockouts must be shared by every process, so they live in the database (instances/throttling.py,
+# django-axes' database handler), not in a cache.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Admin login lockout (django-axes): WAZIPER_LOGIN_FAILURE_LIMIT failed logins for one username
+# from one address lock that pair out for WAZIPER_LOGIN_COOLOFF seconds (429); attempts are
+# kept in the database, so every web process sees them. Addresses as the throttles see them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = globals()["WAZIPER_LOGIN_FAILURE_LIMIT"]
+AXES_COOLOFF_TIME = timedelta(seconds=globals()["WAZIPER_LOGIN_COOLOFF"])
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "kernel.clientaddr.from_request"
+AXES_RESET_ON_SUCCESS = True
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "waziper API",
@@ -218,6 +241,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner, in every manage.py command
         "twisted": {"level": "WARNING"},
     },
 }

@@ -38,7 +38,7 @@ class ResetBreakerView(ApiView):
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="change")
         body = ResetBodySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         now = timezone.now()
@@ -64,7 +64,7 @@ class BreakerStatusView(ApiView):
         responses={200: envelope("BreakerStatus", BreakerStatusSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="view")
         status = breaker_service.status(instance, now=timezone.now())
         for failure in status["recent_failures"]:
             failure["detail"] = shown_to(request.user, failure["detail"])

@@ -21,12 +21,12 @@ class InstanceListView(ApiView):
     @extend_schema(
         operation_id="instances_list",
         tags=["instances"],
-        summary="List your instances (staff: all)",
+        summary="List your instances (all of them with the view permission)",
         parameters=[ACCESS_TOKEN_QUERY],
         responses={200: envelope("InstanceList", InstanceSerializer(many=True)), **error_responses()},
     )
     def get(self, request: Request) -> Response:
-        instances = Instance.objects.visible_to(request.user).select_related("owner")
+        instances = Instance.objects.visible_to(request.user, action="view").select_related("owner")
         return success("Success", InstanceSerializer(instances, many=True, context={"request": request}).data)
 
     @extend_schema(
@@ -68,7 +68,7 @@ class InstanceDetailView(ApiView):
         responses={200: envelope("InstanceDetail", InstanceSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="view")
         return success("Success", InstanceSerializer(instance, context={"request": request}).data)
 
     @extend_schema(
@@ -84,6 +84,6 @@ class InstanceDetailView(ApiView):
         },
     )
     def delete(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="delete")
         instances_service.delete_instance(instance)
         return success("Instance deleted", instance_id=instance.instance_id)

@@ -29,6 +29,6 @@ class InstanceProfileView(ApiView):
         },
     )
     def get(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="view")
         profile = ask_session(instance, "profile")
         return success("Success", ProfileSerializer(profile).data)

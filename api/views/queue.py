@@ -26,7 +26,8 @@ from api.serializers.queue import (
     SendBulkSerializer,
     SendMessageSerializer,
 )
-from instances.models import Instance
+from instances import visibility
+from instances.models import Action
 from kernel.envelope import error, success
 from kernel.schema import (
     ACCESS_TOKEN_QUERY,
@@ -43,6 +44,7 @@ from queueing.stats import queue_status
 from queueing.validation import validate_idempotency_key
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+MESSAGE_NOT_FOUND = "Message not found."
 RETRY_AFTER_S = 2
 
 
@@ -120,7 +122,7 @@ class SendMessageView(ApiView):
         },
     )
     def post(self, request: Request, instance_id: str | None = None) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="change")
         key = _idempotency_key(request)
         serializer = SendMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -154,7 +156,7 @@ class SendBulkView(ApiView):
         },
     )
     def post(self, request: Request) -> Response:
-        instance = get_instance(request)
+        instance = get_instance(request, action="change")
         key = _idempotency_key(request)
         serializer = SendBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -191,22 +193,26 @@ class QueueStatusView(ApiView):
         responses={200: envelope("QueueStatus", QueueStatusSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, instance_id: str) -> Response:
-        instance = get_instance(request, instance_id)
+        instance = get_instance(request, instance_id, action="view")
         return success("Success", queue_status(instance, timezone.now()))
 
 
-def _message(request: Request, message_id: str) -> QueuedMessage:
-    """The caller's message, or 404 (also for someone else's)."""
+def _message(request: Request, message_id: str, action: Action) -> QueuedMessage:
+    """The message if the caller may `action` its instance: 404 when they may not even view it
+    (as for a missing one), 403 when they may view but not change it."""
     try:
         key = uuid.UUID(message_id)
     except ValueError:
-        raise exceptions.NotFound("Message not found.") from None
-    visible = Instance.objects.visible_to(request.user)
-    found = (
-        QueuedMessage.objects.select_related("instance").filter(message_id=key, instance__in=visible).first()
-    )
+        raise exceptions.NotFound(MESSAGE_NOT_FOUND) from None
+    found = QueuedMessage.objects.select_related("instance").filter(message_id=key).first()
     if found is None:
-        raise exceptions.NotFound("Message not found.")
+        raise exceptions.NotFound(MESSAGE_NOT_FOUND)
+    try:
+        visibility.check(request.user, found.instance, action)
+    except visibility.InstanceNotFound:
+        raise exceptions.NotFound(MESSAGE_NOT_FOUND) from None
+    except visibility.ActionNotAllowed as exc:
+        raise exceptions.PermissionDenied(str(exc)) from None
     return found
 
 
@@ -217,7 +223,7 @@ class MessageDetailView(ApiView):
         responses={200: envelope("MessageStatus", MessageSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, message_id: str) -> Response:
-        return success("Success", MessageSerializer(_message(request, message_id)).data)
+        return success("Success", MessageSerializer(_message(request, message_id, "view")).data)
 
 
 class MessageCancelView(ApiView):
@@ -232,7 +238,7 @@ class MessageCancelView(ApiView):
         },
     )
     def post(self, request: Request, message_id: str) -> Response:
-        message = _message(request, message_id)
+        message = _message(request, message_id, "change")
         if queue.cancel(message):
             return success("Message cancelled", MessageSerializer(message).data)
         return error(

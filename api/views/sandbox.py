@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from api.lookup import get_instance
 from api.serializers.instances import OutboxQuerySerializer, SandboxReceivedSerializer, TokenBodySerializer
 from instances import service as instances_service
-from instances.models import Instance, SandboxReceived
+from instances.models import Action, Instance, SandboxReceived
 from kernel.envelope import Conflict, success
 from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
 from kernel.views import ApiView
@@ -18,8 +18,8 @@ from kernel.views import ApiView
 NOT_SANDBOX = "Only sandbox instances have a simulated phone."
 
 
-def sandbox_instance(request: Request, instance_id: str) -> Instance:
-    instance = get_instance(request, instance_id)
+def sandbox_instance(request: Request, instance_id: str, *, action: Action) -> Instance:
+    instance = get_instance(request, instance_id, action=action)
     if not instance.is_sandbox:
         raise Conflict(NOT_SANDBOX)
     return instance
@@ -45,7 +45,7 @@ class SandboxScanView(ApiView):
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
-        instance = sandbox_instance(request, instance_id)
+        instance = sandbox_instance(request, instance_id, action="change")
         instances_service.request_sandbox_scan(instance)
         return success(
             "Scan requested",
@@ -69,7 +69,7 @@ class SandboxOutboxView(ApiView):
     def get(self, request: Request, instance_id: str) -> Response:
         query = OutboxQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        instance = sandbox_instance(request, instance_id)
+        instance = sandbox_instance(request, instance_id, action="view")
         rows = SandboxReceived.objects.filter(instance=instance, id__gt=query.validated_data["since"])
         rows = rows.order_by("id")[: query.validated_data["limit"]]
         return success("Success", SandboxReceivedSerializer(rows, many=True).data)

@@ -61,7 +61,8 @@ class InstanceStateView(ApiView):
         responses={200: envelope("InstanceState", InstanceStateSerializer()), **error_responses(404, 503)},
     )
     def get(self, request: Request) -> Response:
-        instance = get_instance(request)
+        # It starts a stopped session: acting on the instance, not only reading it.
+        instance = get_instance(request, action="change")
         now = timezone.now()
         instances_service.ensure_running(instance)
         look = outlook(instance, now)
@@ -104,7 +105,7 @@ class QrCodeView(ApiView):
     def get(self, request: Request) -> Response:
         query = QrQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        instance = get_instance(request)
+        instance = get_instance(request, action="change")
         now = timezone.now()
         if instance.status == Instance.Status.CONNECTED:
             return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
@@ -158,7 +159,7 @@ class LogoutView(ApiView):
         return self._logout(request)
 
     def _logout(self, request: Request) -> Response:
-        instance = get_instance(request)
+        instance = get_instance(request, action="change")
         command = control.logout(instance)
         result = {} if command is None else commands.wait_for(command.pk, LOGOUT_WAIT_S)
         if result is None:

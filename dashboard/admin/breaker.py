@@ -11,9 +11,10 @@ from django.http import HttpRequest
 
 from breaker.models import BreakerReset, BreakerState, FailureEvent
 from dashboard import actions
+from dashboard.admin.scoped import InstanceScopedAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(InstanceScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -25,7 +26,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(BreakerState)
-class BreakerStateAdmin(admin.ModelAdmin):
+class BreakerStateAdmin(InstanceScopedAdmin):
     list_display = [
         "instance",
         "state",
@@ -54,9 +55,10 @@ class BreakerStateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reset circuit breaker (and reconnect now)", permissions=["change"])
     def reset_breakers(self, request: HttpRequest, queryset: QuerySet[BreakerState]) -> None:
-        for state in queryset.select_related("instance"):
+        allowed = self.changeable(request, queryset).select_related("instance")
+        for state in allowed:
             actions.reset_breaker(state.instance, request.user)
-        self.message_user(request, f"Reset {queryset.count()} breaker(s).")
+        self.message_user(request, f"Reset {len(allowed)} breaker(s).")
 
 
 @admin.register(FailureEvent)

@@ -13,8 +13,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dashboard import actions
+from dashboard.admin.scoped import InstanceScopedAdmin
 from dashboard.figures import instance_home, with_list_columns
 from instances import service as instances_service
+from instances import visibility
 from instances.models import (
     AccessToken,
     Instance,
@@ -173,7 +175,9 @@ class InstanceAdmin(admin.ModelAdmin):
         obj._state.adding = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
-        queryset = super().get_queryset(request)
+        # The visibility rule (instances/visibility.py): everything for those with the view or
+        # change permission, which Django's own checks already require on these pages.
+        queryset = visibility.scope(super().get_queryset(request), request.user, "view", through=None)
         # Only the list needs the per-row figures; change and delete pages stay plain.
         if request.resolver_match and request.resolver_match.url_name == "instances_instance_changelist":
             queryset = with_list_columns(queryset, timezone.now())
@@ -238,6 +242,7 @@ class InstanceAdmin(admin.ModelAdmin):
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Instance], operation: Any) -> None:
         failed = 0
+        queryset = visibility.scope(queryset, request.user, "change", through=None)
         for instance in queryset:
             outcome = operation(instance, request.user)
             if not outcome.ok:
@@ -283,7 +288,7 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstanceEvent)
-class InstanceEventAdmin(admin.ModelAdmin):
+class InstanceEventAdmin(InstanceScopedAdmin):
     """The outbox, read-only: the status history the live page is built from."""
 
     list_display = ["id", "instance", "kind", "payload", "created_at"]
@@ -305,10 +310,12 @@ class WorkerProcessAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in WorkerProcess._meta.fields]
 
 
-admin.site.register(SandboxPhone)
+@admin.register(SandboxPhone)
+class SandboxPhoneAdmin(InstanceScopedAdmin):
+    pass
 
 
 @admin.register(SandboxReceived)
-class SandboxReceivedAdmin(admin.ModelAdmin):
+class SandboxReceivedAdmin(InstanceScopedAdmin):
     list_display = ["id", "instance", "chat_id", "kind", "wa_message_id", "received_at"]
     search_fields = ["instance__instance_id", "chat_id", "wa_message_id", "ref"]

@@ -6,12 +6,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from dashboard.admin.scoped import InstanceScopedAdmin
 from queueing import enqueue
 from queueing.models import QueuedMessage
 
 
 @admin.register(QueuedMessage)
-class QueuedMessageAdmin(admin.ModelAdmin):
+class QueuedMessageAdmin(InstanceScopedAdmin):
     list_display = [
         "message_id",
         "instance",
@@ -44,7 +45,7 @@ class QueuedMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected messages (queued ones only)", permissions=["change"])
     def cancel_messages(self, request: HttpRequest, queryset: QuerySet[QueuedMessage]) -> None:
-        done = enqueue.cancel_queued(queryset)
+        done = enqueue.cancel_queued(self.changeable(request, queryset))
         skipped = queryset.count() - done
         self.message_user(
             request, f"Cancelled {done} message(s); {skipped} were not queued and stay as they are."
@@ -55,6 +56,6 @@ class QueuedMessageAdmin(admin.ModelAdmin):
         permissions=["change"],
     )
     def requeue_messages(self, request: HttpRequest, queryset: QuerySet[QueuedMessage]) -> None:
-        done = enqueue.requeue(queryset)
+        done = enqueue.requeue(self.changeable(request, queryset))
         level = messages.SUCCESS if done else messages.WARNING
         self.message_user(request, f"Requeued {done} message(s) with fresh attempts.", level)

@@ -3,14 +3,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from typing import TYPE_CHECKING
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 INSTANCE_ID_LENGTH = 13
 INSTANCE_ID_RE = re.compile(r"^[0-9A-F]{13}$")
@@ -25,12 +22,35 @@ def is_instance_id(value: object) -> bool:
     return isinstance(value, str) and bool(INSTANCE_ID_RE.match(value))
 
 
+# What a caller wants to do with an instance; each is a Django model permission on Instance.
+Action = Literal["view", "change", "delete"]
+ACTIONS: tuple[Action, ...] = ("view", "change", "delete")
+
+
+def may_act_on_all(user: Any, action: Action) -> bool:
+    """Whether `user` may `action` every tenant's instances, not only their own.
+
+    Django's own model permissions decide (`instances.<action>_instance`, from the user or a
+    group; an active superuser has them all). As in the admin, `change` includes `view`. Being
+    staff grants nothing by itself: it only opens the admin's door.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if user.has_perm(f"instances.{action}_instance"):
+        return True
+    return action == "view" and user.has_perm("instances.change_instance")
+
+
 class InstanceQuerySet(QuerySet["Instance"]):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> InstanceQuerySet:
-        """Instances `user` may see: staff see all, everyone else only their own."""
-        if not user.is_authenticated:
+    def visible_to(self, user: Any, *, action: Action) -> InstanceQuerySet:
+        """The instances `user` may `action`: their own, or every one with the model permission
+        for `action` (superusers: all). The one rule behind the API, the websocket, live.json,
+        the dashboard and the admin (docs in instances/visibility.py)."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
-        if user.is_staff:
+        if may_act_on_all(user, action):
             return self
         return self.filter(owner=user)
 
@@ -106,6 +126,12 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} ({self.name})" if self.name else self.instance_id
+
+    def allows(self, user: Any, action: Action) -> bool:
+        """`visible_to` for this one instance, without a query (the owner is compared by id)."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return False
+        return self.owner_id == user.pk or may_act_on_all(user, action)
 
     @property
     def is_sandbox(self) -> bool:

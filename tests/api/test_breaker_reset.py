@@ -123,7 +123,7 @@ def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
     }
 
 
-@auth_matrix("POST", ok=200)
+@auth_matrix("POST", ok=200, action="change")
 def test_auth_matrix(
     request: pytest.FixtureRequest, tripped: Instance, who: str, where: str, expected: int
 ) -> None:

@@ -103,14 +103,14 @@ def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
     }
 
 
-@auth_matrix("GET", ok=200)
+@auth_matrix("GET", ok=200, action="view")
 def test_auth_matrix_show(
     request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
 ) -> None:
     assert_auth_outcome(call_as(request, who, where, "GET", _url(instance)), expected)
 
 
-@auth_matrix("DELETE", ok=200)
+@auth_matrix("DELETE", ok=200, action="delete")
 def test_auth_matrix_delete(
     request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
 ) -> None:

@@ -131,7 +131,7 @@ def test_it_is_throttled_per_token_with_retry_after(
     assert response.json()["retry_after"] == int(response["Retry-After"])
 
 
-@auth_matrix("GET", ok=200)
+@auth_matrix("GET", ok=200, action="change")
 def test_auth_matrix(
     request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
 ) -> None:

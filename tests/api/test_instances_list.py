@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from instances.models import Instance, SandboxPhone
+from instances.models import AccessToken, Instance, SandboxPhone
 from instances.service import create_instance
-from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
+from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as, staff_with
 
 pytestmark = pytest.mark.django_db
 URL = "/instances"
@@ -28,12 +28,29 @@ def test_it_lists_only_the_callers_instances(
     assert body["data"][0]["owner"] == "alice"
 
 
-def test_staff_see_every_instance(
-    api: APIClient, staff_token: str, instance: Instance, stranger: Any
+def _listed(api: APIClient, user: Any) -> set[str]:
+    raw = AccessToken.objects.issue(user)[1]
+    return {item["name"] for item in api.get(URL, {"access_token": raw}).json()["data"]}
+
+
+def test_staff_without_permissions_list_only_their_own(
+    api: APIClient, staff: Any, instance: Instance, stranger: Any
 ) -> None:
     create_instance(stranger, name="theirs", transport="sandbox")
-    names = {item["name"] for item in api.get(URL, {"access_token": staff_token}).json()["data"]}
-    assert names == {"shop", "theirs"}
+    create_instance(staff, name="staff's own", transport="sandbox")
+    assert _listed(api, staff) == {"staff's own"}
+
+
+def test_the_view_permission_lists_every_instance(api: APIClient, instance: Instance, stranger: Any) -> None:
+    create_instance(stranger, name="theirs", transport="sandbox")
+    assert _listed(api, staff_with("viewer", "view_instance")) == {"shop", "theirs"}
+
+
+def test_a_superuser_lists_every_instance(
+    api: APIClient, admin_user: Any, instance: Instance, stranger: Any
+) -> None:
+    create_instance(stranger, name="theirs", transport="sandbox")
+    assert _listed(api, admin_user) == {"shop", "theirs"}
 
 
 def test_it_creates_a_stopped_instance_from_json(owner_client: APIClient, owner: Any) -> None:
@@ -151,17 +168,17 @@ def test_it_only_allows_get_and_post(owner_client: APIClient, method: str) -> No
     assert getattr(owner_client, method)(URL).status_code == 405
 
 
-@auth_matrix("GET", ok=200, stranger=200)
+@auth_matrix("GET", ok=200, stranger=200, action=None)
 def test_auth_matrix_list(
     request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
 ) -> None:
     response = call_as(request, who, where, "GET", URL)
     assert_auth_outcome(response, expected)
-    if who == "stranger":
+    if who in ("stranger", "staff"):
         assert response.json()["data"] == []
 
 
-@auth_matrix("POST", ok=201, stranger=201)
+@auth_matrix("POST", ok=201, stranger=201, action=None)
 def test_auth_matrix_create(request: pytest.FixtureRequest, who: str, where: str, expected: int) -> None:
     response = call_as(request, who, where, "POST", URL, body={"name": "new", "transport": "sandbox"})
     assert_auth_outcome(response, expected)

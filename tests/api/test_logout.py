@@ -158,7 +158,7 @@ def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
     assert owner_client.get(URL, {"instance_id": "0123456789ABC"}).status_code == 404
 
 
-@auth_matrix("GET", ok=200)
+@auth_matrix("GET", ok=200, action="change")
 def test_auth_matrix_get(
     request: pytest.FixtureRequest, linked: Instance, who: str, where: str, expected: int
 ) -> None:
@@ -168,7 +168,7 @@ def test_auth_matrix_get(
     assert linked.status == ("logged_out" if expected == 200 else "connected")
 
 
-@auth_matrix("POST", ok=200)
+@auth_matrix("POST", ok=200, action="change")
 def test_auth_matrix_post(
     request: pytest.FixtureRequest, linked: Instance, who: str, where: str, expected: int
 ) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
-from instances.models import Instance
+from instances.models import AccessToken, Instance
 from queueing.models import QueuedMessage
+from tests.support.auth_matrix import staff_with
 from tests.support.queue import T0, queue_message
 
 pytestmark = pytest.mark.django_db
@@ -34,10 +37,43 @@ def test_someone_elses_message_is_a_404(api: APIClient, stranger_token: str, ins
     assert message.status == "queued"
 
 
-def test_staff_see_every_message(api: APIClient, staff_token: str, instance: Instance) -> None:
+def _as(user: Any) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.objects.issue(user)[1]}")
+    return client
+
+
+def test_staff_without_permissions_neither_read_nor_cancel_others_messages(
+    staff: Any, instance: Instance
+) -> None:
+    message = queue_message(instance, text="the tenant's secret")
+    client = _as(staff)
+    assert client.get(f"/messages/{message.message_id}").status_code == 404
+    assert client.post(f"/messages/{message.message_id}/cancel").status_code == 404
+    message.refresh_from_db()
+    assert message.status == "queued"
+
+
+def test_the_view_permission_reads_a_message_but_may_not_cancel_it(instance: Instance) -> None:
     message = queue_message(instance)
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token}")
-    assert api.get(f"/messages/{message.message_id}").status_code == 200
+    client = _as(staff_with("viewer", "view_instance"))
+    assert client.get(f"/messages/{message.message_id}").status_code == 200
+    refused = client.post(f"/messages/{message.message_id}/cancel")
+    assert refused.status_code == 403
+    assert "instances.change_instance" in refused.json()["message"]
+    message.refresh_from_db()
+    assert message.status == "queued"
+
+
+def test_the_change_permission_cancels_anyones_message(instance: Instance) -> None:
+    message = queue_message(instance)
+    client = _as(staff_with("operator", "change_instance"))
+    assert client.post(f"/messages/{message.message_id}/cancel").status_code == 200
+
+
+def test_a_superuser_reads_every_message(admin_user: Any, instance: Instance) -> None:
+    message = queue_message(instance)
+    assert _as(admin_user).get(f"/messages/{message.message_id}").status_code == 200
 
 
 @pytest.mark.parametrize("bad", ["nope", "123", "00000000-0000-0000-0000-000000000000"])

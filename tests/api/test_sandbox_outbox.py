@@ -91,7 +91,7 @@ def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
     assert owner_client.get(_url("0123456789ABC")).status_code == 404
 
 
-@auth_matrix("GET", ok=200)
+@auth_matrix("GET", ok=200, action="view")
 def test_auth_matrix(
     request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
 ) -> None:

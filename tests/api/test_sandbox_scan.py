@@ -74,7 +74,7 @@ def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
     assert owner_client.post(_url("0123456789ABC")).status_code == 404
 
 
-@auth_matrix("POST", ok=202)
+@auth_matrix("POST", ok=202, action="change")
 def test_auth_matrix(
     request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
 ) -> None:

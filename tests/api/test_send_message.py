@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from instances.models import Instance
 from queueing.models import QueuedMessage
+from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +214,13 @@ def test_any_input_is_a_202_or_a_400_never_a_500(
 ) -> None:
     response = send(owner_client, instance, chat_id=chat_id, caption=caption)
     assert response.status_code in (202, 400), response.content
+
+
+@auth_matrix("POST", ok=202, action="change")
+def test_auth_matrix(
+    request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
+) -> None:
+    body = {"instance_id": instance.instance_id, "chat_id": "6281234567890", "message": "Hello"}
+    response = call_as(request, who, where, "POST", "/send_message", body=body)
+    assert_auth_outcome(response, expected)
+    assert QueuedMessage.objects.filter(instance=instance).count() == (1 if expected == 202 else 0)

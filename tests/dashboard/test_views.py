@@ -19,7 +19,11 @@ from instances.actual_state import store_qr
 from instances.models import Instance, InstanceCommand, SandboxPhone
 from instances.qr import qr_data_uri
 from instances.service import create_instance
-from tests.support.auth_matrix import fast_password_hashing  # noqa: F401  (autouse fixture)
+from tests.support.auth_matrix import (  # noqa: F401  (fast_password_hashing: an autouse fixture)
+    fast_password_hashing,
+    staff_with,
+    user_for,
+)
 from tests.support.queue import queue_message
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +77,25 @@ def test_staff_without_permissions_may_neither_look_nor_press(instance: Instance
     client.force_login(staff)
     assert client.get(url(instance)).status_code == 403
     assert client.post(url(instance, "reset-breaker")).status_code == 403
+
+
+def test_owning_an_instance_gives_no_rights_on_the_operators_pages(staff: Any) -> None:
+    # Tenants reach their own instances through the API, the websocket and live.json.
+    own = create_instance(staff, name="staff's own", transport="sandbox")
+    client = Client()
+    client.force_login(staff)
+    assert client.get(url(own)).status_code == 403
+    assert client.post(url(own, "start")).status_code == 403
+
+
+def test_the_view_permission_shows_the_page_but_presses_no_button(instance: Instance) -> None:
+    client = Client()
+    client.force_login(staff_with("viewer", "view_instance"))
+    assert client.get(url(instance)).status_code == 200
+    assert client.post(url(instance, "start")).status_code == 403
+    assert client.post(url(instance, "pair"), {"phone": "6281234567890"}).status_code == 403
+    instance.refresh_from_db()
+    assert instance.desired_state == "stopped"
 
 
 def test_buttons_refuse_a_get(staff_client: Client, instance: Instance) -> None:
@@ -204,6 +227,41 @@ def test_live_json_refuses_like_the_websocket(instance: Instance, stranger: Any,
     client.force_login(stranger)
     assert client.get(url(instance) + "live.json").status_code == 404
     assert Client().get(url(instance) + f"live.json?access_token={owner_token}").status_code == 200
+
+
+def test_live_json_shows_staff_without_permissions_nothing_of_others(
+    instance: Instance, staff: Any, staff_token: str
+) -> None:
+    show_qr(instance)
+    client = Client()
+    client.force_login(staff)
+    by_session = client.get(url(instance) + "live.json")
+    by_token = Client().get(url(instance) + f"live.json?access_token={staff_token}")
+    assert (by_session.status_code, by_token.status_code) == (404, 404)
+    assert QR not in by_session.content.decode() + by_token.content.decode()
+
+
+def test_live_json_refuses_an_address_that_keeps_sending_bad_tokens(
+    instance: Instance, owner_token: str, settings: Any
+) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "3/min"
+    statuses = [Client().get(url(instance) + f"live.json?access_token=wzp_{i}").status_code for i in range(3)]
+    locked = Client().get(url(instance) + f"live.json?access_token={owner_token}")
+    assert statuses == [401, 401, 401]
+    assert locked.status_code == 429
+    assert 0 < int(locked["Retry-After"]) <= 20
+
+
+@pytest.mark.parametrize("who", ["viewer", "superuser"])
+def test_live_json_shows_the_view_permission_and_superusers_the_qr(
+    request: pytest.FixtureRequest, instance: Instance, who: str
+) -> None:
+    show_qr(instance)
+    client = Client()
+    client.force_login(user_for(request, who))
+    response = client.get(url(instance) + "live.json")
+    assert response.status_code == 200
+    assert response.json()["snapshot"]["qr"] == QR
 
 
 # --- the instance list -------------------------------------------------------------------------

@@ -58,8 +58,15 @@ def test_stranger_sees_only_theirs(api: APIClient, stranger_token: str, two_inst
     assert _names(api.get("/instances", {"access_token": stranger_token})) == {"theirs"}
 
 
-def test_staff_sees_all(api: APIClient, staff_token: str, two_instances: Any) -> None:
-    assert _names(api.get("/instances", {"access_token": staff_token})) == {"mine", "theirs"}
+def test_staff_without_permissions_see_none_of_theirs(
+    api: APIClient, staff_token: str, two_instances: Any
+) -> None:
+    assert _names(api.get("/instances", {"access_token": staff_token})) == set()
+
+
+def test_a_superuser_sees_all(api: APIClient, admin_user: Any, two_instances: Any) -> None:
+    raw = AccessToken.objects.issue(admin_user)[1]
+    assert _names(api.get("/instances", {"access_token": raw})) == {"mine", "theirs"}
 
 
 def test_token_in_bearer_header(api: APIClient, owner_token: str, two_instances: Any) -> None:
@@ -88,3 +95,46 @@ def test_other_tenants_instance_is_404_not_403(
     response = api.get(f"/instances/{mine.instance_id}", {"access_token": stranger_token})
     assert response.status_code == 404
     assert response.json() == {"status": "error", "message": "Instance not found."}
+
+
+# --- failed authentications per client address (instances/throttling.py) ----------------------
+
+
+def test_fifty_bad_tokens_meet_a_429_long_before_the_fiftieth(api: APIClient, settings: Any) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "20/min"
+    statuses = [api.get("/instances", {"access_token": f"wzp_guess{i}"}).status_code for i in range(50)]
+    assert statuses[:20] == [401] * 20
+    assert set(statuses[20:]) == {429}
+
+
+def test_a_locked_address_is_refused_with_retry_after_before_its_token_is_checked(
+    api: APIClient, owner_token: str, settings: Any
+) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "3/min"
+    for _ in range(3):
+        api.get("/instances", {"access_token": "wzp_nope"})
+    response = api.get("/instances", {"access_token": owner_token})
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 20
+    assert response.json()["message"].startswith("Too many failed authentications from your address")
+    elsewhere = api.get("/instances", {"access_token": owner_token}, REMOTE_ADDR="198.51.100.8")
+    assert elsewhere.status_code == 200
+
+
+def test_a_forged_forwarded_header_does_not_escape_the_lock(api: APIClient, settings: Any) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "3/min"
+    statuses = [
+        api.get("/instances", {"access_token": "wzp_nope"}, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code
+        for i in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_lock(api: APIClient, settings: Any) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "3/min"
+    settings.WAZIPER_TRUSTED_PROXIES = ["127.0.0.1"]
+    for _ in range(3):
+        api.get("/instances", {"access_token": "wzp_nope"}, HTTP_X_FORWARDED_FOR="203.0.113.1")
+    locked = api.get("/instances", {"access_token": "wzp_nope"}, HTTP_X_FORWARDED_FOR="203.0.113.1")
+    other = api.get("/instances", {"access_token": "wzp_nope"}, HTTP_X_FORWARDED_FOR="203.0.113.2")
+    assert (locked.status_code, other.status_code) == (429, 401)

@@ -1,7 +1,8 @@
 """An open websocket keeps its right to an instance only while the credentials it came with do.
 
 Frames carry QR codes, pairing codes and incoming messages' text, so revoking a token, logging a
-session out, deactivating a user or giving the instance to someone else must stop them too.
+session out, deactivating a user, withdrawing a permission or giving the instance to someone else
+must stop them too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from instances.events import emit_event
 from instances.models import AccessToken, Instance
 from live import consumers
 from tests.support import live as live_support
+from tests.support.auth_matrix import staff_with
 from tests.support.live import communicator, session_cookie
 
 live, live_settings = live_support.live, live_support.live_settings  # fixtures
@@ -73,7 +75,14 @@ async def test_an_instance_given_to_someone_else_stops_the_old_owners_stream(
     await assert_closed_without_the_frame(comm, instance, 4404)
 
 
-async def test_a_logged_out_session_stops_the_stream(instance: Instance, staff) -> None:
-    comm = await watch(instance, user=staff)
+async def test_a_logged_out_session_stops_the_stream(instance: Instance, admin_user) -> None:
+    comm = await watch(instance, user=admin_user)
     await db(Session.objects.all().delete)()
     await assert_closed_without_the_frame(comm, instance, 4401)
+
+
+async def test_a_withdrawn_view_permission_stops_the_stream(instance: Instance) -> None:
+    viewer = await db(staff_with)("viewer", "view_instance")
+    comm = await watch(instance, user=viewer)
+    await db(viewer.user_permissions.clear)()
+    await assert_closed_without_the_frame(comm, instance, 4404)

@@ -14,11 +14,12 @@ from breaker import service as breaker_service
 from breaker.models import BreakerReset
 from instances.actual_state import store_qr, write_state
 from instances.events import emit_event
-from instances.models import Instance
+from instances.models import AccessToken, Instance
 from instances.qr import qr_data_uri
 from instances.service import create_instance
 from live.relay import get_relay
 from tests.support import live as live_support
+from tests.support.auth_matrix import user_for
 from tests.support.live import communicator, frames_until, session_cookie
 from waziper_site.asgi import application
 
@@ -67,13 +68,17 @@ async def test_someone_elses_instance_is_refused_like_a_missing_one(
     assert await refusal("/ws/instances/not-an-id/", user=stranger) == 4404
 
 
-@pytest.mark.parametrize("who", ["owner_session", "staff_session", "owner_token", "staff_token"])
-async def test_owner_and_staff_are_let_in_by_session_or_token(
-    who: str, instance: Instance, owner, staff, owner_token: str, staff_token: str
+def _person(request: pytest.FixtureRequest, who: str) -> tuple[Any, str]:
+    user = user_for(request, who)
+    return user, AccessToken.objects.issue(user)[1]
+
+
+@pytest.mark.parametrize("how", ["session", "token"])
+@pytest.mark.parametrize("who", ["owner", "viewer", "operator", "superuser"])
+async def test_the_owner_and_those_with_the_view_permission_are_let_in_by_session_or_token(
+    request: pytest.FixtureRequest, who: str, how: str, instance: Instance
 ) -> None:
-    people = {"owner": (owner, owner_token), "staff": (staff, staff_token)}
-    person, how = who.split("_")
-    user, token = people[person]
+    user, token = await db(_person)(request, who)
     if how == "session":
         comm = await connect(instance, user=user)
     else:
@@ -81,6 +86,26 @@ async def test_owner_and_staff_are_let_in_by_session_or_token(
     snapshot = await comm.receive_json_from()
     assert snapshot["type"] == "snapshot" and snapshot["instance_id"] == instance.instance_id
     await comm.disconnect()
+
+
+@pytest.mark.parametrize("how", ["session", "token"])
+async def test_staff_without_permissions_are_refused_like_a_stranger(
+    request: pytest.FixtureRequest, how: str, instance: Instance
+) -> None:
+    user, token = await db(_person)(request, "staff")
+    if how == "session":
+        assert await refusal(path(instance), user=user) == 4404
+    else:
+        assert await refusal(path(instance, f"access_token={token}")) == 4404
+
+
+async def test_an_address_that_keeps_sending_bad_tokens_is_refused_before_any_token_is_checked(
+    instance: Instance, owner_token: str, settings: Any
+) -> None:
+    settings.WAZIPER_AUTH_FAILURE_RATE = "3/min"
+    codes = [await refusal(path(instance, f"access_token=wzp_guess{i}")) for i in range(4)]
+    assert codes == [4401, 4401, 4401, 4429]
+    assert await refusal(path(instance, f"access_token={owner_token}")) == 4429
 
 
 def raw_socket(instance: Instance, query: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:

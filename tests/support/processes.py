@@ -80,3 +80,26 @@ def manage_py(
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def start_web(settings: Any, command: list[str], port: int, output: Path, **env: str) -> subprocess.Popen:
+    """A web process (`command` with `{port}` filled in) on this test's database, its stdout and
+    stderr going to the file `output` (never a pipe nobody reads: a full pipe stalls it)."""
+    args = [arg.replace("{port}", str(port)) for arg in command]
+    with open(output, "w") as out:
+        return subprocess.Popen(args, cwd=ROOT, env=child_env(settings, **env), stdout=out, stderr=out)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# The two ways of running the web side: the README's scale-out command and the embedded default.
+DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "waziper_site.asgi:application"]
+SERVE = [sys.executable, "manage.py", "serve", "--port", "{port}", "--no-worker"]

@@ -111,14 +111,27 @@ def test_tenant_limits_default_to_fifty_instances_two_downloads_and_no_private_p
     assert cfg["WAZIPER_ALLOW_PRIVATE_PROXY_URLS"] is False
 
 
+def test_access_settings_default_to_the_documented_limits() -> None:
+    cfg = load_waziper_settings({})
+    assert cfg["WAZIPER_AUTH_FAILURE_RATE"] == "20/min"
+    assert cfg["WAZIPER_TRUSTED_PROXIES"] == []
+    assert (cfg["WAZIPER_LOGIN_FAILURE_LIMIT"], cfg["WAZIPER_LOGIN_COOLOFF"]) == (10, 900)
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
         ({"WAZIPER_MAX_INSTANCES_PER_OWNER": "-1"}, "WAZIPER_MAX_INSTANCES_PER_OWNER"),
         ({"WAZIPER_MEDIA_DOWNLOADS_PER_OWNER": "0"}, "WAZIPER_MEDIA_DOWNLOADS_PER_OWNER"),
         ({"WAZIPER_ALLOW_PRIVATE_PROXY_URLS": "maybe"}, "WAZIPER_ALLOW_PRIVATE_PROXY_URLS"),
+        ({"WAZIPER_AUTH_FAILURE_RATE": "lots"}, "WAZIPER_AUTH_FAILURE_RATE"),
+        ({"WAZIPER_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.300"}, "WAZIPER_TRUSTED_PROXIES"),
+        ({"WAZIPER_LOGIN_FAILURE_LIMIT": "0"}, "WAZIPER_LOGIN_FAILURE_LIMIT"),
+        ({"WAZIPER_LOGIN_COOLOFF": "0"}, "WAZIPER_LOGIN_COOLOFF"),
     ],
 )
-def test_bad_tenant_limits_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+def test_bad_tenant_and_access_settings_are_refused_naming_the_variable(
+    env: dict[str, str], named: str
+) -> None:
     with pytest.raises(SettingsError, match=named):
         load_waziper_settings(env)
