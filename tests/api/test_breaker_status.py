@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -88,8 +89,9 @@ def test_auth_matrix(
 
 
 def test_failure_details_hide_internal_addresses_from_tenants_but_not_from_staff(
-    owner_client: APIClient, api: APIClient, staff_token: str, instance: Instance
+    owner_client: APIClient, api: APIClient, staff: Any, staff_token: str, instance: Instance
 ) -> None:
+    staff.user_permissions.add(Permission.objects.get(codename="view_instance"))
     detail = "dial tcp 10.0.0.5:1080: connect: connection refused; lookup x on 127.0.0.53:53: no such host"
     breaker_service.record_failure(instance, "connect_failed", detail, now=timezone.now())
     tenant = owner_client.get(_url(instance)).json()["data"]["recent_failures"][0]["detail"]

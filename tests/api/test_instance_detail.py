@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from breaker.models import BreakerState
@@ -119,8 +120,9 @@ def test_auth_matrix_delete(
 
 
 def test_status_detail_hides_internal_addresses_from_tenants_but_not_from_staff(
-    owner_client: APIClient, api: APIClient, staff_token: str, instance: Instance
+    owner_client: APIClient, api: APIClient, staff: Any, staff_token: str, instance: Instance
 ) -> None:
+    staff.user_permissions.add(Permission.objects.get(codename="view_instance"))
     detail = "dial tcp 10.0.0.5:1080: connect: connection refused"
     Instance.objects.filter(pk=instance.pk).update(status_detail=detail)
     url = f"/instances/{instance.instance_id}"
