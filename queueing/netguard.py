@@ -35,31 +35,57 @@ class BlockedAddress(Exception):
 
 
 # IPv6 prefixes whose last 32 bits are an IPv4 address some gateway may deliver to: NAT64's
-# well-known prefix (RFC 6052; AWS's NAT gateways translate it to VPC-private addresses too) and
-# the deprecated IPv4-compatible ::a.b.c.d. 6to4 (2002::/16) is read with `sixtofour`.
-_EMBEDS_IPV4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
-# Not global, though Python 3.11 calls them so: local-use NAT64 (RFC 8215), whose mapping is the
-# network's own, and deprecated site-local addresses.
-_NOT_GLOBAL = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
+# well-known prefix (RFC 6052; AWS's NAT gateways translate it to VPC-private addresses too),
+# SIIT's IPv4-translated ::ffff:0:a.b.c.d (RFC 2765) and the deprecated IPv4-compatible ::a.b.c.d.
+# 6to4 (2002::/16) is read with `sixtofour`, Teredo (2001::/32) with `teredo`.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_EMBEDS_IPV4 = (_NAT64, ipaddress.IPv6Network("::ffff:0:0:0/96"), ipaddress.IPv6Network("::/96"))
+# IANA allocates global unicast from 2000::/3 only; every other IPv6 block is special-purpose or
+# unallocated (Python 3.11's is_global still calls much of it global: ::ffff:0:7f00:1, fec0::1,
+# 64:ff9b:1::/48 local-use NAT64, 5f00::/16 SRv6). NAT64's well-known prefix is the exception,
+# judged by the IPv4 address it carries.
+_GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+# Blocks of the IANA special-purpose registries that Python 3.11's is_global misses.
+_NOT_GLOBAL = (
+    ipaddress.IPv4Network("192.0.0.0/24"),  # IETF protocol assignments: 192.0.0.8 dummy, PCP, NAT64 discovery
+    ipaddress.IPv4Network("192.88.99.0/24"),  # deprecated 6to4 relay anycast (RFC 7526)
+    ipaddress.IPv6Network("3fff::/20"),  # documentation (RFC 9637)
+)
 
 
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries for some gateway (none for most)."""
     if ip.sixtofour is not None:
-        return ip.sixtofour
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # (server, client), the client's address de-obfuscated
     if any(ip in net for net in _EMBEDS_IPV4) and int(ip) & 0xFFFFFFFF > 1:  # not :: or ::1
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def is_public(ip: IPAddress) -> bool:
+    """Globally routable unicast: ipaddress's is_global, narrowed to what IANA's special-purpose
+    registries say is globally reachable."""
+    if not ip.is_global or any(ip in net for net in _NOT_GLOBAL):
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        return ip in _GLOBAL_UNICAST_V6 or ip in _NAT64
+    return True
 
 
 def refusal(ip: IPAddress, allow_private: bool) -> str | None:
     """Why `ip` may not be fetched, or None. Private-but-allowed still refuses unspecified
     and multicast addresses, which are never a media server. An IPv6 address that carries an
-    IPv4 one (mapped, NAT64, 6to4, compatible) is judged by the IPv4 address too."""
+    IPv4 one (mapped, translated, NAT64, 6to4, Teredo, compatible) is judged by the IPv4
+    address too."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        elif (inner := _embedded_ipv4(ip)) is not None and (reason := refusal(inner, allow_private)):
-            return f"{ip} carries {inner}: {reason}"
+        else:
+            for inner in _embedded_ipv4(ip):
+                if reason := refusal(inner, allow_private):
+                    return f"{ip} carries {inner}: {reason}"
     if ip.is_unspecified or ip.is_multicast:
         return f"{ip} is not a unicast address"
     if allow_private:
@@ -70,7 +96,7 @@ def refusal(ip: IPAddress, allow_private: bool) -> str | None:
         return f"{ip} is a link-local address"
     if ip.is_private:
         return f"{ip} is a private address"
-    if not ip.is_global or any(ip in net for net in _NOT_GLOBAL):
+    if not is_public(ip):
         return f"{ip} is not a public address"
     return None
 
