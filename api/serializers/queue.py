@@ -23,7 +23,9 @@ from queueing.validation import (
     MEDIA_URL_LIMIT,
     PRIORITY_RANGE,
     TEXT_LIMIT,
+    HostCheck,
     MessageDraft,
+    bulk_host_check,
     clean_message,
 )
 
@@ -96,7 +98,7 @@ class _Fields:
             from_top=frozenset(name for name in (text_field, "media_url", "filename") if not own(name)),
         )
 
-    def draft(self) -> MessageDraft:
+    def draft(self, host_check: HostCheck | None = None) -> MessageDraft:
         """Validated; raises a DRF ValidationError naming every bad field."""
         try:
             return clean_message(
@@ -108,6 +110,7 @@ class _Fields:
                 priority=self.priority,
                 allow_private=settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS,
                 text_field=self.text_field,
+                host_check=host_check,
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
@@ -289,10 +292,15 @@ class SendBulkSerializer(_MessageFields):
             except _OverBudget as exc:
                 field = exc.field if exc.field in fields.from_top else f"{name}.{index}.{exc.field}"
                 raise serializers.ValidationError({field: [exc.message]}) from None
+        # Every distinct media host looked up at once, under one deadline for the request.
+        host_check = bulk_host_check(
+            (fields.media_url for fields in rendered.values()),
+            allow_private=settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS,
+        )
         drafts = []
         for index, fields in rendered.items():
             try:
-                drafts.append(fields.draft())
+                drafts.append(fields.draft(host_check))
             except serializers.ValidationError as exc:
                 errors[f"{name}.{index}"] = exc.detail
         if errors:
