@@ -182,6 +182,20 @@ def case_media_url_params(scale: float) -> dict[str, Any]:
     )
 
 
+def case_long_media_urls(scale: float) -> dict[str, Any]:
+    """1,000 document messages, each with its own media URL as long as fits: all valid."""
+    n = max(1, int(1000 * scale))
+    return _fit(
+        lambda size: {
+            "type": "document",
+            "messages": [
+                {"chat_id": p, "media_url": f"https://{PUBLIC_IP}/" + "d" * size} for p in _phones(n)
+            ],
+        },
+        1_900,
+    )
+
+
 def case_honest_blast(scale: float) -> dict[str, Any]:
     """A legitimate bulk for comparison: 1,000 recipients, a 300-character spun and filled text."""
     text = "{Hi|Hello|Hey} %name%, {your|the} order %order% {is ready|has shipped}. " * 4
@@ -208,6 +222,7 @@ CASES: dict[str, Callable[[float], dict[str, Any]]] = {
     "own_captions_plain": case_own_captions_plain,
     "recipient_string": case_recipient_string,
     "media_url_params": case_media_url_params,
+    "long_media_urls": case_long_media_urls,
     "honest_blast": case_honest_blast,
 }
 

@@ -45,6 +45,8 @@ USER_JID_RE = re.compile(r"^([0-9]{8,15})@s\.whatsapp\.net$", re.IGNORECASE)
 # Groups: new ids are long digit strings, old ones `<creator phone>-<timestamp>`.
 GROUP_JID_RE = re.compile(r"^([0-9]{5,25}(?:-[0-9]{5,15})?)@g\.us$", re.IGNORECASE)
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
+# \s is str.isspace's set; one regex scan, not a Python loop per character (a bulk holds 1,000 URLs).
+_SPACE_OR_CONTROL_RE = re.compile(r"[\s\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ HostCheck = Callable[[str, int, bool], str | None]
 def _media_target(value: str) -> tuple[str, str, int]:
     """(the URL, its host, its port), or a ValidationError saying what is malformed."""
     value = check_string(value or "").strip()
-    if len(value) > MEDIA_URL_LIMIT or any(ch.isspace() or ord(ch) < 32 for ch in value):
+    if len(value) > MEDIA_URL_LIMIT or _SPACE_OR_CONTROL_RE.search(value):
         raise ValidationError(f"Must be a URL of at most {MEDIA_URL_LIMIT} characters without spaces.")
     try:
         parts = urlsplit(value)  # ValueError on unbalanced or misused brackets: http://[::1/
