@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-from collections.abc import Callable
+import re
+from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,9 @@ from queueing.validation import (
     MEDIA_URL_LIMIT,
     PRIORITY_RANGE,
     TEXT_LIMIT,
+    HostCheck,
     MessageDraft,
+    bulk_host_check,
     clean_message,
 )
 
@@ -34,6 +37,12 @@ TEMPLATE_LIMITS = {
     "media_url": MEDIA_URL_LIMIT,
     "filename": FILENAME_LIMIT,
 }
+# A recipient's params: values are what a template inserts, so they are held to a size a person
+# writes (a name, an order number, a link, a paragraph); names longer than a placeholder's can
+# never be used.
+PARAMS_LIMIT = 100
+PARAM_NAME_LIMIT = 64
+PARAM_VALUE_LIMIT = 4_096
 TYPE_HELP = f"One of {', '.join(KINDS)}; `{MEDIA_ALIAS}` picks the kind from the file extension."
 
 
@@ -52,40 +61,64 @@ class _MessageFields(serializers.Serializer):
     )
 
 
-def draft_from(
-    attrs: dict[str, Any],
-    *,
-    template: dict[str, Any] | None = None,
-    params: dict[str, str] | None = None,
-    rand: Callable[[], float] = random.random,
-) -> MessageDraft:
-    """Validate one message's fields (falling back to a bulk's `template`), rendering
-    placeholders and spintax with `params` when given; raises a DRF ValidationError."""
-    template = template or {}
+@dataclass
+class _Fields:
+    """One message's fields as given (a bulk item's own, else the bulk's top level), before
+    rendering and validation."""
 
-    def pick(name: str) -> str:
-        value = attrs.get(name)
-        return value if value not in (None, "") else (template.get(name) or "")
+    chat_id: str
+    kind: str | None
+    text_field: str
+    text: str
+    media_url: str
+    filename: str
+    priority: Any
+    # Which of text_field, media_url and filename came from the top level.
+    from_top: frozenset[str]
 
-    text_field = "caption" if pick("caption") or not pick("message") else "message"
-    text = pick(text_field)
-    media_url, filename = pick("media_url"), pick("filename")
-    if params is not None:
-        text = templating.render(text, params, rand)
-        media_url, filename = templating.fill(media_url, params), templating.fill(filename, params)
-    try:
-        return clean_message(
+    @classmethod
+    def of(cls, attrs: dict[str, Any], template: dict[str, Any] | None = None) -> _Fields:
+        template = template or {}
+
+        def own(name: str) -> bool:
+            return attrs.get(name) not in (None, "")
+
+        def pick(name: str) -> str:
+            return attrs[name] if own(name) else (template.get(name) or "")
+
+        text_field = "caption" if pick("caption") or not pick("message") else "message"
+        return cls(
             chat_id=str(attrs.get("chat_id") or ""),
             kind=pick("type") or None,
-            text=text,
-            media_url=media_url,
-            filename=filename,
-            priority=attrs.get("priority") or template.get("priority") or 0,
-            allow_private=settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS,
             text_field=text_field,
+            text=pick(text_field),
+            media_url=pick("media_url"),
+            filename=pick("filename"),
+            priority=attrs.get("priority") or template.get("priority") or 0,
+            from_top=frozenset(name for name in (text_field, "media_url", "filename") if not own(name)),
         )
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(exc.message_dict) from None
+
+    def draft(self, host_check: HostCheck | None = None) -> MessageDraft:
+        """Validated; raises a DRF ValidationError naming every bad field."""
+        try:
+            return clean_message(
+                chat_id=self.chat_id,
+                kind=self.kind,
+                text=self.text,
+                media_url=self.media_url,
+                filename=self.filename,
+                priority=self.priority,
+                allow_private=settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS,
+                text_field=self.text_field,
+                host_check=host_check,
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+
+
+def draft_from(attrs: dict[str, Any]) -> MessageDraft:
+    """Validate one message's fields; raises a DRF ValidationError."""
+    return _Fields.of(attrs).draft()
 
 
 REPEATED = "Given more than once: one message per request (many recipients: POST /send_bulk)."
@@ -125,12 +158,41 @@ class SendMessageSerializer(_MessageFields):
         return attrs
 
 
-def _params() -> serializers.DictField:
-    return serializers.DictField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+class _ParamsField(serializers.DictField):
+    """A recipient's `%name%` values, capped. Checked in one pass rather than through a DRF
+    field per value: a 2 MiB body holds a hundred thousand of them."""
+
+    child = serializers.CharField(allow_blank=True, max_length=PARAM_VALUE_LIMIT)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be an object of names and values.")
+        if len(data) > PARAMS_LIMIT:
+            raise serializers.ValidationError(
+                f"At most {PARAMS_LIMIT} params per recipient (got {len(data)})."
+            )
+        errors: dict[str, list[str]] = {}
+        numbers: dict[str, str] = {}
+        for name, value in data.items():
+            if len(name) > PARAM_NAME_LIMIT:
+                raise serializers.ValidationError(f"A name must be at most {PARAM_NAME_LIMIT} characters.")
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                errors[name] = ["Must be text or a number."]
+            elif len(text := str(value)) > PARAM_VALUE_LIMIT:
+                errors[name] = [f"Must be at most {PARAM_VALUE_LIMIT} characters (got {len(text)})."]
+            elif not isinstance(value, str):
+                numbers[name] = text
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {**data, **numbers} if numbers else data
+
+
+def _params() -> _ParamsField:
+    return _ParamsField(
         required=False,
         default=dict,
-        help_text="Values for the `%name%` placeholders of this recipient.",
+        help_text=f"Values for the `%name%` placeholders of this recipient (at most {PARAMS_LIMIT}, "
+        f"each at most {PARAM_VALUE_LIMIT} characters).",
     )
 
 
@@ -139,15 +201,29 @@ class RecipientSerializer(serializers.Serializer):
     params = _params()
 
 
-def _split_recipients(item: Any) -> list[Any]:
-    """A string item may hold several chat ids separated by commas or new lines."""
-    if not isinstance(item, str):
-        return [item]
-    return [{"chat_id": part.strip()} for part in item.replace("\n", ",").split(",") if part.strip()]
+# A run of text up to the next comma or new line, from its first non-blank character.
+_LISTED_CHAT_ID_RE = re.compile(r"[^,\n\s][^,\n]*")
 
 
-class _RecipientList(serializers.ListField):
-    """Recipients as objects, or as plain chat_id strings (form posts repeat the key)."""
+def _too_many(limit: int, got: int | None = None) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        f"At most {limit} per request (got {got if got is not None else f'more than {limit}'})."
+    )
+
+
+class _BulkList(serializers.ListField):
+    """At most WAZIPER_BULK_LIMIT items, counted before any item is validated."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        limit = settings.WAZIPER_BULK_LIMIT
+        if isinstance(data, list) and len(data) > limit:
+            raise _too_many(limit, len(data))
+        return super().to_internal_value(data)
+
+
+class _RecipientList(_BulkList):
+    """Recipients as objects, or as plain chat_id strings (form posts repeat the key); a string
+    may hold several chat ids separated by commas or new lines."""
 
     child = RecipientSerializer()
 
@@ -155,7 +231,18 @@ class _RecipientList(serializers.ListField):
         if isinstance(data, str):
             data = [data]
         if isinstance(data, list):
-            data = [entry for item in data for entry in _split_recipients(item)]
+            limit = settings.WAZIPER_BULK_LIMIT
+            entries: list[Any] = []
+            for item in data:
+                if isinstance(item, str):
+                    # Split only as far as the limit: a 2 MiB "1,1,1,…" is a million recipients.
+                    listed = ({"chat_id": m.group().strip()} for m in _LISTED_CHAT_ID_RE.finditer(item))
+                    entries.extend(islice(listed, limit + 1 - len(entries)))
+                else:
+                    entries.append(item)
+                if len(entries) > limit:
+                    raise _too_many(limit)
+            data = entries
         return super().to_internal_value(data)
 
 
@@ -170,7 +257,7 @@ class SendBulkSerializer(_MessageFields):
         required=False,
         help_text="The same message (top-level fields) to each recipient, rendered with its params.",
     )
-    messages = serializers.ListField(
+    messages = _BulkList(
         child=BulkMessageSerializer(),
         required=False,
         help_text="Distinct messages; unset fields use the top level.",
@@ -183,10 +270,6 @@ class SendBulkSerializer(_MessageFields):
                 {"recipients": ["Give either recipients or messages (one list)."]}
             )
         name = "recipients" if has_recipients else "messages"
-        items = attrs[name]
-        limit = settings.WAZIPER_BULK_LIMIT
-        if len(items) > limit:
-            raise serializers.ValidationError({name: [f"At most {limit} per request (got {len(items)})."]})
         too_long = {
             key: [f"A template must be at most {limit} characters (got {len(attrs[key])})."]
             for key, limit in TEMPLATE_LIMITS.items()
@@ -197,10 +280,27 @@ class SendBulkSerializer(_MessageFields):
         template = {
             key: attrs.get(key) for key in ("caption", "message", "type", "media_url", "filename", "priority")
         }
-        drafts, errors = [], {}
-        for index, item in enumerate(items):
+        renderer = templating.Renderer()
+        rendered: dict[int, _Fields] = {}
+        errors: dict[str, Any] = {}
+        for index, item in enumerate(attrs[name]):
+            fields = _Fields.of(item, template)
             try:
-                drafts.append(draft_from(item, template=template, params=item.get("params") or {}))
+                rendered[index] = _render(fields, item.get("params") or {}, renderer)
+            except _RenderErrors as exc:
+                errors[f"{name}.{index}"] = exc.errors
+            except _OverBudget as exc:
+                field = exc.field if exc.field in fields.from_top else f"{name}.{index}.{exc.field}"
+                raise serializers.ValidationError({field: [exc.message]}) from None
+        # Every distinct media host looked up at once, under one deadline for the request.
+        host_check = bulk_host_check(
+            (fields.media_url for fields in rendered.values()),
+            allow_private=settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS,
+        )
+        drafts = []
+        for index, fields in rendered.items():
+            try:
+                drafts.append(fields.draft(host_check))
             except serializers.ValidationError as exc:
                 errors[f"{name}.{index}"] = exc.detail
         if errors:
@@ -211,6 +311,45 @@ class SendBulkSerializer(_MessageFields):
         canonical = json.dumps(asked, sort_keys=True, default=str)
         attrs["request_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         return attrs
+
+
+class _RenderErrors(Exception):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+
+
+class _OverBudget(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+
+
+def _render(fields: _Fields, params: dict[str, str], renderer: templating.Renderer) -> _Fields:
+    """`fields` with the text spun and filled and media_url and filename filled, each stopped at
+    its limit; a bulk item's own template is held to the limit a top-level one is."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, str] = {}
+    for field, value in (
+        (fields.text_field, fields.text),
+        ("media_url", fields.media_url),
+        ("filename", fields.filename),
+    ):
+        limit = TEMPLATE_LIMITS[field]
+        if len(value) > limit:
+            errors[field] = [f"Must be at most {limit} characters before rendering (got {len(value)})."]
+            continue
+        shared = field in fields.from_top
+        try:
+            if field == fields.text_field:
+                out[field] = renderer.render(value, params, limit=limit, shared=shared)
+            else:
+                out[field] = renderer.fill(value, params, limit=limit)
+        except templating.TooLong as exc:
+            errors[field] = [str(exc)]
+        except templating.OverBudget as exc:
+            raise _OverBudget(field, str(exc)) from None
+    if errors:
+        raise _RenderErrors(errors)
+    return replace(fields, text=out[fields.text_field], media_url=out["media_url"], filename=out["filename"])
 
 
 class QueueStatusSerializer(serializers.Serializer):

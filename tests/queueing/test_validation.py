@@ -50,6 +50,8 @@ def errors_of(**kwargs) -> dict[str, list[str]]:
         ({"kind": "image", "media_url": "http://169.254.169.254/latest/"}, {"media_url"}),
         ({"kind": "image", "media_url": "http://[64:ff9b::a9fe:a9fe]/latest/"}, {"media_url"}),  # NAT64
         ({"kind": "image", "media_url": "http://10.1.2.3/a.png"}, {"media_url"}),
+        ({"kind": "image", "media_url": "http://[::ffff:0:7f00:1]/a.png"}, {"media_url"}),  # SIIT
+        ({"kind": "image", "media_url": "http://192.0.0.8/a.png"}, {"media_url"}),  # IETF assignments
         ({"kind": "image", "media_url": "http://localhost:8000/a.png"}, {"media_url"}),
         ({"kind": "image", "media_url": "http://93.184.215.14:99999/a.png"}, {"media_url"}),
         ({"kind": "image", "media_url": "http://93.184.215.14:0/a.png"}, {"media_url"}),
