@@ -10,6 +10,7 @@ from rest_framework import serializers
 from instances.models import Instance, SandboxReceived
 from instances.redaction import shown_to
 from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
+from kernel.fields import StringField
 from operations.proxies import may_use_private_proxy, proxy_refusal
 
 
@@ -146,12 +147,10 @@ class TokenBodySerializer(serializers.Serializer):
     """POST bodies of endpoints that take nothing else: Waziper clients may put the token here."""
 
     # Blank allowed: where the query string or a header also carries a value, that one wins.
-    access_token = serializers.CharField(
+    access_token = StringField(
         required=False, allow_blank=True, help_text="Or use the query string or a header."
     )
 
 
 class InstanceBodySerializer(TokenBodySerializer):
-    instance_id = serializers.CharField(
-        required=False, allow_blank=True, help_text="Or use the query string."
-    )
+    instance_id = StringField(required=False, allow_blank=True, help_text="Or use the query string.")

@@ -156,6 +156,7 @@ class LogoutView(ApiView):
 
     @_logout_schema("logout_post", body=True)
     def post(self, request: Request) -> Response:
+        InstanceBodySerializer(data=request.data).is_valid(raise_exception=True)
         return self._logout(request)
 
     def _logout(self, request: Request) -> Response:

@@ -174,3 +174,25 @@ def test_auth_matrix_post(
 ) -> None:
     response = call_as(request, who, where, "POST", URL, body={"instance_id": linked.instance_id})
     assert_auth_outcome(response, expected)
+
+
+def test_a_post_body_with_a_non_string_instance_id_is_a_400_naming_it(
+    owner_client: APIClient, linked: Instance
+) -> None:
+    response = owner_client.post(
+        f"{URL}?instance_id={linked.instance_id}", {"instance_id": {"x": 1}}, format="json"
+    )
+    assert response.status_code == 400
+    assert "instance_id" in response.json()["errors"]
+    linked.refresh_from_db()
+    assert linked.status == "connected"  # nothing was logged out
+
+
+def test_a_numeric_access_token_in_the_body_is_a_400_naming_it(
+    owner_client: APIClient, linked: Instance
+) -> None:
+    response = owner_client.post(
+        f"{URL}?instance_id={linked.instance_id}", {"access_token": 12}, format="json"
+    )
+    assert response.status_code == 400
+    assert "access_token" in response.json()["errors"]
