@@ -6,7 +6,8 @@ from django.db import models
 class InstanceEvent(models.Model):
     """Append-only outbox: every QR, status change and breaker transition, in commit order.
 
-    Web processes tail it by `id` (DESIGN "Shape"); a page that reconnects asks for `id > since`.
+    Web processes tail it by `id` (docs/architecture.md, "The outbox"); a page that reconnects
+    asks for `id > since`.
     Rows are written in the same transaction as the state they report, so a reader never sees
     an event for a change that rolled back.
     """
@@ -16,11 +17,14 @@ class InstanceEvent(models.Model):
         STATUS = "status"
         BREAKER = "breaker"
         PAIR_CODE = "pair_code"
-        MESSAGE = "message"
+        MESSAGE = "message"  # an incoming message's text (the live pages show it)
+        MESSAGE_RECEIVED = "message.received"
+        MESSAGE_UPDATED = "message.updated"  # an edit, a revoke or a reaction
+        MESSAGE_STATUS = "message.status"  # one of our sends moved: sent, delivered, read, failed …
 
     id = models.BigAutoField(primary_key=True)
     instance = models.ForeignKey("instances.Instance", on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField()
 
