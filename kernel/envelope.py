@@ -1,7 +1,7 @@
 """The response envelope every endpoint answers with, and the one exception handler behind it.
 
-Waziper's clients read `status` and `message`; the old server said `"status": "error"` with HTTP
-200. We keep the body and send the real HTTP code.
+Waziper's clients read `status` and `message` and ignore the HTTP status; we keep that body and
+also send the real HTTP code, so other clients and proxies see a failure as one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Queue endpoints (DESIGN "HTTP API"): parse, scope to the caller, call the queue, shape the envelope."""
+"""Queue endpoints: parse, scope to the caller, call the queue, shape the envelope."""
 
 from __future__ import annotations
 

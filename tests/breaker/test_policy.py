@@ -109,6 +109,6 @@ def test_retry_delay_is_full_jitter_of_a_capped_exponential() -> None:
 
 
 def test_default_schedule_trips_inside_the_window_even_at_worst_jitter() -> None:
-    # DESIGN: with the defaults, an instance that fails every attempt trips inside the window.
+    # With the defaults, an instance that fails every attempt trips inside the window.
     worst = sum(retry_delay(n, 1, 20, 1.0) for n in range(CFG.threshold - 1))
     assert worst < CFG.window_s

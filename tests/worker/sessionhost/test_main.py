@@ -361,7 +361,7 @@ def test_connect_twice_while_dialing_is_refused(host, tmp_path):
 
 def test_many_sessions_in_one_host_connect_at_once_without_crashing(tmp_path):
     # Unserialized, 20 clients dialing at once end the process with a Go "concurrent map
-    # writes" fatal error (DESIGN, "Transports"); through the host's lock they all just fail.
+    # writes" fatal error (docs/architecture.md, "Processes"); through the host's lock they all just fail.
     h = HostProc("--sessions-per-host", "20")
     try:
         with FaultProxy("refuse") as proxy:
