@@ -158,9 +158,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 def _wants_html(request: HttpRequest) -> bool:
-    return request.path.startswith(("/admin", "/dashboard")) or "text/html" in request.headers.get(
-        "Accept", ""
-    )
+    """Only the admin (and its dashboard pages) answers errors as HTML pages. Everywhere else
+    the answer is JSON whatever `Accept` says: Waziper's PHP client sends a browser's
+    `Accept: text/html,…,*/*` and `json_decode`s the body, so an HTML 404 is a failure to it."""
+    return request.path.startswith("/admin/") or request.path == "/admin"
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:

@@ -173,6 +173,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["instances.auth.AccessTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "kernel.negotiation.FirstRendererFallback",
     "DEFAULT_PARSER_CLASSES": [
         "kernel.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
