@@ -127,7 +127,8 @@ REPEATED = "Given more than once: one message per request (many recipients: POST
 class SendMessageSerializer(_MessageFields):
     instance_id = serializers.CharField(required=False, help_text="Also accepted in the query string.")
     chat_id = serializers.CharField(
-        help_text="Phone number in digits (optional leading +), or a JID: …@s.whatsapp.net / …@g.us."
+        help_text="Phone number (a leading +, spaces and dashes are ignored), or a JID: "
+        "…@s.whatsapp.net (or …@c.us) / …@g.us."
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
