@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 
 from instances import visibility
 from instances.models import Action, Instance
+from kernel.envelope import ApiError
 
-NOT_FOUND = "Instance not found."
+# Waziper's words, which its clients show to people; `reason` says it in this project's.
+NOT_FOUND = "The Instance ID provided has been invalidated"
+NOT_FOUND_REASON = "No instance with this id, or not one you may view."
+ID_REQUIRED = "The Instance ID must be provided for the process to be completed"
 
 
 def requested_instance_id(request: Request, path_value: str | None = None) -> str:
@@ -23,10 +27,18 @@ def requested_instance_id(request: Request, path_value: str | None = None) -> st
         if hasattr(data, "get"):
             value = data.get("instance_id")
     if value in (None, ""):
-        raise exceptions.ValidationError({"instance_id": ["This field is required."]})
+        raise ApiError(
+            ID_REQUIRED,
+            http_status=status.HTTP_400_BAD_REQUEST,
+            extra={"errors": {"instance_id": ["This field is required."]}},
+        )
     if not isinstance(value, str):
         raise exceptions.ValidationError({"instance_id": ["Must be a string."]})
     return value.strip().upper()
+
+
+def instance_not_found() -> ApiError:
+    return ApiError(NOT_FOUND, http_status=status.HTTP_404_NOT_FOUND, extra={"reason": NOT_FOUND_REASON})
 
 
 def get_instance(request: Request, path_value: str | None = None, *, action: Action) -> Instance:
@@ -40,6 +52,6 @@ def get_instance(request: Request, path_value: str | None = None, *, action: Act
             request.user, instance_id, action, Instance.objects.select_related("owner")
         )
     except visibility.InstanceNotFound:
-        raise exceptions.NotFound(NOT_FOUND) from None
+        raise instance_not_found() from None
     except visibility.ActionNotAllowed as exc:
         raise exceptions.PermissionDenied(str(exc)) from None

@@ -105,6 +105,7 @@ def test_it_requires_an_instance_id(owner_client: APIClient) -> None:
     response = owner_client.get(URL)
     assert response.status_code == 400
     assert response.json()["errors"] == {"instance_id": ["This field is required."]}
+    assert response.json()["message"] == "The Instance ID must be provided for the process to be completed"
 
 
 def test_it_only_allows_get(owner_client: APIClient, instance: Instance) -> None:
@@ -120,7 +121,11 @@ def test_it_validates_the_id(owner_client: APIClient) -> None:
 def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
     response = owner_client.get(URL, {"instance_id": "0123456789ABC"})
     assert response.status_code == 404
-    assert response.json() == {"status": "error", "message": "Instance not found."}
+    assert response.json() == {
+        "status": "error",
+        "message": "The Instance ID provided has been invalidated",
+        "reason": "No instance with this id, or not one you may view.",
+    }
 
 
 def test_it_is_throttled_per_token_with_retry_after(
