@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
@@ -372,6 +373,24 @@ class QueueStatusSerializer(serializers.Serializer):
     success_rate = serializers.FloatField(
         allow_null=True, help_text="(sent + delivered + read) / those + failed"
     )
+    # Waziper's figures.
+    instanceId = serializers.CharField()
+    mainQueue = serializers.IntegerField(help_text="Messages waiting to be sent.")
+    retryQueue = serializers.IntegerField(help_text="Of those, the ones waiting to be tried again.")
+    processing = serializers.BooleanField(help_text="A message is being sent.")
+    stats = inline_serializer(
+        "WaziperQueueStats",
+        fields={
+            "queued": serializers.IntegerField(help_text="Messages ever queued (and kept)."),
+            "success": serializers.IntegerField(),
+            "failed": serializers.IntegerField(),
+            "retry": serializers.IntegerField(help_text="Attempts that were retries."),
+        },
+    )
+    successRate = serializers.IntegerField(
+        min_value=0, max_value=100, help_text="Percent; 0 before anything was sent."
+    )
+    recommendations = serializers.ListField(child=serializers.CharField())
 
 
 class MessageSerializer(serializers.ModelSerializer):

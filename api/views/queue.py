@@ -46,6 +46,7 @@ from queueing.validation import validate_idempotency_key
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MESSAGE_NOT_FOUND = "Message not found."
 RETRY_AFTER_S = 2
+QUEUE_STATUS_RETRIEVED = "Queue status retrieved"
 
 
 _QUEUED_DATA = inline_serializer(
@@ -189,13 +190,17 @@ class QueueStatusView(ApiView):
     @extend_schema(
         summary="Queue status of an instance",
         description="Counts per status, oldest queued age, whether sending is paused and why, "
-        "next send time, success rate.",
+        "next send time, success rate; and beside them Waziper's figures (`instanceId`, "
+        "`mainQueue`, `retryQueue`, `processing`, `stats`, `successRate`, `recommendations`).",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
-        responses={200: envelope("QueueStatus", QueueStatusSerializer()), **error_responses(404)},
+        responses={
+            200: envelope("QueueStatus", QueueStatusSerializer(), QUEUE_STATUS_RETRIEVED),
+            **error_responses(404),
+        },
     )
     def get(self, request: Request, instance_id: str) -> Response:
         instance = get_instance(request, instance_id, action="view")
-        return success("Success", queue_status(instance, timezone.now()))
+        return success(QUEUE_STATUS_RETRIEVED, queue_status(instance, timezone.now()))
 
 
 def _message(request: Request, message_id: str, action: Action) -> QueuedMessage:
