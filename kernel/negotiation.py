@@ -6,6 +6,7 @@ picks the one asked for when it can."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import exceptions
@@ -16,8 +17,9 @@ from rest_framework.request import Request
 
 class FirstRendererFallback(DefaultContentNegotiation):
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> Any:
+        renderers = list(renderers)
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except exceptions.NotAcceptable:
