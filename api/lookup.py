@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 
+from instances import service as instances_service
 from instances import visibility
 from instances.models import Action, Instance
 from kernel.envelope import ApiError
@@ -41,10 +44,15 @@ def instance_not_found() -> ApiError:
     return ApiError(NOT_FOUND, http_status=status.HTTP_404_NOT_FOUND, extra={"reason": NOT_FOUND_REASON})
 
 
-def get_instance(request: Request, path_value: str | None = None, *, action: Action) -> Instance:
+def get_instance(
+    request: Request, path_value: str | None = None, *, action: Action, first_use: bool = False
+) -> Instance:
     """The named instance if the caller may `action` it (instances/visibility.py): 404 when they
     may not even view it (as for a missing one, so existence never leaks), 403 when they may
-    view it but not do this."""
+    view it but not do this.
+
+    With `first_use`, and WAZIPER_CREATE_INSTANCE_ON_FIRST_USE on, an id nobody has is created
+    for the caller, within their instance limit (403 past it)."""
     instance_id = requested_instance_id(request, path_value)
     try:
         # The owner comes along: every serializer of an instance shows the owner's name.
@@ -52,6 +60,20 @@ def get_instance(request: Request, path_value: str | None = None, *, action: Act
             request.user, instance_id, action, Instance.objects.select_related("owner")
         )
     except visibility.InstanceNotFound:
-        raise instance_not_found() from None
+        if not (first_use and settings.WAZIPER_CREATE_INSTANCE_ON_FIRST_USE):
+            raise instance_not_found() from None
     except visibility.ActionNotAllowed as exc:
+        raise exceptions.PermissionDenied(str(exc)) from None
+    return _created_on_first_use(request, instance_id)
+
+
+def _created_on_first_use(request: Request, instance_id: str) -> Instance:
+    try:
+        return instances_service.create_on_first_use(request.user, instance_id)
+    except DjangoValidationError as exc:
+        reason = "; ".join(exc.message_dict.get("instance_id", exc.messages))
+        raise ApiError(NOT_FOUND, http_status=status.HTTP_404_NOT_FOUND, extra={"reason": reason}) from None
+    except instances_service.InstanceIdTaken:
+        raise instance_not_found() from None  # someone else's: as if it did not exist
+    except instances_service.InstanceLimitReached as exc:
         raise exceptions.PermissionDenied(str(exc)) from None

@@ -106,12 +106,26 @@ class BreakerSummarySerializer(serializers.Serializer):
 
 
 class InstanceStateSerializer(InstanceSerializer):
-    """Documentation of GET /instance's `data`: the instance plus its breaker summary."""
+    """Documentation of GET /instance's `data`: Waziper's linked user (`id`, `name`, `avatar`),
+    the instance (its own name as `instance_name`) and its breaker summary."""
 
+    id = serializers.CharField(allow_null=True, help_text="The linked phone's JID; null if none.")
+    name = serializers.CharField(
+        allow_null=True, help_text="The linked phone's push name (else its number); null if none."
+    )
+    avatar = serializers.URLField(allow_null=True, help_text="A picture of the name's initials.")
+    instance_name = serializers.CharField(source="name", help_text="The instance's own name.")
     breaker = BreakerSummarySerializer(read_only=True)
 
     class Meta(InstanceSerializer.Meta):
-        fields = [*InstanceSerializer.Meta.fields, "breaker"]
+        fields = [
+            "id",
+            "name",
+            "avatar",
+            *(field for field in InstanceSerializer.Meta.fields if field != "name"),
+            "instance_name",
+            "breaker",
+        ]
         read_only_fields = fields
 
 

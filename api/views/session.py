@@ -11,16 +11,16 @@ import functools
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import waziper
 from api.lookup import get_instance
 from api.responses import breaker_refusal
 from api.serializers.instances import (
     InstanceBodySerializer,
-    InstanceSerializer,
     InstanceStateSerializer,
     QrQuerySerializer,
 )
@@ -34,6 +34,7 @@ from kernel.envelope import error, success
 from kernel.schema import (
     ACCESS_TOKEN_QUERY,
     INSTANCE_ID_QUERY,
+    ErrorStatusField,
     envelope,
     error_responses,
     instance_id_query,
@@ -54,22 +55,38 @@ class InstanceStateView(ApiView):
         operation_id="instance_state",
         tags=["session"],
         summary="Instance info and state; starts the session if it is stopped",
-        description="A QR-expired or logged-out instance stays parked until GET /get_qrcode. "
-        "While the circuit breaker refuses connects: 503 with `circuit_breaker: true` and "
-        "Retry-After (none when it needs a person: a new QR code or a reset).",
+        description="Waziper's answer: `success` with the linked phone's `id`, `name` and "
+        "`avatar`, or (HTTP 200) `status: error`, `message: Error`, `relogin: true` while no phone "
+        "is linked; the instance's state is `data` either way (its own name is `instance_name`). "
+        "A QR-expired or logged-out instance stays parked until GET /get_qrcode. While the "
+        "circuit breaker refuses connects: 503 with `circuit_breaker: true` and Retry-After (none "
+        "when it needs a person: a new QR code or a reset). With "
+        "WAZIPER_CREATE_INSTANCE_ON_FIRST_USE, an unknown 13-hex id is created for the caller.",
         parameters=[INSTANCE_ID_QUERY, ACCESS_TOKEN_QUERY],
-        responses={200: envelope("InstanceState", InstanceStateSerializer()), **error_responses(404, 503)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="InstanceStateAnswer",
+                serializers=[
+                    envelope("InstanceState", InstanceStateSerializer()),
+                    inline_serializer(
+                        "InstanceNotLinkedResponse",
+                        fields={
+                            "status": ErrorStatusField(),
+                            "message": serializers.CharField(help_text='"Error"'),
+                            "relogin": serializers.BooleanField(),
+                            "data": InstanceStateSerializer(),
+                        },
+                    ),
+                ],
+                resource_type_field_name=None,
+            ),
+            **error_responses(404, 503),
+        },
     )
     def get(self, request: Request) -> Response:
         # It starts a stopped session: acting on the instance, not only reading it.
-        instance = get_instance(request, action="change")
-        now = timezone.now()
-        instances_service.ensure_running(instance)
-        look = outlook(instance, now)
-        if not look.allows_connect:
-            return breaker_refusal(look)
-        shown = InstanceSerializer(instance, context={"request": request}).data
-        return success("Success", {**shown, "breaker": look.as_dict()})
+        instance = get_instance(request, action="change", first_use=True)
+        return waziper.instance_answer(request, instance)
 
 
 def _qr_or_linked(instance: Instance) -> instances_service.ShownQr | str | None:
@@ -86,7 +103,9 @@ class QrCodeView(ApiView):
         summary="The QR code to link a phone (resets an open breaker, starts the session)",
         description="Returns a QR code being shown at once; otherwise starts the session and "
         "waits up to `wait` seconds for one. The manual request closes an open circuit breaker "
-        "(recorded as a QR-request reset).",
+        "(recorded as a QR-request reset). A linked phone is never logged out by it: 409, "
+        "It seems that you have logged in successfully. With WAZIPER_CREATE_INSTANCE_ON_FIRST_USE, "
+        "an unknown 13-hex id is created for the caller.",
         parameters=[
             INSTANCE_ID_QUERY,
             ACCESS_TOKEN_QUERY,
@@ -105,7 +124,7 @@ class QrCodeView(ApiView):
     def get(self, request: Request) -> Response:
         query = QrQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        instance = get_instance(request, action="change")
+        instance = get_instance(request, action="change", first_use=True)
         now = timezone.now()
         if instance.status == Instance.Status.CONNECTED:
             return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)

@@ -1,0 +1,69 @@
+"""Answers of Waziper's server that more than one path gives: its paths at the root and the
+public API under /api/ (which passes the server's answers through) share them."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.responses import breaker_refusal
+from api.serializers.instances import InstanceSerializer
+from breaker.service import Outlook, outlook
+from instances import service as instances_service
+from instances.models import Instance
+from kernel.envelope import error, success
+
+NOT_LINKED = "Error"
+# Waziper's avatar: a picture of the name's initials drawn by ui-avatars.com, on one of these.
+AVATAR_SERVICE = "https://ui-avatars.com/api/"
+AVATAR_COLOURS = ("E74645", "FB7756", "FACD60", "12492F", "F7A400", "58B368")
+
+
+def phone_of(jid: str) -> str:
+    """The number of a JID (`6281234567890:12@s.whatsapp.net` → `6281234567890`)."""
+    return jid.split("@", 1)[0].split(":", 1)[0]
+
+
+def avatar_url(name: str, seed: str) -> str:
+    """Waziper's avatar URL for `name`; the colour is picked by `seed` (Waziper picks it at
+    random on every call, which makes a client's cached picture flicker)."""
+    colour = AVATAR_COLOURS[zlib.crc32(seed.encode("utf-8")) % len(AVATAR_COLOURS)]
+    query = {"background": colour, "color": "fff", "font-size": "0.5", "rounded": "false", "format": "png"}
+    return f"{AVATAR_SERVICE}?name={quote(name)}&{urlencode(query)}"
+
+
+def linked_user(instance: Instance) -> dict[str, str | None]:
+    """Waziper's `data` for a linked phone: `id` (its JID), `name` (its push name, else its
+    number) and `avatar`; all null when no phone is linked."""
+    if not instance.jid:
+        return {"id": None, "name": None, "avatar": None}
+    name = instance.push_name or phone_of(instance.jid)
+    return {"id": instance.jid, "name": name, "avatar": avatar_url(name, instance.jid)}
+
+
+def instance_state(instance: Instance, request: Request, look: Outlook) -> dict[str, Any]:
+    """Waziper's user fields, then the instance as this project shows it, its breaker last.
+    `name` is Waziper's (the push name); the instance's own name is `instance_name`."""
+    shown = dict(InstanceSerializer(instance, context={"request": request}).data)
+    shown["instance_name"] = shown.pop("name")
+    return {**linked_user(instance), **shown, "breaker": look.as_dict()}
+
+
+def instance_answer(request: Request, instance: Instance) -> Response:
+    """GET /instance: start the session unless it is parked, then Waziper's answer: the
+    breaker's refusal (503), `success` with the linked phone, or `error` + `relogin: true` when
+    no phone is linked (a state, not a failure: HTTP 200). The instance's state is `data`
+    either way."""
+    instances_service.ensure_running(instance)
+    look = outlook(instance, timezone.now())
+    if not look.allows_connect:
+        return breaker_refusal(look)
+    data = instance_state(instance, request, look)
+    if instance.jid:
+        return success("Success", data)
+    return error(NOT_LINKED, http_status=200, relogin=True, data=data)
