@@ -8,17 +8,24 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.utils import timezone
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.responses import breaker_refusal
 from api.serializers.instances import InstanceSerializer
 from breaker.service import Outlook, outlook
+from instances import commands
 from instances import service as instances_service
 from instances.models import Instance
 from kernel.envelope import error, success
+from operations import control
 
 NOT_LINKED = "Error"
+LOGGED_OUT_BEFORE = "This account seems to have logged out before."
+LOGGED_OUT = "Logged out successfully"
+# How long a logout waits for the holding worker to confirm before answering 202.
+LOGOUT_WAIT_S = 10.0
 # Waziper's avatar: a picture of the name's initials drawn by ui-avatars.com, on one of these.
 AVATAR_SERVICE = "https://ui-avatars.com/api/"
 AVATAR_COLOURS = ("E74645", "FB7756", "FACD60", "12492F", "F7A400", "58B368")
@@ -67,3 +74,22 @@ def instance_answer(request: Request, instance: Instance) -> Response:
     if instance.jid:
         return success("Success", data)
     return error(NOT_LINKED, http_status=200, relogin=True, data=data)
+
+
+def logout_answer(instance: Instance, *, done_message: str = LOGGED_OUT) -> Response:
+    """Log the phone out and delete the session store: at once when no worker holds the
+    session, else by the holding worker, waited for up to LOGOUT_WAIT_S (202 if it has not
+    finished). An instance logged out already answers Waziper's 409, logged out before."""
+    if instance.status == Instance.Status.LOGGED_OUT:
+        return error(LOGGED_OUT_BEFORE, http_status=status.HTTP_409_CONFLICT)
+    command = control.logout(instance)
+    result = {} if command is None else commands.wait_for(command.pk, LOGOUT_WAIT_S)
+    if result is None:
+        return success(
+            "Logout requested; the worker is logging the session out.",
+            http_status=status.HTTP_202_ACCEPTED,
+            instance_id=instance.instance_id,
+        )
+    if result.get("error"):
+        return error(f"Logout failed: {result['error']}", http_status=status.HTTP_502_BAD_GATEWAY)
+    return success(done_message, instance_id=instance.instance_id)

@@ -25,7 +25,6 @@ from api.serializers.instances import (
     QrQuerySerializer,
 )
 from breaker.service import outlook
-from instances import commands
 from instances import service as instances_service
 from instances.models import Instance
 from instances.qr import qr_data_uri
@@ -44,8 +43,6 @@ from operations import control
 
 ALREADY_LINKED = "It seems that you have logged in successfully"
 NO_QR = "Unable to create session. Please try again in a few minutes."
-# How long /logout waits for the holding worker to confirm before answering 202.
-LOGOUT_WAIT_S = 10.0
 
 _LINKED = "linked"  # poll() result: the phone got linked while we waited for a QR
 
@@ -147,7 +144,7 @@ class QrCodeView(ApiView):
         return error(NO_QR, http_status=status.HTTP_503_SERVICE_UNAVAILABLE, instance_status=instance.status)
 
 
-_LOGGED_OUT = envelope("LoggedOut", message="Logged out successfully", instance_id=serializers.CharField())
+_LOGGED_OUT = envelope("LoggedOut", message=waziper.LOGGED_OUT, instance_id=serializers.CharField())
 _LOGOUT_REQUESTED = envelope("LogoutRequested", instance_id=serializers.CharField())
 
 
@@ -157,13 +154,14 @@ def _logout_schema(operation_id: str, *, body: bool) -> Any:
         tags=["session"],
         summary="Log the WhatsApp session out and delete its session store",
         description="Done at once when no worker holds the session; otherwise the worker holding "
-        f"it logs out and this waits up to {LOGOUT_WAIT_S:g} s for it (202 if it has not finished).",
+        f"it logs out and this waits up to {waziper.LOGOUT_WAIT_S:g} s for it (202 if it has not "
+        f"finished). Logged out already: 409, {waziper.LOGGED_OUT_BEFORE}",
         parameters=[instance_id_query(required=False), ACCESS_TOKEN_QUERY],
         request=InstanceBodySerializer if body else None,
         responses={
             200: _LOGGED_OUT,
             202: _LOGOUT_REQUESTED,
-            **error_responses(404, 502, body=body),
+            **error_responses(404, 409, 502, body=body),
         },
     )
 
@@ -179,15 +177,4 @@ class LogoutView(ApiView):
         return self._logout(request)
 
     def _logout(self, request: Request) -> Response:
-        instance = get_instance(request, action="change")
-        command = control.logout(instance)
-        result = {} if command is None else commands.wait_for(command.pk, LOGOUT_WAIT_S)
-        if result is None:
-            return success(
-                "Logout requested; the worker is logging the session out.",
-                http_status=status.HTTP_202_ACCEPTED,
-                instance_id=instance.instance_id,
-            )
-        if result.get("error"):
-            return error(f"Logout failed: {result['error']}", http_status=status.HTTP_502_BAD_GATEWAY)
-        return success("Logged out successfully", instance_id=instance.instance_id)
+        return waziper.logout_answer(get_instance(request, action="change"))
