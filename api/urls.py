@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.views import breaker, instances, profile, queue, sandbox, session
+from api.views import breaker, instances, profile, queue, sandbox, session, waziper_server
 
 urlpatterns = [
+    path("", waziper_server.WelcomeView.as_view(), name="welcome"),
+    path(
+        "generate-instance-id", waziper_server.GenerateInstanceIdView.as_view(), name="generate-instance-id"
+    ),
     # instances and their WhatsApp session
     path("instance", session.InstanceStateView.as_view(), name="instance-state"),
     path("get_qrcode", session.QrCodeView.as_view(), name="get-qrcode"),
@@ -24,6 +28,7 @@ urlpatterns = [
     path(
         "circuit-breaker-status/<str:instance_id>", breaker.BreakerStatusView.as_view(), name="breaker-status"
     ),
+    path("force-retry/<str:instance_id>", waziper_server.ForceRetryView.as_view(), name="force-retry"),
     # message queue
     path("send_message", queue.SendMessageView.as_view(), name="send-message"),
     path("send-message/<str:instance_id>", queue.SendMessageByPathView.as_view(), name="send-message-alias"),
