@@ -4,7 +4,7 @@ views (session.py, breaker.py, queue.py), answering in its words."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -83,7 +83,7 @@ class GenerateInstanceIdView(PublicView):
 class ForceRetryView(ApiView):
     def permission_denied(
         self, request: Request, message: str | None = None, code: str | None = None
-    ) -> None:
+    ) -> NoReturn:
         if request.authenticators and not request.successful_authenticator:
             # Waziper's words for this path when no token is given.
             raise ApiError(
