@@ -3,6 +3,7 @@ public API under /api/ (which passes the server's answers through) share them.""
 
 from __future__ import annotations
 
+import functools
 import zlib
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -18,14 +19,21 @@ from breaker.service import Outlook, outlook
 from instances import commands
 from instances import service as instances_service
 from instances.models import Instance
+from kernel import waiting
 from kernel.envelope import error, success
 from operations import control
+from queueing.enqueue import Enqueued
+from queueing.models import QueuedMessage
 
 NOT_LINKED = "Error"
 LOGGED_OUT_BEFORE = "This account seems to have logged out before."
 LOGGED_OUT = "Logged out successfully"
 # How long a logout waits for the holding worker to confirm before answering 202.
 LOGOUT_WAIT_S = 10.0
+MESSAGE_QUEUED = "Message queued"
+MESSAGE_REPLAYED = "Message already queued (Idempotency-Key replay)"
+_SENT = (QueuedMessage.Status.SENT, QueuedMessage.Status.DELIVERED, QueuedMessage.Status.READ)
+_SETTLED = (*_SENT, QueuedMessage.Status.FAILED, QueuedMessage.Status.CANCELLED)
 # Waziper's avatar: a picture of the name's initials drawn by ui-avatars.com, on one of these.
 AVATAR_SERVICE = "https://ui-avatars.com/api/"
 AVATAR_COLOURS = ("E74645", "FB7756", "FACD60", "12492F", "F7A400", "58B368")
@@ -93,3 +101,43 @@ def logout_answer(instance: Instance, *, done_message: str = LOGGED_OUT) -> Resp
     if result.get("error"):
         return error(f"Logout failed: {result['error']}", http_status=status.HTTP_502_BAD_GATEWAY)
     return success(done_message, instance_id=instance.instance_id)
+
+
+def _settled(message_pk: int) -> QueuedMessage | None:
+    message = QueuedMessage.objects.filter(pk=message_pk).first()
+    return message if message is None or message.status in _SETTLED else None
+
+
+def whatsapp_message(message: QueuedMessage) -> dict[str, Any]:
+    """A sent message as Waziper's server shows it (WhatsApp's message info): its `key` (the
+    chat's JID, fromMe, WhatsApp's id), `messageTimestamp` (seconds, as a string) and
+    `status: SUCCESS`."""
+    chat = message.chat_id if "@" in message.chat_id else f"{message.chat_id}@s.whatsapp.net"
+    sent_at = message.sent_at or timezone.now()
+    return {
+        "key": {"remoteJid": chat, "fromMe": True, "id": message.wa_message_id},
+        "messageTimestamp": str(int(sent_at.timestamp())),
+        "status": "SUCCESS",
+    }
+
+
+def send_answer(enqueued: Enqueued, wait: float) -> Response:
+    """The answer to a queued message. With `wait` (seconds), first wait that long for the
+    worker to send it: sent, Waziper's answer (`message` is WhatsApp's message info, HTTP 200);
+    failed, 502 with the reason. Otherwise this project's: 202 queued (200 for an
+    Idempotency-Key replay) with the message's id and status."""
+    message = enqueued.message
+    if wait > 0:
+        message = waiting.poll(functools.partial(_settled, message.pk), wait) or message
+    data = {"message_id": str(message.message_id), "status": message.status}
+    if message.status in _SENT:
+        return Response({"status": "success", "message": whatsapp_message(message), "data": data})
+    if message.status == QueuedMessage.Status.FAILED:
+        return error(
+            f"Message failed: {message.last_error or 'WhatsApp refused it'}",
+            http_status=status.HTTP_502_BAD_GATEWAY,
+            data=data,
+        )
+    if enqueued.created:
+        return success(MESSAGE_QUEUED, data, http_status=status.HTTP_202_ACCEPTED)
+    return success(MESSAGE_REPLAYED, data)

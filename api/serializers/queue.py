@@ -15,6 +15,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
+from api.serializers.instances import finite
 from queueing import templating
 from queueing.models import QueuedMessage
 from queueing.validation import (
@@ -354,6 +355,32 @@ def _render(fields: _Fields, params: dict[str, str], renderer: templating.Render
     if errors:
         raise _RenderErrors(errors)
     return replace(fields, text=out[fields.text_field], media_url=out["media_url"], filename=out["filename"])
+
+
+class SendWaitSerializer(serializers.Serializer):
+    wait = serializers.FloatField(
+        required=False,
+        default=0.0,
+        min_value=0,
+        max_value=60,
+        validators=[finite],
+        help_text="Seconds to wait for the message to be sent (0–60, default 0: answer once queued).",
+    )
+
+
+class WhatsAppMessageSerializer(serializers.Serializer):
+    """A sent message as Waziper's server answers it (documentation only)."""
+
+    key = inline_serializer(
+        "WhatsAppMessageKey",
+        fields={
+            "remoteJid": serializers.CharField(),
+            "fromMe": serializers.BooleanField(),
+            "id": serializers.CharField(help_text="WhatsApp's message id."),
+        },
+    )
+    messageTimestamp = serializers.CharField(help_text="Unix seconds, as a string.")
+    status = serializers.CharField(help_text='"SUCCESS"')
 
 
 class QueueStatusSerializer(serializers.Serializer):

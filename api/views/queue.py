@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -19,12 +20,15 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import waziper
 from api.lookup import get_instance
 from api.serializers.queue import (
     MessageSerializer,
     QueueStatusSerializer,
     SendBulkSerializer,
     SendMessageSerializer,
+    SendWaitSerializer,
+    WhatsAppMessageSerializer,
 )
 from instances import visibility
 from instances.models import Action
@@ -33,6 +37,7 @@ from kernel.schema import (
     ACCESS_TOKEN_QUERY,
     INSTANCE_ID_PATH,
     ErrorSerializer,
+    SuccessStatusField,
     envelope,
     error_responses,
     instance_id_query,
@@ -110,19 +115,43 @@ def _queued(request: Request, write: Any) -> enqueue.Enqueued | Response:
         )
 
 
+_SENT_OR_REPLAYED = PolymorphicProxySerializer(
+    component_name="MessageSentOrReplayed",
+    serializers=[
+        inline_serializer(
+            "MessageSentResponse",
+            fields={
+                "status": SuccessStatusField(),
+                "message": WhatsAppMessageSerializer(),
+                "data": _QUEUED_DATA,
+            },
+        ),
+        envelope("MessageReplayed", _QUEUED_DATA),
+    ],
+    resource_type_field_name=None,
+)
+
+
 class SendMessageView(ApiView):
     @extend_schema(
         summary="Queue a message",
-        description="Validates and queues; the worker sends it while the instance is connected.",
-        parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
+        description="Validates and queues; the worker sends it while the instance is connected. "
+        "With `wait`, waits up to that many seconds for it to be sent: then answers 200 as "
+        "Waziper's server does, `message` being WhatsApp's message info (`key.id`), or 502 if it "
+        "failed; otherwise 202 queued. A replay of an Idempotency-Key answers 200 with the first "
+        "message.",
+        parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY, SendWaitSerializer],
         request=SendMessageSerializer,
         responses={
             202: envelope("MessageQueued", _QUEUED_DATA, "Message queued"),
-            200: envelope("MessageReplayed", _QUEUED_DATA),
+            200: _SENT_OR_REPLAYED,
             **_WRITE_ERRORS,
+            502: OpenApiResponse(ErrorSerializer, description="The message failed within `wait`."),
         },
     )
     def post(self, request: Request, instance_id: str | None = None) -> Response:
+        query = SendWaitSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         instance = get_instance(request, instance_id, action="change")
         key = _idempotency_key(request)
         serializer = SendMessageSerializer(data=request.data)
@@ -133,10 +162,7 @@ class SendMessageView(ApiView):
         )
         if isinstance(result, Response):
             return result
-        data = {"message_id": str(result.message.message_id), "status": result.message.status}
-        if result.created:
-            return success("Message queued", data, http_status=status.HTTP_202_ACCEPTED)
-        return success("Message already queued (Idempotency-Key replay)", data)
+        return waziper.send_answer(result, query.validated_data["wait"])
 
 
 @extend_schema_view(post=extend_schema(operation_id="send_message_by_path"))
