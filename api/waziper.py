@@ -128,7 +128,8 @@ def send_answer(enqueued: Enqueued, wait: float) -> Response:
     Idempotency-Key replay) with the message's id and status."""
     message = enqueued.message
     if wait > 0:
-        message = waiting.poll(functools.partial(_settled, message.pk), wait) or message
+        settled: QueuedMessage | None = waiting.poll(functools.partial(_settled, message.pk), wait)
+        message = settled or message
     data = {"message_id": str(message.message_id), "status": message.status}
     if message.status in _SENT:
         return Response({"status": "success", "message": whatsapp_message(message), "data": data})
