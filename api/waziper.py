@@ -19,6 +19,7 @@ from breaker.service import Outlook, outlook
 from instances import commands
 from instances import service as instances_service
 from instances.models import Instance
+from instances.qr import qr_data_uri
 from kernel import waiting
 from kernel.envelope import error, success
 from operations import control
@@ -26,6 +27,9 @@ from queueing.enqueue import Enqueued
 from queueing.models import QueuedMessage
 
 NOT_LINKED = "Error"
+ALREADY_LINKED = "It seems that you have logged in successfully"
+NO_QR = "Unable to create session. Please try again in a few minutes."
+_LINKED = "linked"  # poll() result: the phone got linked while we waited for a QR
 LOGGED_OUT_BEFORE = "This account seems to have logged out before."
 LOGGED_OUT = "Logged out successfully"
 # How long a logout waits for the holding worker to confirm before answering 202.
@@ -142,3 +146,36 @@ def send_answer(enqueued: Enqueued, wait: float) -> Response:
     if enqueued.created:
         return success(MESSAGE_QUEUED, data, http_status=status.HTTP_202_ACCEPTED)
     return success(MESSAGE_REPLAYED, data)
+
+
+def _qr_or_linked(instance: Instance) -> instances_service.ShownQr | str | None:
+    instance.refresh_from_db(fields=["status", "last_qr", "qr_expires_at"])
+    if instance.status == Instance.Status.CONNECTED:
+        return _LINKED
+    return instances_service.shown_qr(instance, timezone.now())
+
+
+def qr_answer(request: Request, instance: Instance, wait: float) -> Response:
+    """GET /get_qrcode: the QR code being shown, else start the session (closing an open
+    breaker, recorded as a QR-request reset) and wait up to `wait` seconds for one. A linked
+    phone is never logged out for it (Waziper's server does): 409 in Waziper's words."""
+    now = timezone.now()
+    if instance.status == Instance.Status.CONNECTED:
+        return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
+    found: instances_service.ShownQr | str | None = instances_service.shown_qr(instance, now)
+    if found is None:
+        control.start_for_qr(instance, user=request.user, now=now)
+        found = waiting.poll(functools.partial(_qr_or_linked, instance), wait)
+    if found == _LINKED:
+        return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
+    if isinstance(found, instances_service.ShownQr):
+        return success(
+            "Success",
+            base64=qr_data_uri(found.code),
+            qr=found.code,
+            expires_at=found.expires_at.isoformat() if found.expires_at else None,
+        )
+    look = outlook(instance, timezone.now())
+    if not look.allows_connect:
+        return breaker_refusal(look)
+    return error(NO_QR, http_status=status.HTTP_503_SERVICE_UNAVAILABLE, instance_status=instance.status)

@@ -7,29 +7,20 @@ database; it never touches a socket.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import waziper
 from api.lookup import get_instance
-from api.responses import breaker_refusal
 from api.serializers.instances import (
     InstanceBodySerializer,
     InstanceStateSerializer,
     QrQuerySerializer,
 )
-from breaker.service import outlook
-from instances import service as instances_service
-from instances.models import Instance
-from instances.qr import qr_data_uri
-from kernel import waiting
-from kernel.envelope import error, success
 from kernel.schema import (
     ACCESS_TOKEN_QUERY,
     INSTANCE_ID_QUERY,
@@ -39,12 +30,6 @@ from kernel.schema import (
     instance_id_query,
 )
 from kernel.views import ApiView
-from operations import control
-
-ALREADY_LINKED = "It seems that you have logged in successfully"
-NO_QR = "Unable to create session. Please try again in a few minutes."
-
-_LINKED = "linked"  # poll() result: the phone got linked while we waited for a QR
 
 
 class InstanceStateView(ApiView):
@@ -86,13 +71,6 @@ class InstanceStateView(ApiView):
         return waziper.instance_answer(request, instance)
 
 
-def _qr_or_linked(instance: Instance) -> instances_service.ShownQr | str | None:
-    instance.refresh_from_db(fields=["status", "last_qr", "qr_expires_at"])
-    if instance.status == Instance.Status.CONNECTED:
-        return _LINKED
-    return instances_service.shown_qr(instance, timezone.now())
-
-
 class QrCodeView(ApiView):
     @extend_schema(
         operation_id="get_qrcode",
@@ -122,26 +100,7 @@ class QrCodeView(ApiView):
         query = QrQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         instance = get_instance(request, action="change", first_use=True)
-        now = timezone.now()
-        if instance.status == Instance.Status.CONNECTED:
-            return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
-        found: instances_service.ShownQr | str | None = instances_service.shown_qr(instance, now)
-        if found is None:
-            control.start_for_qr(instance, user=request.user, now=now)
-            found = waiting.poll(functools.partial(_qr_or_linked, instance), query.validated_data["wait"])
-        if found == _LINKED:
-            return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
-        if isinstance(found, instances_service.ShownQr):
-            return success(
-                "Success",
-                base64=qr_data_uri(found.code),
-                qr=found.code,
-                expires_at=found.expires_at.isoformat() if found.expires_at else None,
-            )
-        look = outlook(instance, timezone.now())
-        if not look.allows_connect:
-            return breaker_refusal(look)
-        return error(NO_QR, http_status=status.HTTP_503_SERVICE_UNAVAILABLE, instance_status=instance.status)
+        return waziper.qr_answer(request, instance, query.validated_data["wait"])
 
 
 _LOGGED_OUT = envelope("LoggedOut", message=waziper.LOGGED_OUT, instance_id=serializers.CharField())
