@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -22,6 +20,7 @@ from rest_framework.response import Response
 
 from api import waziper
 from api.lookup import get_instance
+from api.responses import IDEMPOTENCY_HEADER, idempotency_key, queued
 from api.serializers.queue import (
     MessageSerializer,
     QueueStatusSerializer,
@@ -46,11 +45,8 @@ from kernel.views import ApiView
 from queueing import enqueue
 from queueing.models import QueuedMessage
 from queueing.stats import queue_status
-from queueing.validation import validate_idempotency_key
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 MESSAGE_NOT_FOUND = "Message not found."
-RETRY_AFTER_S = 2
 QUEUE_STATUS_RETRIEVED = "Queue status retrieved"
 
 
@@ -87,32 +83,6 @@ _WRITE_ERRORS = {
     ),
 }
 _MESSAGE_ID_PATH = OpenApiParameter("message_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
-
-
-def _idempotency_key(request: Request) -> str | None:
-    raw = request.headers.get(IDEMPOTENCY_HEADER)
-    if raw is None:
-        return None
-    try:
-        return validate_idempotency_key(raw.strip())
-    except DjangoValidationError as exc:
-        raise exceptions.ValidationError({IDEMPOTENCY_HEADER: exc.messages}) from None
-
-
-def _queued(request: Request, write: Any) -> enqueue.Enqueued | Response:
-    try:
-        return write()
-    except enqueue.QueueUnavailable:
-        return error(
-            "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
-            http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
-    except enqueue.IdempotencyConflict:
-        return error(
-            f"This {IDEMPOTENCY_HEADER} was already used for a different request.",
-            http_status=status.HTTP_409_CONFLICT,
-        )
 
 
 _SENT_OR_REPLAYED = PolymorphicProxySerializer(
@@ -153,10 +123,10 @@ class SendMessageView(ApiView):
         query = SendWaitSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         instance = get_instance(request, instance_id, action="change")
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         serializer = SendMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = _queued(
+        result = queued(
             request,
             lambda: enqueue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key),
         )
@@ -185,11 +155,11 @@ class SendBulkView(ApiView):
     )
     def post(self, request: Request) -> Response:
         instance = get_instance(request, action="change")
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         serializer = SendBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attrs = serializer.validated_data
-        result = _queued(
+        result = queued(
             request,
             lambda: enqueue.enqueue_bulk(
                 instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
