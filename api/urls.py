@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.views import breaker, instances, profile, queue, sandbox, session, waziper_server
+from api.views import breaker, instances, profile, queue, sandbox, session, waziper_public, waziper_server
 
 urlpatterns = [
     path("", waziper_server.WelcomeView.as_view(), name="welcome"),
@@ -36,4 +36,13 @@ urlpatterns = [
     path("queue-status/<str:instance_id>", queue.QueueStatusView.as_view(), name="queue-status"),
     path("messages/<str:message_id>", queue.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<str:message_id>/cancel", queue.MessageCancelView.as_view(), name="message-cancel"),
+    # Waziper's public API (its PHP app's controller). Beside /api/schema/ and /api/docs/, which
+    # the site's URL map routes: none of these names collide with them.
+    path("api/create_instance", waziper_public.CreateInstanceView.as_view(), name="api-create-instance"),
+    path("api/get_qrcode", waziper_public.QrCodeView.as_view(), name="api-get-qrcode"),
+    path("api/reboot", waziper_public.RebootView.as_view(), name="api-reboot"),
+    path("api/reset_instance", waziper_public.ResetInstanceView.as_view(), name="api-reset-instance"),
+    path("api/reconnect", waziper_public.ReconnectView.as_view(), name="api-reconnect"),
+    path("api/send", waziper_public.SendView.as_view(), name="api-send"),
+    path("api/send_group", waziper_public.SendGroupView.as_view(), name="api-send-group"),
 ]

@@ -125,6 +125,21 @@ def create_instance(
     return instance
 
 
+def unlinked_or_new_instance(owner: Any) -> tuple[Instance, bool]:
+    """Waziper's public create_instance: the owner's oldest instance with no phone linked (so
+    asking again before linking gives the same id), else a new one; and whether it is new.
+    Raises InstanceLimitReached."""
+    unlinked = (
+        Instance.objects.filter(owner=owner, jid="")
+        .exclude(status=Instance.Status.CONNECTED)
+        .order_by("created_at", "id")
+        .first()
+    )
+    if unlinked is not None:
+        return unlinked, False
+    return create_instance(owner), True
+
+
 def create_on_first_use(owner: Any, instance_id: str) -> Instance:
     """The instance `instance_id`, created for `owner` because a client of theirs named it before
     anyone created it (WAZIPER_CREATE_INSTANCE_ON_FIRST_USE: Waziper's front ends make instance

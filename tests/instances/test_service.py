@@ -9,7 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from instances.models import Instance
-from instances.service import InstanceIdTaken, InstanceLimitReached, create_instance, create_on_first_use
+from instances.service import (
+    InstanceIdTaken,
+    InstanceLimitReached,
+    create_instance,
+    create_on_first_use,
+    unlinked_or_new_instance,
+)
 from tests.support.queue import race
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +129,24 @@ def test_concurrent_first_uses_of_one_id_make_one_instance(owner: Any) -> None:
     assert len(set(created)) == 1
     assert Instance.objects.filter(instance_id="664461B63FB8A").count() == 1
     connection.close()
+
+
+def test_the_public_create_instance_gives_the_unlinked_instance_again(owner: Any) -> None:
+    first, created = unlinked_or_new_instance(owner)
+    again, created_again = unlinked_or_new_instance(owner)
+    assert (created, created_again) == (True, False)
+    assert again.pk == first.pk
+
+
+def test_the_public_create_instance_makes_a_new_one_once_the_last_is_linked(owner: Any) -> None:
+    first, _ = unlinked_or_new_instance(owner)
+    Instance.objects.filter(pk=first.pk).update(status="connected", jid="6281234567890@s.whatsapp.net")
+    second, created = unlinked_or_new_instance(owner)
+    assert created is True
+    assert second.pk != first.pk
+
+
+def test_the_public_create_instance_never_gives_someone_elses(owner: Any, stranger: Any) -> None:
+    theirs = create_instance(stranger, transport="sandbox")
+    mine, _ = unlinked_or_new_instance(owner)
+    assert mine.pk != theirs.pk
