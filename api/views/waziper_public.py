@@ -103,7 +103,7 @@ def _documented(
     name: str, summary: str, description: str, params: type[serializers.Serializer], answer: Any
 ) -> Any:
     """The same operation for GET and POST (Waziper's routes take GET; its documentation says
-    POST; both work), parameters in the query or the body."""
+    POST; both work), parameters in the query or (POST) the body."""
     common: dict[str, Any] = {
         "tags": ["waziper public API"],
         "summary": summary,
@@ -114,7 +114,7 @@ def _documented(
     slug = name[0].lower() + "".join(f"_{c.lower()}" if c.isupper() else c for c in name[1:])
     return extend_schema_view(
         get=extend_schema(operation_id=f"api_{slug}", parameters=[params], **common),
-        post=extend_schema(operation_id=f"api_{slug}_post", request=params, **common),
+        post=extend_schema(operation_id=f"api_{slug}_post", parameters=[params], request=params, **common),
     )
 
 
