@@ -126,6 +126,15 @@ class OutboxQuerySerializer(serializers.Serializer):
 
 
 class SandboxReceivedSerializer(serializers.ModelSerializer):
+    fields = serializers.DictField(
+        read_only=True,
+        help_text="The kind's own fields as the phone received them: a location's latitude, "
+        "longitude, name and address; a contact's name and vcard; a poll's question, options and "
+        "selectable_count; a reaction's emoji; `target_message_id` and `applied` (whether the "
+        "phone had that message) for a reaction, edit or delete; `quoted_message_id`, `mentions` "
+        "and `typing_s` when given; `reaction`: the emoji a later reaction put on this message.",
+    )
+
     class Meta:
         model = SandboxReceived
         fields = [
@@ -138,6 +147,9 @@ class SandboxReceivedSerializer(serializers.ModelSerializer):
             "filename",
             "media_bytes",
             "ref",
+            "fields",
+            "edited_at",
+            "revoked_at",
             "received_at",
         ]
         read_only_fields = fields
