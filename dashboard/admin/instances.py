@@ -65,7 +65,7 @@ class InstanceForm(forms.ModelForm):
         return validate_sandbox_behaviour(self.cleaned_data.get("sandbox"))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         errors: dict[str, Any] = validate_send_delays(data.get("send_delay_min"), data.get("send_delay_max"))
         errors.update(validate_typing(data.get("typing_min_s"), data.get("typing_max_s")))
         if data.get("sandbox") and data.get("transport") != Instance.Transport.SANDBOX:
