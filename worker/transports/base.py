@@ -60,7 +60,7 @@ class OutgoingMessage:
     not_after: datetime | None = None
 
 
-# Event kinds a session reports (DESIGN "Instance lifecycle"), with their data fields:
+# Event kinds a session reports (docs/architecture.md, "The worker"), with their data fields:
 QR = "qr"  # code, expires_at (iso)
 QR_TIMEOUT = "qr_timeout"  # nobody scanned in time: park, not a failure
 PAIRED = "paired"  # jid, push_name
