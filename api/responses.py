@@ -83,10 +83,13 @@ def idempotency_key(request: Request) -> str | None:
 
 
 def queued(request: Request, write: Callable[[], enqueue.Enqueued]) -> enqueue.Enqueued | Response:
-    """`write()`'s messages, or the answer to a queue that refused them: 503 + Retry-After when
-    the database is busy (nothing queued), 409 for an Idempotency-Key used for another request."""
+    """`write()`'s messages, or the answer to a queue that refused them: 400 naming a message it
+    cannot act on, 503 + Retry-After when the database is busy (nothing queued), 409 for an
+    Idempotency-Key used for another request."""
     try:
         return write()
+    except DjangoValidationError as exc:  # the message it names cannot be acted on (references.py)
+        raise exceptions.ValidationError(exc.message_dict) from None
     except enqueue.QueueUnavailable:
         return error(
             "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",

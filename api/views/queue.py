@@ -106,6 +106,10 @@ class SendMessageView(ApiView):
     @extend_schema(
         summary="Queue a message",
         description="Validates and queues; the worker sends it while the instance is connected. "
+        "`type` picks the kind: text, image, video, audio, document (or `media`), sticker, "
+        "location, contact, poll, reaction, edit, delete; each kind's own fields are named after "
+        "it below. A reaction, edit or delete names its message in `target_message_id`; an "
+        "unknown one, one of another instance, or one past WhatsApp's window is a 400 naming it. "
         "With `wait`, waits up to that many seconds for it to be sent: then answers 200 as "
         "Waziper's server does, `message` being WhatsApp's message info (`key.id`), or 502 if it "
         "failed; otherwise 202 queued. A replay of an Idempotency-Key answers 200 with the first "
