@@ -25,6 +25,7 @@ from kernel.envelope import error, success
 from operations import control
 from queueing.enqueue import Enqueued
 from queueing.models import QueuedMessage
+from queueing.validation import full_jid
 
 NOT_LINKED = "Error"
 ALREADY_LINKED = "It seems that you have logged in successfully"
@@ -116,10 +117,9 @@ def whatsapp_message(message: QueuedMessage) -> dict[str, Any]:
     """A sent message as Waziper's server shows it (WhatsApp's message info): its `key` (the
     chat's JID, fromMe, WhatsApp's id), `messageTimestamp` (seconds, as a string) and
     `status: SUCCESS`."""
-    chat = message.chat_id if "@" in message.chat_id else f"{message.chat_id}@s.whatsapp.net"
     sent_at = message.sent_at or timezone.now()
     return {
-        "key": {"remoteJid": chat, "fromMe": True, "id": message.wa_message_id},
+        "key": {"remoteJid": full_jid(message.chat_id), "fromMe": True, "id": message.wa_message_id},
         "messageTimestamp": str(int(sent_at.timestamp())),
         "status": "SUCCESS",
     }
