@@ -11,6 +11,7 @@ they are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -27,11 +28,21 @@ def _matches(path: str) -> bool:
     return True
 
 
+# An id in a path (13 hex characters, a UUID) has capitals as a matter of course; no route's
+# own words look like one.
+_ID_SEGMENT = re.compile(r"^[0-9A-Fa-f-]{8,}$")
+
+
+def _shouting(segment: str) -> bool:
+    """A path segment in capitals that is not an id: a route's word written in another case."""
+    return segment != segment.lower() and not _ID_SEGMENT.match(segment)
+
+
 def waziper_form(path: str) -> str | None:
     """The form of `path` that a route matches when the path as sent matches none, or None."""
     if path == "/" or path.lower().startswith(UNTOUCHED_PREFIXES):
         return None
-    if not (path.endswith("/") or path != path.lower()):
+    if not (path.endswith("/") or any(_shouting(segment) for segment in path.split("/"))):
         return None  # nothing to change: the common case costs no lookup
     if _matches(path):
         return None

@@ -57,3 +57,12 @@ def test_an_unknown_path_stays_unknown(api: APIClient) -> None:
 
 def test_a_path_that_matches_as_sent_is_not_rewritten(settings: Any) -> None:
     assert waziper_form("/instances/664461B63FB8A") is None
+
+
+def test_ids_in_capitals_are_not_a_reason_to_look_again() -> None:
+    assert waziper_form("/queue-status/664461B63FB8A") is None
+    assert waziper_form("/messages/3F2504E0-4F89-11D3-9A0C-0305E82C3301") is None
+
+
+def test_a_route_word_in_capitals_before_an_id_is_found(settings: Any) -> None:
+    assert waziper_form("/Queue-Status/664461B63FB8A") == "/queue-status/664461b63fb8a"
