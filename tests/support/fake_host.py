@@ -31,7 +31,7 @@ def fill(value: Any, cmd: dict[str, Any]) -> Any:
 
 def run(steps: list[dict[str, Any]], cmd: dict[str, Any]) -> None:
     for step in steps:
-        if "raw" in step:
+        if "raw" in step and "event" not in step:  # an event may have a `raw` field of its own
             sys.stdout.write(step["raw"])
         elif "stderr" in step:
             sys.stderr.write(step["stderr"])

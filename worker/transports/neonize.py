@@ -43,7 +43,10 @@ _PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
     p.PONG: (base.PONG, ("connected", "logged_in", "busy")),
     p.INCOMING: (
         base.INCOMING,
-        ("message_id", "chat", "sender", "from_me", "is_group", "push_name", "text", "kind"),
+        (
+            *("message_id", "chat", "sender", "sender_phone", "from_me", "is_group", "push_name"),
+            *("kind", "text", "quoted_message_id", "target_id", "media", "details", "raw"),
+        ),
     ),
     p.RECEIPT: (base.RECEIPT, ("message_ids", "kind", "chat", "sender")),
 }

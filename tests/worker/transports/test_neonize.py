@@ -223,7 +223,19 @@ SCRIPT = {
         ev("paired", **ANA),
         ev("connected", **ANA),
         ev("receipt", message_ids=["3EB0AA"], kind="read", at=1767268801),
-        ev("incoming", message_id="M1", chat="6289@s.whatsapp.net", text="hi", kind="text", at=1767268802),
+        ev(
+            "incoming",
+            message_id="M1",
+            chat="6289@s.whatsapp.net",
+            sender="19000@lid",
+            sender_phone="6289",
+            text="foto",
+            kind="image",
+            quoted_message_id="Q1",
+            media={"mimetype": "image/jpeg", "size": 3, "download": {"direct_path": "/v/x"}},
+            raw={"key": {"id": "M1"}},
+            at=1767268802,
+        ),
         reply("pong", connected=True, logged_in=True, busy=False),
     ],
     "logout": [reply("logged_out", reason="requested")],
@@ -243,7 +255,11 @@ def test_host_events_become_the_transport_events_the_worker_expects(tmp_path):
     assert wait_for(session, base.CONNECTED).data["jid"] == "628123:4@s.whatsapp.net"
     receipt = wait_for(session, base.RECEIPT).data
     assert receipt["message_ids"] == ["3EB0AA"] and receipt["at"] == "2026-01-01T12:00:01+00:00"
-    assert wait_for(session, base.INCOMING).data["text"] == "hi"
+    incoming = wait_for(session, base.INCOMING).data
+    assert (incoming["kind"], incoming["text"], incoming["sender_phone"]) == ("image", "foto", "6289")
+    assert incoming["media"]["download"] == {"direct_path": "/v/x"}
+    assert (incoming["quoted_message_id"], incoming["raw"]) == ("Q1", {"key": {"id": "M1"}})
+    assert incoming["at"] == "2026-01-01T12:00:02+00:00"
     assert wait_for(session, base.PONG).data["connected"] is True
     session.send(OutgoingMessage(ref="msg-1", to="628123456789", kind="text", text="halo"), NOW)
     assert wait_for(session, base.SEND_RESULT).data == {"ref": "msg-1", "ok": True, "message_id": "3EB0AA"}
