@@ -79,7 +79,9 @@ SEND_KINDS = ("text", "image", "document", "audio", "video")
 MEDIA_KINDS = frozenset(SEND_KINDS) - {"text"}
 RECEIPT_KINDS = ("delivered", "read", "played")
 # What a live session can be asked (worker/sessionhost/queries.py answers them on neonize).
-QUERY_OPS = ("profile",)
+# download_media: args {download: a received message's media.download, path: a file the worker
+# made for the bytes, max_bytes}; answers {size, sha256} once the file holds the media.
+QUERY_OPS = ("profile", "download_media")
 
 # Instance ids are 13 hex chars; allow a little more for tests and tools, nothing that could
 # confuse a file name, a log line or neonize's client map.

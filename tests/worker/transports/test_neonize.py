@@ -8,10 +8,12 @@ generous because a busy machine can make a host's start take seconds.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -347,3 +349,69 @@ def test_a_question_without_a_host_is_answered_unavailable_at_once(tmp_path):
     (answer,) = session.poll(NOW)
     assert answer.kind == base.QUERY_RESULT
     assert (answer.data["ref"], answer.data["code"]) == ("?1", "unavailable")
+
+
+def download_session(tmp_path: Path, *steps: dict[str, Any]) -> NeonizeSession:
+    script = {"connect": [reply("connected", **ANA)], "query": list(steps)}
+    session = open_session(tmp_path, script=script)
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    return session
+
+
+def ask_download(session: NeonizeSession, max_bytes: int = 1024) -> dict[str, Any]:
+    args = {"download": {"media_type": "image", "direct_path": "/v/x"}, "max_bytes": max_bytes}
+    session.query("download_media", args, ref="?9", deadline=None, now=NOW)
+    return wait_for(session, base.QUERY_RESULT).data
+
+
+def test_downloaded_media_reaches_the_worker_read_back_from_the_hosts_file(tmp_path):
+    session = download_session(
+        tmp_path, {"write_path": "JPEG!"}, reply("query_result", ok=True, data={"size": 5, "sha256": "ab"})
+    )
+    answer = ask_download(session)
+    session.close()
+    assert answer == {
+        "ref": "?9",
+        "ok": True,
+        "data": {"size": 5, "sha256": "ab", "base64": base64.b64encode(b"JPEG!").decode()},
+    }
+
+
+def test_the_media_file_is_gone_once_answered_whether_or_not_it_worked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None  # looked up again from TMPDIR
+    try:
+        session = download_session(
+            tmp_path,
+            {"write_path": "JPEG!"},
+            reply("query_result", ok=False, error="download failed with status code 410", code="gone"),
+        )
+        answer = ask_download(session)
+        session.close()
+    finally:
+        tempfile.tempdir = None
+    assert answer["code"] == "gone"
+    assert [name for name in os.listdir(tmp_path) if name.startswith("waziper-media-")] == []
+
+
+def test_a_file_larger_than_allowed_is_refused_by_the_worker_too(tmp_path):
+    session = download_session(
+        tmp_path, {"write_path": "x" * 50}, reply("query_result", ok=True, data={"size": 1, "sha256": ""})
+    )
+    answer = ask_download(session, max_bytes=10)
+    session.close()
+    assert (answer["ok"], answer["code"]) == (False, "too_large")
+
+
+def test_a_download_a_dying_host_never_answers_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None
+    try:
+        session = download_session(tmp_path)  # the host says nothing to the question
+        session.query("download_media", {"max_bytes": 10}, ref="?9", deadline=None, now=NOW)
+        assert len(session.downloads) == 1
+        session.close()
+    finally:
+        tempfile.tempdir = None
+    assert [name for name in os.listdir(tmp_path) if name.startswith("waziper-media-")] == []
