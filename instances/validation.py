@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 
-# The simulated phone's knobs (DESIGN "Transports"): name → (allowed values | type, meaning).
+# The simulated phone's knobs (worker/transports/sandbox.py): name → allowed values or range.
 SANDBOX_CHOICES: dict[str, tuple[str, ...]] = {
     "connect": ("ok", "fail", "hang", "flaky"),
     "send": ("ok", "fail", "flaky", "reject"),

@@ -1,6 +1,6 @@
 """The queue's side of sending: claims and every status change after them.
 
-The worker's Dispatcher (instances/runtime/dispatching.py) decides *when*; these functions change
+The worker's sender (worker/sender.py) decides *when*; these functions change
 the rows. Every change is a conditional UPDATE on the status it expects (as healthchecks'
 sendalerts claims flips), so two workers, or a worker and a person in the admin, can race on a
 row and exactly one wins. Nothing here deletes a row.

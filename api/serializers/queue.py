@@ -138,21 +138,23 @@ class SendMessageSerializer(_MessageFields):
         attrs: dict[str, Any] = {}
         errors: dict[str, Any] = {}
         for field in self._writable_fields:
+            name = str(field.field_name)
             # A form repeating a key would otherwise send to its last value only, silently.
-            if hasattr(data, "getlist") and len(data.getlist(field.field_name)) > 1:
-                errors[field.field_name] = [REPEATED]
+            if hasattr(data, "getlist") and len(data.getlist(name)) > 1:
+                errors[name] = [REPEATED]
                 continue
             try:
-                attrs[field.field_name] = field.run_validation(field.get_value(data))
+                attrs[name] = field.run_validation(field.get_value(data))
             except serializers.ValidationError as exc:
-                errors[field.field_name] = exc.detail
+                errors[name] = exc.detail
             except SkipField:
                 pass
         try:
             attrs["draft"] = draft_from(attrs)
         except serializers.ValidationError as exc:
-            for name, detail in exc.detail.items():
-                errors.setdefault(name, detail)
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            for name, messages in detail.items():
+                errors.setdefault(name, messages)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -1,4 +1,4 @@
-"""Queue endpoints (DESIGN "HTTP API"): parse, scope to the caller, call the queue, shape the envelope."""
+"""Queue endpoints: parse, scope to the caller, call the queue, shape the envelope."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from kernel.schema import (
     instance_id_query,
 )
 from kernel.views import ApiView
-from queueing import enqueue as queue
+from queueing import enqueue
 from queueing.models import QueuedMessage
 from queueing.stats import queue_status
 from queueing.validation import validate_idempotency_key
@@ -93,16 +93,16 @@ def _idempotency_key(request: Request) -> str | None:
         raise exceptions.ValidationError({IDEMPOTENCY_HEADER: exc.messages}) from None
 
 
-def _queued(request: Request, write: Any) -> queue.Enqueued | Response:
+def _queued(request: Request, write: Any) -> enqueue.Enqueued | Response:
     try:
         return write()
-    except queue.QueueUnavailable:
+    except enqueue.QueueUnavailable:
         return error(
             "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
             http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
-    except queue.IdempotencyConflict:
+    except enqueue.IdempotencyConflict:
         return error(
             f"This {IDEMPOTENCY_HEADER} was already used for a different request.",
             http_status=status.HTTP_409_CONFLICT,
@@ -127,7 +127,8 @@ class SendMessageView(ApiView):
         serializer = SendMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = _queued(
-            request, lambda: queue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key)
+            request,
+            lambda: enqueue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key),
         )
         if isinstance(result, Response):
             return result
@@ -163,7 +164,7 @@ class SendBulkView(ApiView):
         attrs = serializer.validated_data
         result = _queued(
             request,
-            lambda: queue.enqueue_bulk(
+            lambda: enqueue.enqueue_bulk(
                 instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
             ),
         )
@@ -229,7 +230,7 @@ class MessageCancelView(ApiView):
     )
     def post(self, request: Request, message_id: str) -> Response:
         message = queued_message(request, message_id, "change")
-        if queue.cancel(message):
+        if enqueue.cancel(message):
             return success("Message cancelled", MessageSerializer(message).data)
         return error(
             f"Only queued messages can be cancelled; this one is {message.status}.",

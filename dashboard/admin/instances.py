@@ -64,7 +64,7 @@ class InstanceForm(forms.ModelForm):
         return validate_sandbox_behaviour(self.cleaned_data.get("sandbox"))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         errors: dict[str, Any] = validate_send_delays(data.get("send_delay_min"), data.get("send_delay_max"))
         if data.get("sandbox") and data.get("transport") != Instance.Transport.SANDBOX:
             errors["sandbox"] = "Sandbox behaviour applies only to sandbox instances."
@@ -278,11 +278,11 @@ class AccessTokenAdmin(admin.ModelAdmin):
     exclude = ["key_hash"]
     actions = ["revoke_tokens"]
 
-    def has_add_permission(self, request) -> bool:  # raw keys are shown once, by `create_token`
+    def has_add_permission(self, request: HttpRequest) -> bool:  # raw keys are shown once, by `create_token`
         return False
 
     @admin.action(description="Revoke the selected tokens")
-    def revoke_tokens(self, request, queryset) -> None:
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {revoked} token(s).")
 
@@ -297,10 +297,10 @@ class InstanceEventAdmin(InstanceScopedAdmin):
     search_fields = ["instance__instance_id"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

@@ -138,5 +138,5 @@ class Instance(models.Model):
         return self.transport == self.Transport.SANDBOX
 
     def session_dir(self) -> str:
-        """Where this instance's WhatsApp session store lives (DESIGN: sessions/<instance_id>/)."""
+        """Where this instance's WhatsApp session store lives: sessions/<instance_id>/."""
         return os.path.join(settings.WAZIPER_SESSIONS_DIR, self.instance_id)

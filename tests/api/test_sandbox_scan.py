@@ -30,7 +30,8 @@ def test_the_worker_links_the_phone_after_the_scan(
     assert response.json()["qr_shown"] is True
     worker.tick()
     instance.refresh_from_db()
-    assert instance.status == "connected" and instance.jid.endswith("@s.whatsapp.net")
+    assert instance.status == "connected"
+    assert instance.jid.endswith("@s.whatsapp.net")
 
 
 def test_it_records_the_scan_for_the_worker(owner_client: APIClient, instance: Instance) -> None:

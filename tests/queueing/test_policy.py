@@ -73,20 +73,26 @@ def decide(**kw):
 
 def test_transient_failure_retries_after_backoff() -> None:
     d = decide(attempts=2)
-    assert d.retry and d.counts_attempt and d.not_before == T0 + timedelta(seconds=5)
+    assert d.retry
+    assert d.counts_attempt
+    assert d.not_before == T0 + timedelta(seconds=5)
 
 
 def test_transient_failure_gives_up_at_exactly_max_attempts() -> None:
     assert decide(attempts=4).retry
     d = decide(attempts=5)
-    assert not d.retry and "after 5 attempts" in d.reason
+    assert not d.retry
+    assert "after 5 attempts" in d.reason
 
 
 def test_permanent_failure_fails_at_once() -> None:
     d = decide(attempts=1, retryable=False)
-    assert not d.retry and d.reason == "permanent error"
+    assert not d.retry
+    assert d.reason == "permanent error"
 
 
 def test_dead_socket_waits_for_reconnect_without_using_an_attempt() -> None:
     d = decide(attempts=5, dead_socket=True, retryable=False)
-    assert d.retry and not d.counts_attempt and d.not_before == T0
+    assert d.retry
+    assert not d.counts_attempt
+    assert d.not_before == T0

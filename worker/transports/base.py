@@ -46,7 +46,7 @@ class OutgoingMessage:
     mimetype: str = ""
 
 
-# Event kinds a session reports (DESIGN "Instance lifecycle"), with their data fields:
+# Event kinds a session reports (docs/architecture.md, "The worker"), with their data fields:
 QR = "qr"  # code, expires_at (iso)
 QR_TIMEOUT = "qr_timeout"  # nobody scanned in time: park, not a failure
 PAIRED = "paired"  # jid, push_name

@@ -1,15 +1,15 @@
 """The real WhatsApp transport: each connect attempt runs in a fresh session host child process.
 
 neonize (Go, loaded into Python) crashes its process on concurrent connects, leaks an fd and
-~180 KB per failed dial, and cannot cancel a dial into a silent proxy (DESIGN, "Transports").
-So the worker never imports it: `NeonizeSession.connect` starts `python -m
-worker.sessionhost.main`, speaks the JSON-lines protocol (`instances/runtime/protocol.py`) over
+~180 KB per failed dial, and cannot cancel a dial into a silent proxy (docs/architecture.md,
+"Processes"). So the worker never imports it: `NeonizeSession.connect` starts `python -m
+worker.sessionhost.main`, speaks the JSON-lines protocol (`worker/sessionhost/protocol.py`) over
 its pipes, and `close` kills it. Killing the host is how a hung dial is cancelled, its exit
 reclaims whatever neonize leaked, and its crash costs this one session: the worker sees
 SESSION_CRASHED with the exit status and the host's last words.
 
 Every method returns at once; the host's answers arrive as TransportEvents from `poll`, which
-reads the pipes without blocking (transports/hostproc.py). No neonize import here.
+reads the pipes without blocking (transports/host_process.py). No neonize import here.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def fake_qr_code(rng: random.Random) -> str:
 
 
 def fake_jid(instance_pk: int, rng: random.Random) -> str:
-    """A plausible Indonesian number (the seed's users), stable per instance."""
+    """A plausible Indonesian number (+62, where Waziper is most used), stable per instance."""
     return f"628{instance_pk % 1000:03d}{rng.randrange(10**6):06d}:{rng.randrange(1, 50)}@s.whatsapp.net"
 
 
