@@ -133,7 +133,8 @@ def test_a_bad_field_is_refused_by_name(data: dict[str, Any], fields: set[str]) 
 def test_a_message_to_a_linked_sandbox_instance_waits_for_its_session(instance: Instance) -> None:
     row = send_to_instance(linked(instance), {"from": "628222000111", "text": "halo"})
     assert row.delivered_at is None
-    assert row.wa_message_id.startswith("3EB0") and len(row.wa_message_id) == 20
+    assert row.wa_message_id.startswith("3EB0")
+    assert len(row.wa_message_id) == 20
     assert sandbox_phone.pending([instance.pk]) == [row]
 
 
