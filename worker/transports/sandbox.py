@@ -315,7 +315,7 @@ class SandboxSession(Session):
         """A contact's message reaches the connected account: reported as neonize would."""
         if self.phase != "connected":
             return
-        self.events.append(TransportEvent(base.INCOMING, incoming_from_contact(row, now)))
+        self.events.append(TransportEvent(base.INCOMING, incoming_from_contact(row)))
         self.reported.append(row.pk)
 
     def _on_receipt(self, now: datetime, ids: list[str], kind: str) -> None:
@@ -369,10 +369,11 @@ def hidden_id(phone: str) -> str:
     return str(int(hashlib.sha256(phone.encode()).hexdigest()[:12], 16) % 10**15).zfill(15)
 
 
-def incoming_from_contact(row: SandboxIncoming, now: datetime) -> dict[str, Any]:
+def incoming_from_contact(row: SandboxIncoming) -> dict[str, Any]:
     """The `incoming` event data neonize's host would report for this message (the same fields
-    worker/sessionhost/messages.py builds from WhatsApp's protobufs, raw copy included)."""
-    message = row.message
+    worker/sessionhost/messages.py builds from WhatsApp's protobufs, raw copy included), sent
+    when the contact sent it, however much later the account receives it."""
+    message, sent_at = row.message, row.created_at
     kind, phone, group = message["kind"], message["from"], message.get("group", "")
     sender = f"{hidden_id(phone)}@lid" if message.get("lid") else f"{phone}@s.whatsapp.net"
     chat = group or sender
@@ -386,7 +387,7 @@ def incoming_from_contact(row: SandboxIncoming, now: datetime) -> dict[str, Any]
         "push_name": message.get("push_name", ""),
         "kind": kind,
         "text": message.get("text", ""),
-        "at": now.isoformat(),
+        "at": sent_at.isoformat(),
     }
     if message.get("quoted_message_id"):
         data["quoted_message_id"] = message["quoted_message_id"]
@@ -408,8 +409,8 @@ def incoming_from_contact(row: SandboxIncoming, now: datetime) -> dict[str, Any]
         key["participant"] = sender
     data["raw"] = {
         "key": key,
-        "message": _proto_shaped(message, chat, now),
-        "messageTimestamp": int(now.timestamp()),
+        "message": _proto_shaped(message, chat, sent_at),
+        "messageTimestamp": int(sent_at.timestamp()),
         "pushName": message.get("push_name", ""),
     }
     return data

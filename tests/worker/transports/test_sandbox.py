@@ -193,3 +193,17 @@ def test_a_contacts_reaction_edit_and_revoke_change_their_message(owner: Any, wo
     assert message.revoked_at is not None
     updates = InstanceEvent.objects.filter(instance=instance, kind="message.updated").order_by("id")
     assert [e.payload["update"] for e in updates] == ["reaction", "edit", "revoke"]
+
+
+def test_a_message_received_late_keeps_the_time_the_contact_sent_it(
+    owner: Any, worker: SteppedWorker
+) -> None:
+    instance = connected(owner, worker)
+    request_stopped(instance)
+    worker.tick(times=2)
+    sent = send(instance, text="sent while you were away")
+    request_running(instance)
+    worker.tick(seconds=60, times=5)
+    [message] = received(instance)
+    assert message.sent_at == sent.created_at
+    assert message.received_at > sent.created_at
