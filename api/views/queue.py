@@ -96,6 +96,8 @@ def _idempotency_key(request: Request) -> str | None:
 def _queued(request: Request, write: Any) -> enqueue.Enqueued | Response:
     try:
         return write()
+    except DjangoValidationError as exc:  # the message it names cannot be acted on (references.py)
+        raise exceptions.ValidationError(exc.message_dict) from None
     except enqueue.QueueUnavailable:
         return error(
             "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
@@ -112,7 +114,11 @@ def _queued(request: Request, write: Any) -> enqueue.Enqueued | Response:
 class SendMessageView(ApiView):
     @extend_schema(
         summary="Queue a message",
-        description="Validates and queues; the worker sends it while the instance is connected.",
+        description="Validates and queues; the worker sends it while the instance is connected. "
+        "`type` picks the kind: text, image, video, audio, document (or `media`), sticker, "
+        "location, contact, poll, reaction, edit, delete; each kind's own fields are named after "
+        "it below. A reaction, edit or delete names its message in `target_message_id`; an "
+        "unknown one, one of another instance, or one past WhatsApp's window is a 400 naming it.",
         parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
         request=SendMessageSerializer,
         responses={

@@ -30,6 +30,7 @@ from instances.validation import (
     validate_proxy_url,
     validate_sandbox_behaviour,
     validate_send_delays,
+    validate_typing,
 )
 
 
@@ -66,6 +67,7 @@ class InstanceForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         errors: dict[str, Any] = validate_send_delays(data.get("send_delay_min"), data.get("send_delay_max"))
+        errors.update(validate_typing(data.get("typing_min_s"), data.get("typing_max_s")))
         if data.get("sandbox") and data.get("transport") != Instance.Transport.SANDBOX:
             errors["sandbox"] = "Sandbox behaviour applies only to sandbox instances."
         # A new instance, or one given to another owner, must fit the owner's instance limit.
@@ -123,6 +125,7 @@ class InstanceAdmin(admin.ModelAdmin):
                     "sandbox",
                     "desired_state",
                     ("send_delay_min", "send_delay_max"),
+                    ("typing_min_s", "typing_max_s"),
                     ("status", "status_detail"),
                     ("jid", "push_name"),
                     ("worker_id", "lease_expires_at"),
@@ -140,7 +143,12 @@ class InstanceAdmin(admin.ModelAdmin):
             "Advanced",
             {
                 "classes": ["collapse"],
-                "fields": ["sandbox", "desired_state", ("send_delay_min", "send_delay_max")],
+                "fields": [
+                    "sandbox",
+                    "desired_state",
+                    ("send_delay_min", "send_delay_max"),
+                    ("typing_min_s", "typing_max_s"),
+                ],
             },
         ),
     ]
@@ -317,5 +325,5 @@ class SandboxPhoneAdmin(InstanceScopedAdmin):
 
 @admin.register(SandboxReceived)
 class SandboxReceivedAdmin(InstanceScopedAdmin):
-    list_display = ["id", "instance", "chat_id", "kind", "wa_message_id", "received_at"]
+    list_display = ["id", "instance", "chat_id", "kind", "wa_message_id", "received_at", "revoked_at"]
     search_fields = ["instance__instance_id", "chat_id", "wa_message_id", "ref"]

@@ -82,3 +82,13 @@ def test_auth_matrix(
     assert_auth_outcome(call_as(request, who, where, "POST", _url(instance)), expected)
     requested = SandboxPhone.objects.get(instance=instance).scan_requested_at
     assert (requested is not None) == (expected == 202)
+
+
+def test_a_body_access_token_that_is_not_a_string_is_a_400_naming_it(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    show_qr(instance)
+    response = owner_client.post(_url(instance), {"access_token": 9147906}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"access_token"}
+    assert SandboxPhone.objects.get(instance=instance).scan_requested_at is None

@@ -96,3 +96,54 @@ def test_dead_socket_waits_for_reconnect_without_using_an_attempt() -> None:
     assert d.retry
     assert not d.counts_attempt
     assert d.not_before == T0
+
+
+# --- WhatsApp's windows for edits and deletes, and typing -------------------------------------
+
+
+def test_an_edit_may_go_out_up_to_15_minutes_after_the_send() -> None:
+    assert policy.window_closed("edit", T0, T0 + timedelta(minutes=15)) is None
+
+
+def test_an_edit_past_15_minutes_is_refused_with_whatsapps_window_in_words() -> None:
+    reason = policy.window_closed("edit", T0, T0 + timedelta(minutes=15, seconds=1))
+    assert reason == (
+        "WhatsApp's window has passed: a message can be edited only within 15 minutes of its send."
+    )
+
+
+def test_a_delete_may_go_out_for_two_days() -> None:
+    assert policy.window_closed("delete", T0, T0 + timedelta(days=2)) is None
+
+
+def test_a_delete_past_two_days_is_refused() -> None:
+    reason = policy.window_closed("delete", T0, T0 + timedelta(days=2, seconds=1))
+    assert reason is not None
+    assert "deleted for everyone only within 2 days" in reason
+
+
+@pytest.mark.parametrize("kind", ["reaction", "text"])
+def test_other_kinds_have_no_window(kind: str) -> None:
+    assert policy.window_closed(kind, T0, T0 + timedelta(days=365)) is None
+
+
+def test_a_message_not_sent_by_us_has_no_deadline() -> None:
+    assert policy.action_deadline("edit", None) is None
+
+
+def test_the_deadline_is_the_send_plus_the_window() -> None:
+    assert policy.action_deadline("edit", T0) == T0 + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "rand", "seconds"),
+    [
+        (None, None, HIGH, 0.0),
+        (2.0, 4.0, LOW, 2.0),
+        (2.0, 4.0, lambda: 0.5, 3.0),
+        (3.0, None, HIGH, 3.0),
+        (None, 5.0, LOW, 5.0),
+    ],
+)
+def test_the_instances_typing_time_is_uniform_in_its_range(low, high, rand, seconds) -> None:
+    assert policy.typing_for(low, high, rand) == pytest.approx(seconds)

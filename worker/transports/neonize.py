@@ -133,6 +133,12 @@ class NeonizeSession(base.Session):
             "media_path": message.media_path or None,
             "filename": message.filename or None,
             "mimetype": message.mimetype or None,
+            "fields": message.fields or None,
+            "target": _message_ref(message.target),
+            "quoted": _message_ref(message.quoted),
+            "mentions": list(message.mentions) or None,
+            "typing_s": message.typing_s or None,
+            "not_after": message.not_after.timestamp() if message.not_after else None,
         }
         try:
             sent = self._command(p.SEND, ref=message.ref, **fields)
@@ -390,3 +396,20 @@ class NeonizeTransport(base.Transport):
         """Worker shutdown: wait (bounded) for the hosts it let go of, so none outlives it."""
         if not REAPER.wait_idle(SHUTDOWN_WAIT_S):
             log.warning("%d session host(s) still exiting at shutdown", REAPER.pending)
+
+
+def _message_ref(ref: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A target or quoted message as the host's SEND takes it: WhatsApp's id, the chat, whether
+    this account sent it, its sender; a quote also what its bubble shows."""
+    if not ref:
+        return None
+    out = {
+        "id": ref.get("wa_message_id") or "",
+        "chat": ref.get("chat_id") or "",
+        "from_me": bool(ref.get("from_me")),
+        "sender": ref.get("sender") or "",
+    }
+    for key in ("kind", "text", "content"):
+        if ref.get(key):
+            out[key] = ref[key]
+    return out

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('instances', '0006_event_kinds'),
+        ('instances', '0007_message_kinds'),
     ]
 
     operations = [
