@@ -41,15 +41,29 @@ def breaker_refusal(look: Outlook) -> Response:
 
 # A refusal from the session, by its code, as an HTTP status: the question was wrong (400), the
 # thing asked about does not exist or is not the account's (404/403), or WhatsApp failed (502).
-_REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "unsupported": 501}
+_REFUSAL_STATUS = {
+    "invalid": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "gone": 410,  # WhatsApp no longer serves it (expired media)
+    "too_large": 413,
+    "unsupported": 501,
+}
 
 
-def ask_session(instance: Instance, op: str, args: dict[str, Any] | None = None) -> Any:
+def ask_session(
+    instance: Instance,
+    op: str,
+    args: dict[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+    forget: bool = False,
+) -> Any:
     """operations.session_queries.ask, its refusals turned into the API's errors: 503 with the
     instance's state and Retry-After when no live session can answer, 504 when it did not answer
     in time (the question is cancelled), and the session's own refusal otherwise."""
     try:
-        return session_queries.ask(instance, op, args)
+        return session_queries.ask(instance, op, args, timeout=timeout, forget=forget)
     except session_queries.SessionUnavailable as exc:
         headers = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
         raise ApiError(

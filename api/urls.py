@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.views import breaker, instances, profile, queue, sandbox, session, waziper_public, waziper_server
+from api.views import (
+    breaker,
+    instances,
+    messages,
+    profile,
+    queue,
+    sandbox,
+    session,
+    waziper_public,
+    waziper_server,
+)
 
 urlpatterns = [
     path("", waziper_server.WelcomeView.as_view(), name="welcome"),
@@ -23,6 +33,9 @@ urlpatterns = [
     ),
     path("sandbox/<str:instance_id>/scan", sandbox.SandboxScanView.as_view(), name="sandbox-scan"),
     path("sandbox/<str:instance_id>/outbox", sandbox.SandboxOutboxView.as_view(), name="sandbox-outbox"),
+    path(
+        "sandbox/<str:instance_id>/incoming", sandbox.SandboxIncomingView.as_view(), name="sandbox-incoming"
+    ),
     # circuit breaker
     path("reset-circuit-breaker/<str:instance_id>", breaker.ResetBreakerView.as_view(), name="breaker-reset"),
     path(
@@ -34,7 +47,10 @@ urlpatterns = [
     path("send-message/<str:instance_id>", queue.SendMessageByPathView.as_view(), name="send-message-alias"),
     path("send_bulk", queue.SendBulkView.as_view(), name="send-bulk"),
     path("queue-status/<str:instance_id>", queue.QueueStatusView.as_view(), name="queue-status"),
-    path("messages/<str:message_id>", queue.MessageDetailView.as_view(), name="message-detail"),
+    # messages in both directions
+    path("messages", messages.MessageListView.as_view(), name="message-list"),
+    path("messages/<str:message_id>", messages.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<str:message_id>/media", messages.MessageMediaView.as_view(), name="message-media"),
     path("messages/<str:message_id>/cancel", queue.MessageCancelView.as_view(), name="message-cancel"),
     # Waziper's public API (its PHP app's controller). Beside /api/schema/ and /api/docs/, which
     # the site's URL map routes: none of these names collide with them.

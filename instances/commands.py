@@ -78,6 +78,14 @@ def cancel(command_pk: int, reason: str, now: datetime) -> bool:
     return finish(command_pk, {"error": reason, "code": "cancelled"}, now)
 
 
+def forget_result(command_pk: int) -> None:
+    """Drop a finished command's answer once its asker has read it: an answer that carries a
+    download's bytes must not stay in the table."""
+    InstanceCommand.objects.filter(pk=command_pk, finished_at__isnull=False).update(
+        result={"forgotten": True}
+    )
+
+
 def result_of(command_pk: int) -> dict[str, Any] | None:
     """The answer, or None while the command is unfinished."""
     row = InstanceCommand.objects.filter(pk=command_pk, finished_at__isnull=False).values("result").first()

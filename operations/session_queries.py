@@ -87,8 +87,10 @@ def ask(
     *,
     timeout: float | None = None,
     now: datetime | None = None,
+    forget: bool = False,
 ) -> Any:
-    """Run `op` in the instance's live session and return its answer's data.
+    """Run `op` in the instance's live session and return its answer's data. With `forget`, the
+    answer is not kept in the command's row once read (a download's bytes).
 
     Raises SessionUnavailable, SessionTimeout or SessionRefused.
     """
@@ -109,6 +111,8 @@ def ask(
         if commands.cancel(command.pk, "no answer in time", timezone.now()):
             raise SessionTimeout(f"the session did not answer within {timeout:g}s")
         result = commands.result_of(command.pk) or {}  # the answer came as we gave up
+    if forget:
+        commands.forget_result(command.pk)
     if "error" in result:
         code = str(result.get("code") or "")
         if code == "unavailable":

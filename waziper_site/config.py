@@ -178,6 +178,7 @@ _DURATIONS = (
     _Seconds("WAZIPER_MEDIA_TIMEOUT", 20),
     _Seconds("WAZIPER_HEALTH_CACHE_S", 1, allow_zero=True),
     _Seconds("WAZIPER_SESSION_QUERY_TIMEOUT", 10),
+    _Seconds("WAZIPER_INBOX_MEDIA_TIMEOUT", 30),
 )
 
 
@@ -196,6 +197,10 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     out["WAZIPER_MEDIA_MAX_BYTES"] = env_int(environ, "WAZIPER_MEDIA_MAX_BYTES", 64 * 2**20, minimum=1)
     out["WAZIPER_FAILURE_RETENTION_DAYS"] = env_int(environ, "WAZIPER_FAILURE_RETENTION_DAYS", 30, minimum=1)
     out["WAZIPER_EVENT_RETENTION_DAYS"] = env_int(environ, "WAZIPER_EVENT_RETENTION_DAYS", 7, minimum=1)
+    out["WAZIPER_INBOX_RETENTION_DAYS"] = env_int(environ, "WAZIPER_INBOX_RETENTION_DAYS", 30, minimum=1)
+    out["WAZIPER_INBOX_MEDIA_MAX_BYTES"] = env_int(
+        environ, "WAZIPER_INBOX_MEDIA_MAX_BYTES", 16 * 2**20, minimum=1
+    )
     out["WAZIPER_ALLOW_PRIVATE_MEDIA_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_MEDIA_URLS", False)
     out["WAZIPER_ALLOW_PRIVATE_PROXY_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_PROXY_URLS", False)
     # 0: no limit. Superusers' own instances are never limited.

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "instances",
     "breaker",
     "queueing",
+    "inbox",
     "dashboard",
     "worker",
     "cli",

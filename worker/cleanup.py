@@ -7,7 +7,8 @@ import logging
 from datetime import datetime
 
 from breaker import service as breaker_service
-from instances import housekeeping, throttling, worker_registry
+from inbox import service as inbox_service
+from instances import housekeeping, sandbox_phone, throttling, worker_registry
 from queueing.dispatch import resolve_orphans
 
 logger = logging.getLogger("waziper.cleanup")
@@ -25,6 +26,8 @@ def run_cleanup(worker_id: str, now: datetime) -> dict[str, int]:
     counts["stale_leases"] = housekeeping.clear_stale_leases(now)
     counts["failures_pruned"] = breaker_service.prune_failures(now)
     counts["events_pruned"] = housekeeping.prune_events(now)
+    counts["inbox_pruned"] = inbox_service.prune(now)
+    counts["sandbox_incoming_pruned"] = sandbox_phone.prune(now)
     counts["session_stores_removed"] = housekeeping.remove_orphan_stores()
     counts["throttle_buckets_pruned"] = throttling.prune_buckets(now)
     logger.info("🧹 cleanup: %s", ", ".join(f"{k}={v}" for k, v in counts.items() if v) or "nothing to do")

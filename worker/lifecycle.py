@@ -24,6 +24,7 @@ from django.db import transaction
 from breaker import service as breaker_service
 from breaker.models import FailureEvent
 from breaker.policy import ConnectDecision, Verdict, retry_delay
+from inbox import service as inbox_service
 from instances import commands
 from instances.actual_state import InstanceGone, store_qr, write_state
 from instances.events import emit_event
@@ -229,8 +230,8 @@ class InstanceLifecycle:
         elif kind == base.RECEIPT:
             self.sender.on_receipt(self.pk, data, now)
         elif kind == base.INCOMING:
-            fields = ("message_id", "chat", "sender", "text", "kind")
-            emit_event(self.pk, "message", {k: data.get(k) for k in fields}, now=now)
+            # Stored once, with its outbox event, in this event's transaction (inbox/service.py).
+            inbox_service.store_incoming(self.pk, data, now)
         elif kind == base.PAIR_CODE:
             code = data.get("code")
             self._finish_command(base.PAIR_CODE, now, {"code": code} if code else data)

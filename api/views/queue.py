@@ -203,7 +203,7 @@ class QueueStatusView(ApiView):
         return success(QUEUE_STATUS_RETRIEVED, queue_status(instance, timezone.now()))
 
 
-def _message(request: Request, message_id: str, action: Action) -> QueuedMessage:
+def queued_message(request: Request, message_id: str, action: Action) -> QueuedMessage:
     """The message if the caller may `action` its instance: 404 when they may not even view it
     (as for a missing one), 403 when they may view but not change it."""
     try:
@@ -222,16 +222,6 @@ def _message(request: Request, message_id: str, action: Action) -> QueuedMessage
     return found
 
 
-class MessageDetailView(ApiView):
-    @extend_schema(
-        summary="One message's status",
-        parameters=[_MESSAGE_ID_PATH, ACCESS_TOKEN_QUERY],
-        responses={200: envelope("MessageStatus", MessageSerializer()), **error_responses(404)},
-    )
-    def get(self, request: Request, message_id: str) -> Response:
-        return success("Success", MessageSerializer(_message(request, message_id, "view")).data)
-
-
 class MessageCancelView(ApiView):
     @extend_schema(
         summary="Cancel a queued message",
@@ -244,7 +234,7 @@ class MessageCancelView(ApiView):
         },
     )
     def post(self, request: Request, message_id: str) -> Response:
-        message = _message(request, message_id, "change")
+        message = queued_message(request, message_id, "change")
         if enqueue.cancel(message):
             return success("Message cancelled", MessageSerializer(message).data)
         return error(

@@ -61,6 +61,19 @@ def test_a_cancel_after_the_answer_changes_nothing(instance: Instance) -> None:
     assert commands.result_of(command.pk) == {"data": "in time"}
 
 
+def test_a_read_answer_can_be_forgotten_so_a_downloads_bytes_do_not_stay(instance: Instance) -> None:
+    command = commands.send(instance, InstanceCommand.Kind.QUERY, {"op": "download_media"})
+    commands.finish(command.pk, {"data": {"base64": "x" * 1000}}, timezone.now())
+    commands.forget_result(command.pk)
+    assert commands.result_of(command.pk) == {"forgotten": True}
+
+
+def test_forgetting_an_unanswered_command_leaves_it_to_be_answered(instance: Instance) -> None:
+    command = commands.send(instance, InstanceCommand.Kind.QUERY, {"op": "download_media"})
+    commands.forget_result(command.pk)
+    assert commands.finish(command.pk, {"data": 1}, timezone.now()) is True
+
+
 def test_an_unfinished_command_has_no_result(instance: Instance) -> None:
     command = commands.send(instance, InstanceCommand.Kind.RECONNECT)
     assert commands.result_of(command.pk) is None

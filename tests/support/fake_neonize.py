@@ -57,7 +57,7 @@ class FakeOutput:
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
 
-    def emit(self, kind: str, session: str | None = None, **data: Any) -> None:
+    def emit(self, kind: str, session: str | None = None, /, **data: Any) -> None:
         self.lines.append(p.event(kind, session, **data))
 
 

@@ -163,3 +163,23 @@ def test_creating_instances_on_first_use_is_off_unless_asked_for() -> None:
     assert load_waziper_settings({})["WAZIPER_CREATE_INSTANCE_ON_FIRST_USE"] is False
     on = {"WAZIPER_CREATE_INSTANCE_ON_FIRST_USE": "true"}
     assert load_waziper_settings(on)["WAZIPER_CREATE_INSTANCE_ON_FIRST_USE"] is True
+
+
+def test_inbox_settings_default_to_thirty_days_sixteen_mebibytes_and_thirty_seconds() -> None:
+    cfg = load_waziper_settings({})
+    assert cfg["WAZIPER_INBOX_RETENTION_DAYS"] == 30
+    assert cfg["WAZIPER_INBOX_MEDIA_MAX_BYTES"] == 16 * 2**20
+    assert cfg["WAZIPER_INBOX_MEDIA_TIMEOUT"] == 30
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WAZIPER_INBOX_RETENTION_DAYS": "0"}, "WAZIPER_INBOX_RETENTION_DAYS"),
+        ({"WAZIPER_INBOX_MEDIA_MAX_BYTES": "lots"}, "WAZIPER_INBOX_MEDIA_MAX_BYTES"),
+        ({"WAZIPER_INBOX_MEDIA_TIMEOUT": "-5"}, "WAZIPER_INBOX_MEDIA_TIMEOUT"),
+    ],
+)
+def test_bad_inbox_settings_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_waziper_settings(env)

@@ -10,6 +10,7 @@ from breaker.models import FailureEvent
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, InstanceEvent, WorkerProcess
 from instances.service import create_instance
+from tests.support.inbox import receive
 from worker.cleanup import run_cleanup
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +74,9 @@ def test_remove_session_store_refuses_anything_but_an_instance_id(settings: Any)
     assert remove_session_store("../x") is False
     assert remove_session_store("x") is False
     assert os.path.isdir(os.path.join(settings.WAZIPER_SESSIONS_DIR, "x"))
+
+
+def test_prunes_received_messages_older_than_the_inbox_retention(instance: Instance, settings: Any) -> None:
+    receive(instance, message_id="OLD", now=NOW - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS + 1))
+    receive(instance, message_id="NEW", now=NOW - timedelta(days=1))
+    assert run_cleanup("me", NOW)["inbox_pruned"] == 1

@@ -94,7 +94,7 @@ class Host:
 
     async def run(self, stdin: Any) -> None:
         loop = asyncio.get_running_loop()
-        self.relay = Relay(self.out, loop, self._me, self.neo.extract_text)
+        self.relay = Relay(self.out, loop, self._me, self.neo.extract_text, self._phone_of_lid)
         lines: asyncio.Queue[bytes | None] = asyncio.Queue()
         threading.Thread(target=self._read_stdin, args=(stdin, loop, lines), daemon=True).start()
         self.out.emit(
@@ -356,6 +356,14 @@ class Host:
         except Exception:
             return "", ""
         return jid_str(me.JID), me.PushName
+
+    async def _phone_of_lid(self, s: Session, lid: Any) -> str:
+        """The phone number whatsmeow's store maps a hidden (@lid) JID to; "" if it knows none."""
+        try:
+            pn = await self.call(s.client.get_pn_from_lid, lid, timeout=5)
+        except Exception:
+            return ""
+        return str(pn.User) if pn.Server == "s.whatsapp.net" else ""
 
 
 def _claim_stdout() -> int:

@@ -45,7 +45,9 @@ LOGGED_OUT = "logged_out"  # reason, on_connect, ref (when requested)
 STREAM_REPLACED = "stream_replaced"
 TEMPORARY_BAN = "temporary_ban"  # code, expire_s
 RECEIPT = "receipt"  # message_ids, kind, chat, sender, at
-INCOMING = "incoming"  # message_id, chat, sender, from_me, is_group, push_name, text, kind, at
+# message_id, chat, sender, sender_phone, from_me, is_group, push_name, kind, text, at, and where
+# they apply quoted_message_id, target_id, media, details, raw (worker/sessionhost/messages.py)
+INCOMING = "incoming"
 SEND_RESULT = "send_result"  # ref, ok, message_id, at | ref, ok, error, retryable, uncertain?
 PAIR_CODE = "pair_code"  # ref, code
 PONG = "pong"  # ref, connected, logged_in, busy
@@ -92,7 +94,9 @@ MEDIA_KINDS = frozenset({"image", "document", "audio", "video", "sticker"})
 TARGET_KINDS = frozenset({"reaction", "edit", "delete"})
 RECEIPT_KINDS = ("delivered", "read", "played")
 # What a live session can be asked (worker/sessionhost/queries.py answers them on neonize).
-QUERY_OPS = ("profile",)
+# download_media: args {download: a received message's media.download, path: a file the worker
+# made for the bytes, max_bytes}; answers {size, sha256} once the file holds the media.
+QUERY_OPS = ("profile", "download_media")
 
 # Instance ids are 13 hex chars; allow a little more for tests and tools, nothing that could
 # confuse a file name, a log line or neonize's client map.
@@ -403,7 +407,7 @@ def command(cmd: str, session: str | None = None, ref: str | int | None = None, 
     return encode({k: v for k, v in msg.items() if v is not None})
 
 
-def event(kind: str, session: str | None = None, **data: Any) -> dict[str, Any]:
+def event(kind: str, session: str | None = None, /, **data: Any) -> dict[str, Any]:
     """An event object (the host's side); None-valued fields are left out."""
     msg: dict[str, Any] = {"event": kind}
     if session is not None:

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.sessionhost import messages
 from worker.sessionhost import protocol as p
+from worker.sessionhost.messages import jid_str, unix_seconds
 
 log = logging.getLogger("waziper.host")
 
@@ -45,21 +47,8 @@ STATE_CHANGES: dict[str, tuple[bool | None, bool | None]] = {
     "LoggedOut": (False, False),
 }
 RECEIPT_KINDS = {"DELIVERED": "delivered", "READ": "read", "PLAYED": "played"}
-MESSAGE_KINDS = {
-    "conversation": "text",
-    "extendedTextMessage": "text",
-    "imageMessage": "image",
-    "videoMessage": "video",
-    "audioMessage": "audio",
-    "documentMessage": "document",
-    "documentWithCaptionMessage": "document",
-    "stickerMessage": "sticker",
-    "locationMessage": "location",
-    "contactMessage": "contact",
-    "reactionMessage": "reaction",
-    "pollCreationMessage": "poll",
-    "pollCreationMessageV3": "poll",
-}
+# An incoming message's fields stay well inside one protocol line (a long text, many contacts).
+INCOMING_LINE_BUDGET = p.MAX_LINE_BYTES - 4096  # room for the event's own keys
 # WhatsApp will refuse these the same way next time; everything else may pass on a retry.
 _FINAL_FAILURES = ("client_outdated", "bad_user_agent")
 
@@ -73,7 +62,7 @@ class Output:
         self._fd = fd
         self._lock = threading.Lock()
 
-    def emit(self, kind: str, session: str | None = None, **data: Any) -> None:
+    def emit(self, kind: str, session: str | None = None, /, **data: Any) -> None:
         line = memoryview(p.encode(p.event(kind, session, **data)))
         with self._lock:
             try:
@@ -160,25 +149,8 @@ async def build_media(client: Any, kind: str, data: bytes, cmd: dict[str, Any]) 
 # -- neonize events -> protocol events ---------------------------------------------------------
 
 
-def jid_str(jid: Any) -> str:
-    """whatsmeow's JID string: ``user[:device]@server``; "" for an empty JID."""
-    if not jid.User and not jid.Server:
-        return ""
-    return f"{jid.User}{f':{jid.Device}' if jid.Device else ''}@{jid.Server}"
-
-
 def enum_name(msg: Any, name: str) -> str:
     return msg.DESCRIPTOR.fields_by_name[name].enum_type.values_by_number[getattr(msg, name)].name
-
-
-def message_kind(message: Any) -> str:
-    present = [f.name for f, _ in message.ListFields()]
-    return next((MESSAGE_KINDS[name] for name in present if name in MESSAGE_KINDS), "other")
-
-
-def unix_seconds(ts: int) -> float:
-    # neonize 0.5.2 sends receipt times in seconds but message times in milliseconds.
-    return ts / 1000 if ts > 10**11 else ts
 
 
 def translate(name: str, ev: Any, extract_text: Callable[[Any], str]) -> Translated:
@@ -217,21 +189,10 @@ def translate(name: str, ev: Any, extract_text: Callable[[Any], str]) -> Transla
             "at": unix_seconds(ev.Timestamp),
         }
     if name == "Message":
-        info, kind, text = ev.Info, message_kind(ev.Message), extract_text(ev.Message)
-        if kind == "other" and not text:
+        fields = messages.incoming(ev, extract_text)
+        if fields is None:
             return None  # protocol chatter (key distribution, app state sync, ...), not a message
-        src = info.MessageSource
-        return p.INCOMING, {
-            "message_id": info.ID,
-            "chat": jid_str(src.Chat),
-            "sender": jid_str(src.Sender),
-            "from_me": src.IsFromMe,
-            "is_group": src.IsGroup,
-            "push_name": info.Pushname,
-            "text": text,
-            "kind": kind,
-            "at": unix_seconds(info.Timestamp),
-        }
+        return p.INCOMING, messages.fit(fields, INCOMING_LINE_BUDGET)
     return None
 
 
@@ -254,8 +215,10 @@ class Relay:
         loop: asyncio.AbstractEventLoop,
         me: Callable[[Session], Awaitable[tuple[str, str]]],
         extract_text: Callable[[Any], str],
+        phone_of_lid: Callable[[Session, Any], Awaitable[str]] | None = None,
     ) -> None:
         self.out, self.loop, self.me, self.extract_text = out, loop, me, extract_text
+        self.phone_of_lid = phone_of_lid
 
     def attach(self, client: Any, s: Session, event_types: dict[str, Any]) -> None:
         client.event.qr(functools.partial(self.on_qr, s))
@@ -286,6 +249,10 @@ class Relay:
             if kind in (p.CONNECTED, p.PAIRED):
                 jid, fields["push_name"] = await self.me(s)
                 fields.setdefault("jid", jid)
+            if kind == p.INCOMING and not fields.get("sender_phone") and self.phone_of_lid is not None:
+                sender = ev.Info.MessageSource.Sender
+                if sender.Server == "lid":  # a hidden number sent without its phone number beside it
+                    fields["sender_phone"] = await self.phone_of_lid(s, sender)
             self.emit(s, kind, fields)
         except Exception:  # an odd event must not end the session's event stream
             log.exception("session %s: handling %s failed", s.sid, name)

@@ -71,7 +71,15 @@ LOGGED_OUT = "logged_out"  # reason, requested (bool)
 STREAM_REPLACED = "stream_replaced"
 TEMPORARY_BAN = "temporary_ban"  # code, expire_s
 RECEIPT = "receipt"  # message_ids, kind (delivered|read|played), at
-INCOMING = "incoming"  # message_id, chat, sender, text, kind, at
+# A message the account received (or sent from another of its devices): message_id, chat,
+# sender, sender_phone (digits, "" when WhatsApp hides it), from_me, is_group, push_name, kind
+# (text image video audio document sticker location contact poll reaction edit revoke other),
+# text (the text, a caption, a reaction's emoji, an edit's new text), at (iso), and where they
+# apply quoted_message_id, target_id (what an edit, revoke or reaction changes), media
+# {mimetype, size, filename, sha256 (hex), download{...}: what the transport needs to fetch it},
+# details {location | contacts | poll}, raw (the WhatsApp message: key, message, pushName,
+# messageTimestamp). inbox/service.py stores it.
+INCOMING = "incoming"
 # uncertain: the send failed in a way that may still have delivered it; never retry it.
 SEND_RESULT = "send_result"  # ref, ok, message_id | error, retryable, dead_socket, uncertain?
 PAIR_CODE = "pair_code"  # code | error

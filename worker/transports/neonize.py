@@ -14,9 +14,12 @@ reads the pipes without blocking (transports/host_process.py). No neonize import
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import itertools
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -32,6 +35,7 @@ log = logging.getLogger("waziper.neonize")
 # whatsmeow's QR channel: the first code of a pairing attempt lives 60 s, each later one 20 s.
 FIRST_QR_S, NEXT_QR_S = 60, 20
 SHUTDOWN_WAIT_S = 5.0
+DOWNLOAD_MEDIA = "download_media"
 # Host events that pass to the worker with these fields (the rest are built below).
 _PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
     p.PAIRED: (base.PAIRED, ("jid", "push_name")),
@@ -43,7 +47,10 @@ _PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
     p.PONG: (base.PONG, ("connected", "logged_in", "busy")),
     p.INCOMING: (
         base.INCOMING,
-        ("message_id", "chat", "sender", "from_me", "is_group", "push_name", "text", "kind"),
+        (
+            *("message_id", "chat", "sender", "sender_phone", "from_me", "is_group", "push_name"),
+            *("kind", "text", "quoted_message_id", "target_id", "media", "details", "raw"),
+        ),
     ),
     p.RECEIPT: (base.RECEIPT, ("message_ids", "kind", "chat", "sender")),
 }
@@ -72,6 +79,7 @@ class NeonizeSession(base.Session):
         self.ready: dict[str, Any] = {}  # the host's `ready` event (pid, neonize version)
         self.events: list[TransportEvent] = []
         self.pending: dict[Any, str] = {}  # ref -> the command it answers
+        self.downloads: dict[Any, tuple[str, Any]] = {}  # ref -> (the media's file, max_bytes)
         self.qr_count = 0
         self.showing_qr = False
         self._refs = itertools.count(1)
@@ -151,11 +159,24 @@ class NeonizeSession(base.Session):
         self, op: str, args: dict[str, Any], *, ref: str, deadline: datetime | None, now: datetime
     ) -> None:
         until = deadline.timestamp() if deadline is not None else None
+        if op == DOWNLOAD_MEDIA:
+            # Media can be far larger than a protocol line: the host writes it into a file made
+            # here, and the answer carries it from that file (see _downloaded).
+            try:
+                fd, path = tempfile.mkstemp(prefix="waziper-media-")
+                os.close(fd)
+            except OSError as exc:
+                error = f"cannot make a file for the media: {exc}"
+                return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="failed")
+            self.downloads[ref] = (path, args.get("max_bytes"))
+            args = {**args, "path": path}
         try:
             asked = self._command(p.QUERY, ref=ref, op=op, args=args, deadline=until)
         except p.ProtocolError as exc:
+            self._discard_download(ref)
             return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=str(exc), code="invalid")
         if not asked:
+            self._discard_download(ref)
             self._emit(
                 base.QUERY_RESULT, ref=ref, ok=False, error="session host is not running", code="unavailable"
             )
@@ -220,6 +241,8 @@ class NeonizeSession(base.Session):
     def _let_go(self) -> None:
         host, self.host = self.host, None
         self.pending.clear()
+        for ref in list(self.downloads):  # answers that will never come: their files go now
+            self._discard_download(ref)
         self.showing_qr = False
         if host is not None:
             host.close()
@@ -282,7 +305,9 @@ class NeonizeSession(base.Session):
                     uncertain=bool(data.get("uncertain")),
                 )
         elif ev.kind == p.QUERY_RESULT:
-            if data.get("ok"):
+            if ref in self.downloads:
+                self._downloaded(ref, data)
+            elif data.get("ok"):
                 self._emit(base.QUERY_RESULT, ref=ref, ok=True, data=data.get("data"))
             else:
                 error, code = str(data.get("error") or "no answer"), str(data.get("code") or "failed")
@@ -293,6 +318,35 @@ class NeonizeSession(base.Session):
             self.ready = data
         else:
             log.warning("instance %s: unknown host event %r ignored", self.spec.instance_id, ev.kind)
+
+    def _downloaded(self, ref: Any, data: dict[str, Any]) -> None:
+        """The host's answer to download_media, with the media read back from the file it wrote
+        (base64, so that it can travel in the command's JSON result to the web)."""
+        path, max_bytes = self.downloads[ref]
+        try:
+            if not data.get("ok"):
+                error, code = str(data.get("error") or "no answer"), str(data.get("code") or "failed")
+                return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code=code)
+            size = os.path.getsize(path)
+            if isinstance(max_bytes, int) and size > max_bytes:
+                error = f"the media is {size} bytes, more than the {max_bytes} allowed"
+                return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="too_large")
+            with open(path, "rb") as file:
+                content = base64.b64encode(file.read()).decode("ascii")
+            found = data.get("data")
+            answer: dict[str, Any] = found if isinstance(found, dict) else {}
+            self._emit(base.QUERY_RESULT, ref=ref, ok=True, data={**answer, "size": size, "base64": content})
+        except OSError as exc:
+            error = f"cannot read the downloaded media: {exc}"
+            self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="failed")
+        finally:
+            self._discard_download(ref)
+
+    def _discard_download(self, ref: Any) -> None:
+        path, _max_bytes = self.downloads.pop(ref, (None, None))
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def _on_error(self, asked: str | None, ref: Any, error: str) -> None:
         """The host refused or failed a command: answer it in the terms the worker waits for."""
@@ -307,6 +361,7 @@ class NeonizeSession(base.Session):
         elif asked == p.CONNECT:
             self._emit(base.CONNECT_FAILED, error=error, retryable=p.connect_error_retryable(error))
         elif asked == p.QUERY:
+            self._discard_download(ref)
             self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="failed")
         else:  # a ping, a disconnect of a hung dial, or a line of ours the host did not like
             log.warning("instance %s: session host: %s", self.spec.instance_id, error)

@@ -6,13 +6,15 @@ the instance's `sandbox` JSON (see instances/validation.py): `connect` ok|fail|h
 Every kind of message is recorded with its own fields; a reaction, an edit or a delete changes
 the message it names, and an edit or delete past WhatsApp's window fails as on neonize.
 The phone's side lives in the database (SandboxPhone: scan requests and the linked JID;
-SandboxReceived: what it received), so the API, commands and tests in other processes drive and
-read it, and it survives a worker restart.
+SandboxReceived: what it received; SandboxIncoming: what its contacts send the account, reported
+as neonize reports a received message), so the API, commands and tests in other processes
+drive and read it, and it survives a worker restart.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import heapq
 import itertools
 import os
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from instances.models import SandboxPhone, SandboxReceived
+from instances import sandbox_phone
+from instances.models import SandboxIncoming, SandboxPhone, SandboxReceived
 from worker.sessionhost import protocol as p
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, Session, SessionSpec, TransportEvent
@@ -80,6 +83,10 @@ class SandboxSession(Session):
         self.scan_seen: datetime | None = None
         self.timers: list[_Timer] = []
         self.events: list[TransportEvent] = []
+        # Contacts' messages reported since the transport's last poll, which marks them delivered
+        # (by then the worker has stored them); a session closed first leaves them pending, and
+        # the next session reports them again: the inbox stores a message once.
+        self.reported: list[int] = []
         # (at, chat, "composing" | "paused"): the chat presences this session showed, for tests.
         self.presence: list[tuple[datetime, str, str]] = []
 
@@ -351,6 +358,28 @@ class SandboxSession(Session):
         )
         return {"jid": self.jid, "name": name or SANDBOX_PUSH_NAME}
 
+    def _answer_download_media(self, args: dict[str, Any]) -> dict[str, Any]:
+        media = sandbox_phone.media_of(self.spec.instance_pk, str(args.get("wa_message_id", "")))
+        if not media:
+            raise SandboxRefusal("sandbox: the contact sent no media with this message", "not_found")
+        max_bytes = args.get("max_bytes")
+        if isinstance(max_bytes, int) and len(media) > max_bytes:
+            raise SandboxRefusal(
+                f"sandbox: the media is {len(media)} bytes, more than the {max_bytes} allowed", "too_large"
+            )
+        return {
+            "size": len(media),
+            "sha256": hashlib.sha256(media).hexdigest(),
+            "base64": base64.b64encode(media).decode("ascii"),
+        }
+
+    def receive(self, row: SandboxIncoming, now: datetime) -> None:
+        """A contact's message reaches the connected account: reported as neonize would."""
+        if self.phase != "connected":
+            return
+        self.events.append(TransportEvent(base.INCOMING, incoming_from_contact(row)))
+        self.reported.append(row.pk)
+
     def _on_receipt(self, now: datetime, ids: list[str], kind: str) -> None:
         if self.phase == "connected":
             self.events.append(
@@ -372,10 +401,19 @@ class SandboxTransport(base.Transport):
         return SandboxSession(spec)
 
     def poll(self, sessions: list[Session], now: datetime) -> None:
-        """One query for every session showing a QR: has its phone been asked to scan?"""
-        waiting = {
-            s.spec.instance_pk: s for s in sessions if isinstance(s, SandboxSession) and s.phase == "qr"
-        }
+        """One query for every session showing a QR (has its phone been asked to scan?), and one
+        for the contacts' messages waiting for the connected ones."""
+        ours = [s for s in sessions if isinstance(s, SandboxSession)]
+        reported = [pk for s in ours for pk in s.reported]
+        if reported:
+            sandbox_phone.mark_delivered(reported, now)
+            for s in ours:
+                s.reported.clear()
+        connected = {s.spec.instance_pk: s for s in ours if s.phase == "connected"}
+        if connected:
+            for row in sandbox_phone.pending(connected):
+                connected[row.instance_id].receive(row, now)
+        waiting = {s.spec.instance_pk: s for s in ours if s.phase == "qr"}
         if not waiting:
             return
         requested = SandboxPhone.objects.filter(
@@ -383,3 +421,141 @@ class SandboxTransport(base.Transport):
         ).values_list("instance_id", "scan_requested_at")
         for instance_pk, _requested_at in requested:
             waiting[instance_pk].scanned(now)
+
+
+# -- a contact's message, as neonize reports one ---------------------------------------------------
+
+
+def hidden_id(phone: str) -> str:
+    """A stable stand-in for the hidden (@lid) id WhatsApp gives a number."""
+    return str(int(hashlib.sha256(phone.encode()).hexdigest()[:12], 16) % 10**15).zfill(15)
+
+
+def incoming_from_contact(row: SandboxIncoming) -> dict[str, Any]:
+    """The `incoming` event data neonize's host would report for this message (the same fields
+    worker/sessionhost/messages.py builds from WhatsApp's protobufs, raw copy included), sent
+    when the contact sent it, however much later the account receives it."""
+    message, sent_at = row.message, row.created_at
+    kind, phone, group = message["kind"], message["from"], message.get("group", "")
+    sender = f"{hidden_id(phone)}@lid" if message.get("lid") else f"{phone}@s.whatsapp.net"
+    chat = group or sender
+    data: dict[str, Any] = {
+        "message_id": row.wa_message_id,
+        "chat": chat,
+        "sender": sender,
+        "sender_phone": phone,
+        "from_me": False,
+        "is_group": bool(group),
+        "push_name": message.get("push_name", ""),
+        "kind": kind,
+        "text": message.get("text", ""),
+        "at": sent_at.isoformat(),
+    }
+    if message.get("quoted_message_id"):
+        data["quoted_message_id"] = message["quoted_message_id"]
+    if message.get("target_message_id"):
+        data["target_id"] = message["target_message_id"]
+    if kind in sandbox_phone.MEDIA_KINDS:
+        data["media"] = {
+            "mimetype": message["mimetype"],
+            "size": message["size"],
+            "filename": message.get("filename", ""),
+            "sha256": message["sha256"],
+            "download": {"media_type": kind, "source": "sandbox"},
+        }
+    details = _details(message)
+    if details:
+        data["details"] = details
+    key: dict[str, Any] = {"remoteJid": chat, "fromMe": False, "id": row.wa_message_id}
+    if group:
+        key["participant"] = sender
+    data["raw"] = {
+        "key": key,
+        "message": _proto_shaped(message, chat, sent_at),
+        "messageTimestamp": int(sent_at.timestamp()),
+        "pushName": message.get("push_name", ""),
+    }
+    return data
+
+
+def _details(message: dict[str, Any]) -> dict[str, Any]:
+    kind = message["kind"]
+    if kind == "location":
+        location = {"latitude": message["latitude"], "longitude": message["longitude"], "live": False}
+        return {
+            "location": {**location, "name": message.get("name", ""), "address": message.get("address", "")}
+        }
+    if kind == "contact":
+        return {"contacts": message["contacts"]}
+    if kind == "poll":
+        poll = {"question": message["question"], "options": message["options"]}
+        return {"poll": {**poll, "selectable_count": message["selectable_count"]}}
+    return {}
+
+
+_MEDIA_FIELDS = {
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+}
+
+
+def _proto_shaped(message: dict[str, Any], chat: str, now: datetime) -> dict[str, Any]:
+    """The message as google.protobuf's MessageToDict renders WhatsApp's protobuf (int64 as
+    strings, bytes as base64, enums by name): what the neonize host's raw copy holds."""
+    kind, text = message["kind"], message.get("text", "")
+    context = {"stanzaID": message["quoted_message_id"]} if message.get("quoted_message_id") else None
+    millis = str(int(now.timestamp() * 1000))
+    target = {"remoteJID": chat, "fromMe": False, "ID": message.get("target_message_id", "")}
+    if kind == "text":
+        if context is None:
+            return {"conversation": text}
+        return {"extendedTextMessage": {"text": text, "contextInfo": context}}
+    if kind in _MEDIA_FIELDS:
+        part: dict[str, Any] = {
+            "mimetype": message["mimetype"],
+            "fileLength": str(message["size"]),
+            "fileSHA256": base64.b64encode(bytes.fromhex(message["sha256"])).decode("ascii"),
+        }
+        if text:
+            part["caption"] = text
+        if kind == "document":
+            part.update(fileName=message.get("filename", ""), title=message.get("filename", ""))
+        if context is not None:
+            part["contextInfo"] = context
+        return {_MEDIA_FIELDS[kind]: part}
+    if kind == "location":
+        return {
+            "locationMessage": {
+                "degreesLatitude": message["latitude"],
+                "degreesLongitude": message["longitude"],
+                "name": message.get("name", ""),
+                "address": message.get("address", ""),
+            }
+        }
+    if kind == "contact":
+        [contact] = message["contacts"]
+        return {"contactMessage": {"displayName": contact["display_name"], "vcard": contact["vcard"]}}
+    if kind == "poll":
+        return {
+            "pollCreationMessageV3": {
+                "name": message["question"],
+                "options": [{"optionName": option} for option in message["options"]],
+                "selectableOptionsCount": message["selectable_count"],
+            }
+        }
+    if kind == "reaction":
+        return {"reactionMessage": {"key": target, "text": text, "senderTimestampMS": millis}}
+    if kind == "edit":
+        edited = {"conversation": text}
+        return {
+            "protocolMessage": {
+                "key": target,
+                "type": "MESSAGE_EDIT",
+                "editedMessage": edited,
+                "timestampMS": millis,
+            }
+        }
+    return {"protocolMessage": {"key": target, "type": "REVOKE"}}

@@ -228,3 +228,13 @@ def test_a_query_deadline_must_be_a_unix_time() -> None:
     with pytest.raises(p.ProtocolError) as refused:
         p.command(p.QUERY, session="S", ref="?1", op="profile", deadline="soon")
     assert refused.value.field == "deadline"
+
+
+def test_an_event_may_carry_a_field_named_kind():
+    # An incoming message and a receipt say what kind of message or receipt they are.
+    assert p.event(p.INCOMING, "S1", kind="text", session_note="x") == {
+        "event": "incoming",
+        "session": "S1",
+        "kind": "text",
+        "session_note": "x",
+    }

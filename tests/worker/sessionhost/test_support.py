@@ -12,6 +12,7 @@ import ctypes
 import importlib
 import importlib.util
 import logging
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -89,10 +90,11 @@ def test_a_text_message_becomes_incoming_with_seconds():
     )
     kind, fields = translate("Message", ev)
     assert kind == p.INCOMING
-    assert fields == {
+    assert {k: v for k, v in fields.items() if k != "raw"} == {
         "message_id": "ABC123",
         "chat": "628222@s.whatsapp.net",
         "sender": "628222@s.whatsapp.net",
+        "sender_phone": "628222",
         "from_me": False,
         "is_group": False,
         "push_name": "Budi",
@@ -238,7 +240,7 @@ class FakeOutput:
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
 
-    def emit(self, kind: str, session: str | None = None, **data: Any) -> None:
+    def emit(self, kind: str, session: str | None = None, /, **data: Any) -> None:
         self.lines.append(p.event(kind, session, **data))
 
 
@@ -340,3 +342,50 @@ def test_each_rotating_qr_code_is_reported_as_it_arrives():
     asyncio.run(go())
     assert [line["code"] for line in out.lines] == ["2@first,abc", "2@second,def"]
     assert session.showing_qr
+
+
+def test_the_host_writes_an_incoming_message_with_its_kind_as_one_line():
+    # Regression: `kind` of the message collided with the event's own `kind` parameter, so the
+    # host logged a TypeError instead of reporting any received message.
+    read_fd, write_fd = os.pipe()
+    try:
+        hs.Output(write_fd).emit(p.INCOMING, "S1", message_id="M1", kind="text", text="halo")
+        line = os.read(read_fd, 4096)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert p.HostEvent.parse(line) == p.HostEvent(
+        "incoming", "S1", {"message_id": "M1", "kind": "text", "text": "halo"}
+    )
+
+
+def test_the_relay_reports_a_received_message_as_incoming():
+    ev = pb.Message(
+        Info=pb.MessageInfo(ID="M1", MessageSource=pb.MessageSource(Chat=FRIEND, Sender=FRIEND)),
+        Message=e2e.Message(conversation="halo"),
+    )
+    _, lines = relay_run(("Message", ev))
+    assert [(line["event"], line["kind"], line["text"]) for line in lines] == [("incoming", "text", "halo")]
+
+
+def test_a_hidden_sender_without_a_number_is_looked_up_in_the_session_store():
+    hidden = pb.JID(User="190000111222333", Server="lid")
+    ev = pb.Message(
+        Info=pb.MessageInfo(ID="M1", MessageSource=pb.MessageSource(Chat=hidden, Sender=hidden)),
+        Message=e2e.Message(conversation="halo"),
+    )
+    asked: list[str] = []
+
+    async def phone_of_lid(_s: hs.Session, lid: Any) -> str:
+        asked.append(hs.jid_str(lid))
+        return "628222"
+
+    out = FakeOutput()
+
+    async def go() -> None:
+        relay = hs.Relay(out, asyncio.get_running_loop(), _me, text_of, phone_of_lid)
+        await relay.on_event("Message", hs.Session("S1", "/tmp/s"), None, ev)
+
+    asyncio.run(go())
+    assert asked == ["190000111222333@lid"]
+    assert out.lines[0]["sender_phone"] == "628222"

@@ -8,10 +8,12 @@ generous because a busy machine can make a host's start take seconds.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -232,7 +234,19 @@ SCRIPT = {
         ev("paired", **ANA),
         ev("connected", **ANA),
         ev("receipt", message_ids=["3EB0AA"], kind="read", at=1767268801),
-        ev("incoming", message_id="M1", chat="6289@s.whatsapp.net", text="hi", kind="text", at=1767268802),
+        ev(
+            "incoming",
+            message_id="M1",
+            chat="6289@s.whatsapp.net",
+            sender="19000@lid",
+            sender_phone="6289",
+            text="foto",
+            kind="image",
+            quoted_message_id="Q1",
+            media={"mimetype": "image/jpeg", "size": 3, "download": {"direct_path": "/v/x"}},
+            raw={"key": {"id": "M1"}},
+            at=1767268802,
+        ),
         reply("pong", connected=True, logged_in=True, busy=False),
     ],
     "logout": [reply("logged_out", reason="requested")],
@@ -253,7 +267,11 @@ def test_host_events_become_the_transport_events_the_worker_expects(tmp_path):
     receipt = wait_for(session, base.RECEIPT).data
     assert receipt["message_ids"] == ["3EB0AA"]
     assert receipt["at"] == "2026-01-01T12:00:01+00:00"
-    assert wait_for(session, base.INCOMING).data["text"] == "hi"
+    incoming = wait_for(session, base.INCOMING).data
+    assert (incoming["kind"], incoming["text"], incoming["sender_phone"]) == ("image", "foto", "6289")
+    assert incoming["media"]["download"] == {"direct_path": "/v/x"}
+    assert (incoming["quoted_message_id"], incoming["raw"]) == ("Q1", {"key": {"id": "M1"}})
+    assert incoming["at"] == "2026-01-01T12:00:02+00:00"
     assert wait_for(session, base.PONG).data["connected"] is True
     session.send(OutgoingMessage(ref="msg-1", to="628123456789", kind="text", text="halo"), NOW)
     assert wait_for(session, base.SEND_RESULT).data == {"ref": "msg-1", "ok": True, "message_id": "3EB0AA"}
@@ -345,3 +363,69 @@ def test_a_question_without_a_host_is_answered_unavailable_at_once(tmp_path):
     (answer,) = session.poll(NOW)
     assert answer.kind == base.QUERY_RESULT
     assert (answer.data["ref"], answer.data["code"]) == ("?1", "unavailable")
+
+
+def download_session(tmp_path: Path, *steps: dict[str, Any]) -> NeonizeSession:
+    script = {"connect": [reply("connected", **ANA)], "query": list(steps)}
+    session = open_session(tmp_path, script=script)
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    return session
+
+
+def ask_download(session: NeonizeSession, max_bytes: int = 1024) -> dict[str, Any]:
+    args = {"download": {"media_type": "image", "direct_path": "/v/x"}, "max_bytes": max_bytes}
+    session.query("download_media", args, ref="?9", deadline=None, now=NOW)
+    return wait_for(session, base.QUERY_RESULT).data
+
+
+def test_downloaded_media_reaches_the_worker_read_back_from_the_hosts_file(tmp_path):
+    session = download_session(
+        tmp_path, {"write_path": "JPEG!"}, reply("query_result", ok=True, data={"size": 5, "sha256": "ab"})
+    )
+    answer = ask_download(session)
+    session.close()
+    assert answer == {
+        "ref": "?9",
+        "ok": True,
+        "data": {"size": 5, "sha256": "ab", "base64": base64.b64encode(b"JPEG!").decode()},
+    }
+
+
+def test_the_media_file_is_gone_once_answered_whether_or_not_it_worked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None  # looked up again from TMPDIR
+    try:
+        session = download_session(
+            tmp_path,
+            {"write_path": "JPEG!"},
+            reply("query_result", ok=False, error="download failed with status code 410", code="gone"),
+        )
+        answer = ask_download(session)
+        session.close()
+    finally:
+        tempfile.tempdir = None
+    assert answer["code"] == "gone"
+    assert [name for name in os.listdir(tmp_path) if name.startswith("waziper-media-")] == []
+
+
+def test_a_file_larger_than_allowed_is_refused_by_the_worker_too(tmp_path):
+    session = download_session(
+        tmp_path, {"write_path": "x" * 50}, reply("query_result", ok=True, data={"size": 1, "sha256": ""})
+    )
+    answer = ask_download(session, max_bytes=10)
+    session.close()
+    assert (answer["ok"], answer["code"]) == (False, "too_large")
+
+
+def test_a_download_a_dying_host_never_answers_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None
+    try:
+        session = download_session(tmp_path)  # the host says nothing to the question
+        session.query("download_media", {"max_bytes": 10}, ref="?9", deadline=None, now=NOW)
+        assert len(session.downloads) == 1
+        session.close()
+    finally:
+        tempfile.tempdir = None
+    assert [name for name in os.listdir(tmp_path) if name.startswith("waziper-media-")] == []
