@@ -1,0 +1,200 @@
+"""Placing sessions on hosts, several per host, with scripted stand-in hosts
+(tests/support/fake_host.py): where a session goes, what a host's death costs, when a host
+retires and exits. The real hosts' side is in test_neonize.py and the integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from worker.transports import base
+from worker.transports.base import SessionSpec, TransportEvent
+from worker.transports.host_pool import Launcher
+from worker.transports.host_process import REAPER
+from worker.transports.neonize import NeonizeSession, NeonizeTransport
+
+pytestmark = pytest.mark.slow
+FAKE_HOST = Path(__file__).resolve().parents[2] / "support" / "fake_host.py"
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+FAILED = {
+    "event": "connect_failed",
+    "session": "$session",
+    "ref": "$ref",
+    "error": "refused",
+    "retryable": True,
+}
+LEFT = {"event": "disconnected", "session": "$session", "ref": "$ref", "reason": "requested"}
+STILL_DIALING = {"event": "error", "session": "$session", "ref": "$ref", "error": "the session is dialing"}
+CONNECTED = {"event": "connected", "session": "$session", "ref": "$ref", "jid": "628123:4@s.whatsapp.net"}
+
+
+def transport(script: dict[str, Any], per_host: int = 3, recycle_after: int = 50) -> NeonizeTransport:
+    argv = [sys.executable, str(FAKE_HOST), json.dumps(script)]
+    return NeonizeTransport(
+        host_argv=argv,
+        sessions_per_host=per_host,
+        recycle_after=recycle_after,
+        launcher=Launcher(fork_server=False),
+    )
+
+
+def sessions(t: NeonizeTransport, *names: str) -> list[NeonizeSession]:
+    opened = [t.open_session(SessionSpec(i, name, "", f"/tmp/unused/{name}")) for i, name in enumerate(names)]
+    for session in opened:
+        session.connect(NOW)
+    return opened
+
+
+def events_until(t: NeonizeTransport, done: Any, timeout: float = 15.0) -> dict[str, list[TransportEvent]]:
+    """Poll like the worker does until `done(seen)`: every session's events, by instance id."""
+    seen: dict[str, list[TransportEvent]] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        t.poll([], NOW)
+        for host in list(t.pool.hosts):
+            for session in list(host.sessions.values()):
+                seen.setdefault(session.spec.instance_id, []).extend(session.poll(NOW))
+        for session in list(_known.values()):
+            seen.setdefault(session.spec.instance_id, []).extend(session.poll(NOW))
+        if done(seen):
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s: {seen}")
+        time.sleep(0.01)
+
+
+_known: dict[str, NeonizeSession] = {}
+
+
+def track(*opened: NeonizeSession) -> list[NeonizeSession]:
+    _known.clear()
+    _known.update((s.spec.instance_id, s) for s in opened)
+    return list(opened)
+
+
+def kinds(seen: dict[str, list[TransportEvent]], name: str) -> list[str]:
+    return [e.kind for e in seen.get(name, [])]
+
+
+def ready(*opened: NeonizeSession) -> Any:
+    return lambda seen: all(s.ready and s.pid for s in opened)
+
+
+def connected(*names: str) -> Any:
+    return lambda seen: all(base.CONNECTED in kinds(seen, name) for name in names)
+
+
+def test_sessions_fill_a_host_before_another_is_started():
+    t = transport({})
+    opened = track(*sessions(t, "A", "B", "C", "D"))
+    events_until(t, ready(*opened))
+    assert len({s.pid for s in opened[:3]}) == 1
+    assert opened[3].pid != opened[0].pid
+    assert [len(h.sessions) for h in t.pool.hosts] == [3, 1]
+    t.close()
+
+
+def test_an_instance_never_returns_to_a_host_that_carried_it():
+    t = transport({"connect": [CONNECTED], "disconnect": [LEFT]})
+    a, b = track(*sessions(t, "A", "B"))
+    events_until(t, connected("A", "B"))
+    first = a.pid
+    a.close()
+    events_until(t, lambda seen: t.pool.hosts[0].room == 2)  # the host confirmed A left
+    a.connect(NOW)  # room for it there, but it was there before: a late event could mislead it
+    c = t.open_session(SessionSpec(9, "C", "", "/tmp/unused/C"))
+    c.connect(NOW)
+    track(a, b, c)
+    events_until(t, ready(a, b, c))
+    assert a.pid != first and b.pid == first and c.pid == first
+    assert not t.pool.hosts[0].retiring
+    t.close()
+
+
+def test_a_hosts_death_costs_its_sessions_only_each_told_its_hosts_last_words():
+    t = transport({"connect": [{"stderr": "fatal error: concurrent map writes\n"}]})
+    opened = track(*sessions(t, "A", "B", "C", "D"))
+    events_until(t, ready(*opened))
+    doomed = opened[0].pid
+    os.kill(doomed, signal.SIGKILL)
+    seen = events_until(t, lambda seen: all(base.SESSION_CRASHED in kinds(seen, n) for n in "ABC"))
+    for name in "ABC":
+        [crash] = [e for e in seen[name] if e.kind == base.SESSION_CRASHED]
+        assert crash.data["error"].startswith(f"session host (pid {doomed}) killed by SIGKILL")
+        assert "fatal error: concurrent map writes" in crash.data["error"]
+        assert crash.data["exit_code"] == -signal.SIGKILL
+    assert kinds(seen, "D") == []
+    assert opened[3].host is not None and opened[3].pid != doomed
+    t.close()
+
+
+def test_each_session_gets_only_its_own_events():
+    qr = {"event": "qr", "session": "$session", "code": "2@code"}
+    t = transport({"start": [{"event": "ready"}], "connect": [qr]})
+    a, b = track(*sessions(t, "A", "B"))
+    seen = events_until(t, lambda seen: base.QR in kinds(seen, "A") and base.QR in kinds(seen, "B"))
+    assert a.pid == b.pid
+    assert (kinds(seen, "A"), kinds(seen, "B")) == ([base.QR], [base.QR])
+    t.close()
+
+
+def test_a_session_let_go_mid_dial_retires_its_host_which_exits_when_its_last_session_leaves():
+    t = transport({"disconnect": [STILL_DIALING]})
+    a, b = track(*sessions(t, "A", "B"))
+    events_until(t, ready(a, b))
+    host = a.host
+    assert host is not None
+    a.close()  # nothing came back from its dial yet: neonize cannot cancel it
+    assert host.retiring
+    c = track(a, b, *sessions(t, "C"))[2]
+    events_until(t, ready(c))
+    assert c.pid != b.pid  # a retiring host takes no new session
+    events_until(t, lambda seen: host.abandoned == 1)  # the host said: still dialing
+    assert host in t.pool.hosts
+    b.close()
+    assert host not in t.pool.hosts
+    assert REAPER.wait_idle(10) and host.process.exit_code() is not None
+    t.close()
+
+
+def test_a_host_retires_after_its_quota_of_failed_dials():
+    t = transport({"connect": [FAILED], "disconnect": [LEFT]}, per_host=2, recycle_after=3)
+    a, b = track(*sessions(t, "A", "B"))
+    events_until(
+        t, lambda seen: base.CONNECT_FAILED in kinds(seen, "A") and base.CONNECT_FAILED in kinds(seen, "B")
+    )
+    host = a.host
+    assert host is not None and not host.retiring
+    a.close()
+    events_until(t, lambda seen: host.room == 1)  # the host confirmed A left
+    c = track(a, b, *sessions(t, "C"))[2]
+    events_until(t, lambda seen: base.CONNECT_FAILED in kinds(seen, "C"))
+    assert c.pid == b.pid and host.retiring == "recycled after 3 failed dials"
+    b.close()
+    c.close()
+    assert host not in t.pool.hosts
+    t.close()
+
+
+def test_an_empty_host_waits_for_the_next_session_then_exits():
+    t = transport({"connect": [CONNECTED], "disconnect": [LEFT]})
+    t.pool.IDLE_S = 0.3
+    (a,) = track(*sessions(t, "A"))
+    events_until(t, connected("A"))
+    host = a.host
+    a.close()
+    b = track(*sessions(t, "B"))[0]
+    events_until(t, connected("B"))
+    assert b.host is host  # reused while it waited
+    b.close()
+    events_until(t, lambda seen: not t.pool.hosts, timeout=5)
+    assert REAPER.wait_idle(10) and host is not None and host.process.proc.returncode == 0
+    t.close()
