@@ -242,7 +242,7 @@ def test_a_hung_dial_given_up_costs_no_other_session_of_its_host(
         assert [f.kind for f in failures(newcomer)] == ["connect_failed"]
         assert all(failures(other) == [] for other in others)
         [pooled] = [h for h in pool_of(worker).hosts if h.process.pid == host]
-        assert pooled.retiring and CRASHER not in pooled.seen
+        assert pooled.retiring and pooled.abandoned == {first.instance_id}
 
 
 @pytest.mark.timeout(400)

@@ -3,9 +3,9 @@ forked from the fork server (or spawned when there is none), recycled and retire
 
 The rules (docs/architecture.md, "Processes"):
 
-* **Placement.** A session goes to the fullest host that has room, is not retiring and has never
-  carried this instance, so a late event of an earlier attempt can never reach the new one;
-  otherwise to a new host.
+* **Placement.** A session goes to the fullest host that has room and is not retiring, but not
+  to a host still letting an earlier attempt of the same instance go (its late events would
+  reach the new one); otherwise to a new host.
 * **Leaving.** A session that ends sends `disconnect`; its slot is free once the host confirms.
   A session let go while it dials stays inside the host, because neonize cannot cancel a dial
   (the host stops it once the dial returns), and the host retires.
@@ -115,9 +115,8 @@ class PooledHost:
         self.process = process
         self.capacity = capacity
         self.sessions: dict[str, NeonizeSession] = {}
-        self.seen: set[str] = set()  # every instance it ever carried
         self.leaving: dict[str, str] = {}  # ref of a disconnect we sent -> the session's id
-        self.abandoned = 0  # dials it could not cancel, still inside it
+        self.abandoned: set[str] = set()  # sessions whose dial it could not cancel, still inside it
         self.failed_dials = 0
         self.retiring = ""  # why it takes no new sessions
         self.ready: dict[str, Any] = {}
@@ -125,7 +124,12 @@ class PooledHost:
 
     @property
     def room(self) -> int:
-        return self.capacity - len(self.sessions) - len(self.leaving) - self.abandoned
+        return self.capacity - len(self.sessions) - len(self.leaving) - len(self.abandoned)
+
+    def may_carry(self, sid: str) -> bool:
+        if self.retiring or self.room <= 0:
+            return False
+        return sid not in self.abandoned and sid not in self.leaving.values()
 
     def __repr__(self) -> str:
         return f"<host {self.process.pid}: {sorted(self.sessions)} {self.retiring or ''}>"
@@ -159,12 +163,11 @@ class HostPool:
     def place(self, session: NeonizeSession) -> PooledHost:
         """The host `session` runs on from now on. OSError if a new host cannot be started."""
         sid = session.spec.instance_id
-        fits = [h for h in self.hosts if not h.retiring and h.room > 0 and sid not in h.seen]
-        host = max(fits, key=lambda h: len(h.sessions) + len(h.leaving) + h.abandoned, default=None)
+        fits = [h for h in self.hosts if h.may_carry(sid)]
+        host = max(fits, key=lambda h: h.capacity - h.room, default=None)
         if host is None:
             host = self._start()
         host.sessions[sid] = session
-        host.seen.add(sid)
         host.empty_since = None
         return host
 
@@ -236,9 +239,9 @@ class HostPool:
             return
         ref = ev.ref
         if isinstance(ref, str) and ref in host.leaving and ev.kind in (p.DISCONNECTED, p.ERROR):
-            del host.leaving[ref]
+            sid = host.leaving.pop(ref)
             if ev.kind == p.ERROR:  # still dialing: it stays inside until the dial returns
-                host.abandoned += 1
+                host.abandoned.add(sid)
                 self._retire(host, "it carries a dial neonize cannot cancel")
             self._settle(host)
             return
