@@ -169,7 +169,7 @@ class NeonizeSession(base.Session):
         """The host this session ran on died (or was killed for a protocol error)."""
         if self.host is not host:
             return
-        log.warning("instance %s: %s", self.spec.instance_id, error)
+        log.warning("instance %s: its session host (pid %s) is gone", self.spec.instance_id, host.process.pid)
         self.host = None
         self.pending.clear()
         self.showing_qr = self.dialing = False
@@ -328,8 +328,10 @@ class NeonizeTransport(base.Transport):
         self.pool.pump(now, force=True)
 
     def close(self) -> None:
-        """Worker shutdown: every host is let go (stdin EOF), then waited for (bounded), so none
-        outlives the worker."""
+        """Worker shutdown: every host is let go (stdin EOF) and waited for (bounded), then the
+        fork server, so none outlives the worker."""
         self.pool.close()
-        if not REAPER.wait_idle(SHUTDOWN_WAIT_S):
+        reaped = REAPER.wait_idle(SHUTDOWN_WAIT_S)  # the fork server reports its hosts' exits
+        self.pool.launcher.close()
+        if not (reaped and REAPER.wait_idle(SHUTDOWN_WAIT_S)):
             log.warning("%d session host(s) still exiting at shutdown", REAPER.pending)
