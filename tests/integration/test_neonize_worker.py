@@ -121,7 +121,8 @@ def test_a_refusing_proxy_trips_the_breaker_at_the_default_threshold_with_neoniz
     assert [f.kind for f in recorded] == ["connect_failed"] * settings.WAZIPER_BREAKER_THRESHOLD
     assert all(DIAL_ERROR in f.detail and "connection refused" in f.detail for f in recorded)
     refused.refresh_from_db()
-    assert refused.status == "breaker_open" and session_of(worker, refused) is None
+    assert refused.status == "breaker_open"
+    assert session_of(worker, refused) is None
 
 
 def test_a_hanging_proxy_is_cut_off_by_the_connect_timeout_until_the_breaker_trips(
@@ -137,7 +138,8 @@ def test_a_hanging_proxy_is_cut_off_by_the_connect_timeout_until_the_breaker_tri
     assert [f.kind for f in failures(hung)] == ["connect_timeout"] * 4
     assert failures(hung)[-1].detail == "no answer within 2.5s; connection cancelled"
     hung.refresh_from_db()
-    assert hung.status == "breaker_open" and session_of(worker, hung) is None
+    assert hung.status == "breaker_open"
+    assert session_of(worker, hung) is None
 
 
 def test_a_corrupt_store_forces_the_breaker_open_after_one_attempt_without_a_crash_loop(
@@ -156,7 +158,8 @@ def test_a_corrupt_store_forces_the_breaker_open_after_one_attempt_without_a_cra
         worker.run_once(CLOCK.now())
         time.sleep(0.01)
     [failure] = failures(instance)
-    assert failure.kind == "connect_failed" and "re-link required" in failure.detail
+    assert failure.kind == "connect_failed"
+    assert "re-link required" in failure.detail
     instance.refresh_from_db()
     assert instance.status == "breaker_open"
 
@@ -242,7 +245,8 @@ def test_a_hung_dial_given_up_costs_no_other_session_of_its_host(
         assert [f.kind for f in failures(newcomer)] == ["connect_failed"]
         assert all(failures(other) == [] for other in others)
         [pooled] = [h for h in pool_of(worker).hosts if h.process.pid == host]
-        assert pooled.retiring and pooled.abandoned == {first.instance_id}
+        assert pooled.retiring
+        assert pooled.abandoned == {first.instance_id}
 
 
 @pytest.mark.timeout(400)
@@ -283,4 +287,5 @@ def test_twenty_instances_failing_at_once_leave_the_workers_fds_threads_and_rss_
         f"fds, threads, RSS KB: {counts[0]} -> {counts[1]}"
     )
     assert after[0] == before[0]
-    assert after[1] == before[1] and after[2] <= before[2] * 1.05
+    assert after[1] == before[1]
+    assert after[2] <= before[2] * 1.05

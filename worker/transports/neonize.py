@@ -1,12 +1,12 @@
 """The real WhatsApp transport: sessions run in session host child processes, a few per host.
 
 neonize (Go, loaded into Python) crashes its process on concurrent connects, leaks an fd and
-~180 KB per failed dial, and cannot cancel a dial into a silent proxy. So the worker never
-imports it: `NeonizeSession.connect` places the session on a host (`python -m
-worker.sessionhost.main`, forked from the fork server; transports/host_pool.py), and speaks the
-JSON-lines protocol (`worker/sessionhost/protocol.py`) over the host's pipes. A host's crash
-costs the sessions it carries: each sees SESSION_CRASHED with the exit status and the host's
-last words. A session let go mid-dial stays behind in its host, which retires.
+~180 KB per failed dial, and cannot cancel a dial into a silent proxy (docs/architecture.md,
+"Processes"). So the worker never imports it: `NeonizeSession.connect` places the session on a
+host (`worker.sessionhost.main`, forked from the fork server; transports/host_pool.py), and
+speaks the JSON-lines protocol (`worker/sessionhost/protocol.py`) over the host's pipes. A
+host's crash costs the sessions it carries: each sees SESSION_CRASHED with the exit status and
+the host's last words. A session let go mid-dial stays behind in its host, which retires.
 
 Every method returns at once; the host's answers arrive as TransportEvents from `poll`, which
 reads the pipes without blocking (transports/host_process.py). No neonize import here.
@@ -78,7 +78,7 @@ class NeonizeSession(base.Session):
     # -- the worker's side ------------------------------------------------------------------
 
     def connect(self, now: datetime) -> None:
-        self._let_go()  # never on the host of an earlier attempt (host_pool: placement)
+        self._let_go()  # the earlier attempt leaves its host first (host_pool: placement)
         ref = self._ref(p.CONNECT)
         try:
             line = p.command(
@@ -121,6 +121,12 @@ class NeonizeSession(base.Session):
             "media_path": message.media_path or None,
             "filename": message.filename or None,
             "mimetype": message.mimetype or None,
+            "fields": message.fields or None,
+            "target": _message_ref(message.target),
+            "quoted": _message_ref(message.quoted),
+            "mentions": list(message.mentions) or None,
+            "typing_s": message.typing_s or None,
+            "not_after": message.not_after.timestamp() if message.not_after else None,
         }
         try:
             sent = self._command(p.SEND, ref=message.ref, **fields)
@@ -335,3 +341,20 @@ class NeonizeTransport(base.Transport):
         self.pool.launcher.close()
         if not (reaped and REAPER.wait_idle(SHUTDOWN_WAIT_S)):
             log.warning("%d session host(s) still exiting at shutdown", REAPER.pending)
+
+
+def _message_ref(ref: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A target or quoted message as the host's SEND takes it: WhatsApp's id, the chat, whether
+    this account sent it, its sender; a quote also what its bubble shows."""
+    if not ref:
+        return None
+    out = {
+        "id": ref.get("wa_message_id") or "",
+        "chat": ref.get("chat_id") or "",
+        "from_me": bool(ref.get("from_me")),
+        "sender": ref.get("sender") or "",
+    }
+    for key in ("kind", "text", "content"):
+        if ref.get(key):
+            out[key] = ref[key]
+    return out

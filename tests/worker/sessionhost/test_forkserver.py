@@ -91,8 +91,10 @@ def go_loaded(pid: int) -> bool:
 
 def test_it_preloads_without_the_go_runtime_in_one_thread(server):
     ready = server.receive()
-    assert ready["op"] == "ready" and ready["pid"] == server.proc.pid
-    assert ready["imported"] > 50 and "neonize._binder" in ready["held_back"]
+    assert ready["op"] == "ready"
+    assert ready["pid"] == server.proc.pid
+    assert ready["imported"] > 50
+    assert "neonize._binder" in ready["held_back"]
     assert not go_loaded(server.proc.pid)
     assert os.listdir(f"/proc/{server.proc.pid}/task") == [str(server.proc.pid)]
 
@@ -103,7 +105,8 @@ def test_a_forked_host_is_a_session_host_in_its_own_session_with_the_go_runtime(
     try:
         ready = p.HostEvent.parse(host.stdout.readline())
         assert (ready.kind, ready.data["pid"], ready.data["sessions_per_host"]) == ("ready", host.pid, 2)
-        assert os.getsid(host.pid) == host.pid and os.getpgid(host.pid) == host.pid
+        assert os.getsid(host.pid) == host.pid
+        assert os.getpgid(host.pid) == host.pid
         assert go_loaded(host.pid)
         assert not go_loaded(server.proc.pid)
         host.stdin.write(p.command(p.PING, ref="x"))

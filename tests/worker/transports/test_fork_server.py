@@ -49,7 +49,8 @@ def exited(host: HostProcess, timeout: float = 10.0) -> int:
 def test_a_forked_host_answers_and_its_exit_is_reported_with_its_last_words(server, tmp_path):
     host = HostProcess(fork_server=server, host_args=("--sessions-per-host", "2"))
     ready = events(host, p.READY)
-    assert ready.data["pid"] == host.pid and host.forked
+    assert ready.data["pid"] == host.pid
+    assert host.forked
     host.write(p.command(p.CONNECT, "S1", "c1", store=str(tmp_path / "s"), proxy="ftp://127.0.0.1:21"))
     assert "unsupported proxy scheme" in events(host, p.CONNECT_FAILED).data["error"]
     os.kill(host.pid, signal.SIGKILL)
@@ -88,16 +89,20 @@ def test_the_launcher_spawns_while_a_young_fork_server_is_down_then_restarts_it(
     try:
         first = launcher.start(HOST_ARGV, None, ())
         events(first, p.READY)
-        assert first.forked and launcher.server is not None
+        assert first.forked
+        assert launcher.server is not None
         dead = launcher.server.pid
         os.kill(dead, signal.SIGKILL)
         launcher.server.proc.wait(10)
         second = launcher.start(HOST_ARGV, None, ())  # it died young: spawned, restart later
-        assert not second.forked and launcher.server is None
+        assert not second.forked
+        assert launcher.server is None
         time.sleep(launcher.backoff + 0.1)
         third = launcher.start(HOST_ARGV, None, ())
         events(third, p.READY)
-        assert third.forked and launcher.server is not None and launcher.server.pid != dead
+        assert third.forked
+        assert launcher.server is not None
+        assert launcher.server.pid != dead
         assert (launcher.forked, launcher.spawned) == (2, 1)
         for host in (first, second, third):
             host.close()

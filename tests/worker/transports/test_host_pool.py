@@ -36,48 +36,47 @@ STILL_DIALING = {"event": "error", "session": "$session", "ref": "$ref", "error"
 CONNECTED = {"event": "connected", "session": "$session", "ref": "$ref", "jid": "628123:4@s.whatsapp.net"}
 
 
-def transport(script: dict[str, Any], per_host: int = 3, recycle_after: int = 50) -> NeonizeTransport:
-    argv = [sys.executable, str(FAKE_HOST), json.dumps(script)]
-    return NeonizeTransport(
-        host_argv=argv,
-        sessions_per_host=per_host,
-        recycle_after=recycle_after,
-        launcher=Launcher(fork_server=False),
-    )
+class Fleet:
+    """A transport whose hosts are stand-ins running `script`, and the sessions a test opened."""
 
+    def __init__(self, script: dict[str, Any], per_host: int = 3, recycle_after: int = 50) -> None:
+        self.transport = NeonizeTransport(
+            host_argv=[sys.executable, str(FAKE_HOST), json.dumps(script)],
+            sessions_per_host=per_host,
+            recycle_after=recycle_after,
+            launcher=Launcher(fork_server=False),
+        )
+        self.pool = self.transport.pool
+        self.sessions: list[NeonizeSession] = []
 
-def sessions(t: NeonizeTransport, *names: str) -> list[NeonizeSession]:
-    opened = [t.open_session(SessionSpec(i, name, "", f"/tmp/unused/{name}")) for i, name in enumerate(names)]
-    for session in opened:
-        session.connect(NOW)
-    return opened
+    def open(self, *names: str) -> list[NeonizeSession]:
+        """New sessions, connecting, in this order."""
+        opened = []
+        for name in names:
+            session = self.transport.open_session(
+                SessionSpec(len(self.sessions), name, "", f"/tmp/unused/{name}")
+            )
+            self.sessions.append(session)
+            session.connect(NOW)
+            opened.append(session)
+        return opened
 
-
-def events_until(t: NeonizeTransport, done: Any, timeout: float = 15.0) -> dict[str, list[TransportEvent]]:
-    """Poll like the worker does until `done(seen)`: every session's events, by instance id."""
-    seen: dict[str, list[TransportEvent]] = {}
-    deadline = time.monotonic() + timeout
-    while True:
-        t.poll([], NOW)
-        for host in list(t.pool.hosts):
-            for session in list(host.sessions.values()):
+    def until(self, done: Any, timeout: float = 15.0) -> dict[str, list[TransportEvent]]:
+        """Poll as the worker does until `done(seen)`: each session's events since, by instance id."""
+        seen: dict[str, list[TransportEvent]] = {}
+        deadline = time.monotonic() + timeout
+        while True:
+            self.transport.poll([], NOW)
+            for session in self.sessions:
                 seen.setdefault(session.spec.instance_id, []).extend(session.poll(NOW))
-        for session in list(_known.values()):
-            seen.setdefault(session.spec.instance_id, []).extend(session.poll(NOW))
-        if done(seen):
-            return seen
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s: {seen}")
-        time.sleep(0.01)
+            if done(seen):
+                return seen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not reached within {timeout}s: {seen}")
+            time.sleep(0.01)
 
-
-_known: dict[str, NeonizeSession] = {}
-
-
-def track(*opened: NeonizeSession) -> list[NeonizeSession]:
-    _known.clear()
-    _known.update((s.spec.instance_id, s) for s in opened)
-    return list(opened)
+    def close(self) -> None:
+        self.transport.close()
 
 
 def kinds(seen: dict[str, list[TransportEvent]], name: str) -> list[str]:
@@ -93,109 +92,113 @@ def connected(*names: str) -> Any:
 
 
 def test_sessions_fill_a_host_before_another_is_started():
-    t = transport({})
-    opened = track(*sessions(t, "A", "B", "C", "D"))
-    events_until(t, ready(*opened))
+    fleet = Fleet({})
+    opened = fleet.open("A", "B", "C", "D")
+    fleet.until(ready(*opened))
     assert len({s.pid for s in opened[:3]}) == 1
     assert opened[3].pid != opened[0].pid
-    assert [len(h.sessions) for h in t.pool.hosts] == [3, 1]
-    t.close()
+    assert [len(h.sessions) for h in fleet.pool.hosts] == [3, 1]
+    fleet.close()
 
 
 def test_an_instance_returns_to_a_host_only_once_the_host_has_let_its_last_attempt_go():
-    t = transport({"connect": [CONNECTED], "disconnect": [LEFT]})
-    a, b = track(*sessions(t, "A", "B"))
-    events_until(t, connected("A", "B"))
+    fleet = Fleet({"connect": [CONNECTED], "disconnect": [LEFT]})
+    a, b = fleet.open("A", "B")
+    fleet.until(connected("A", "B"))
     first = a.pid
     a.close()
     a.connect(NOW)  # the host has not confirmed yet: a late event of the old A could mislead the new
-    events_until(t, connected("A"))
+    fleet.until(connected("A"))
     assert a.pid != first
     a.close()
-    events_until(t, lambda seen: all(not h.leaving for h in t.pool.hosts))
+    fleet.until(lambda seen: all(not h.leaving for h in fleet.pool.hosts))
     a.connect(NOW)  # confirmed: the fullest host with room takes it again
-    events_until(t, ready(a))
+    fleet.until(ready(a))
     assert a.pid == first == b.pid
-    assert not any(h.retiring for h in t.pool.hosts)
-    t.close()
+    assert not any(h.retiring for h in fleet.pool.hosts)
+    fleet.close()
 
 
 def test_a_hosts_death_costs_its_sessions_only_each_told_its_hosts_last_words():
-    t = transport({"connect": [{"stderr": "fatal error: concurrent map writes\n"}]})
-    opened = track(*sessions(t, "A", "B", "C", "D"))
-    events_until(t, ready(*opened))
+    fleet = Fleet({"connect": [{"stderr": "fatal error: concurrent map writes\n"}]})
+    opened = fleet.open("A", "B", "C", "D")
+    fleet.until(ready(*opened))
     doomed = opened[0].pid
     os.kill(doomed, signal.SIGKILL)
-    seen = events_until(t, lambda seen: all(base.SESSION_CRASHED in kinds(seen, n) for n in "ABC"))
+    seen = fleet.until(lambda seen: all(base.SESSION_CRASHED in kinds(seen, n) for n in "ABC"))
     for name in "ABC":
         [crash] = [e for e in seen[name] if e.kind == base.SESSION_CRASHED]
         assert crash.data["error"].startswith(f"session host (pid {doomed}) killed by SIGKILL")
         assert "fatal error: concurrent map writes" in crash.data["error"]
         assert crash.data["exit_code"] == -signal.SIGKILL
     assert kinds(seen, "D") == []
-    assert opened[3].host is not None and opened[3].pid != doomed
-    t.close()
+    assert opened[3].host is not None
+    assert opened[3].pid != doomed
+    fleet.close()
 
 
 def test_each_session_gets_only_its_own_events():
     qr = {"event": "qr", "session": "$session", "code": "2@code"}
-    t = transport({"start": [{"event": "ready"}], "connect": [qr]})
-    a, b = track(*sessions(t, "A", "B"))
-    seen = events_until(t, lambda seen: base.QR in kinds(seen, "A") and base.QR in kinds(seen, "B"))
+    fleet = Fleet({"start": [{"event": "ready"}], "connect": [qr]})
+    a, b = fleet.open("A", "B")
+    seen = fleet.until(lambda seen: base.QR in kinds(seen, "A") and base.QR in kinds(seen, "B"))
     assert a.pid == b.pid
     assert (kinds(seen, "A"), kinds(seen, "B")) == ([base.QR], [base.QR])
-    t.close()
+    fleet.close()
 
 
 def test_a_session_let_go_mid_dial_retires_its_host_which_exits_when_its_last_session_leaves():
-    t = transport({"disconnect": [STILL_DIALING]})
-    a, b = track(*sessions(t, "A", "B"))
-    events_until(t, ready(a, b))
+    fleet = Fleet({"disconnect": [STILL_DIALING]})
+    a, b = fleet.open("A", "B")
+    fleet.until(ready(a, b))
     host = a.host
     assert host is not None
     a.close()  # nothing came back from its dial yet: neonize cannot cancel it
     assert host.retiring
-    c = track(a, b, *sessions(t, "C"))[2]
-    events_until(t, ready(c))
+    c = fleet.open("C")[0]
+    fleet.until(ready(c))
     assert c.pid != b.pid  # a retiring host takes no new session
-    events_until(t, lambda seen: host.abandoned == {"A"})  # the host said: still dialing
-    assert host in t.pool.hosts
+    fleet.until(lambda seen: host.abandoned == {"A"})  # the host said: still dialing
+    assert host in fleet.pool.hosts
     b.close()
-    assert host not in t.pool.hosts
-    assert REAPER.wait_idle(10) and host.process.exit_code() is not None
-    t.close()
+    assert host not in fleet.pool.hosts
+    assert REAPER.wait_idle(10)
+    assert host.process.exit_code() is not None
+    fleet.close()
 
 
 def test_a_host_retires_after_its_quota_of_failed_dials():
-    t = transport({"connect": [FAILED], "disconnect": [LEFT]}, per_host=2, recycle_after=3)
-    a, b = track(*sessions(t, "A", "B"))
-    events_until(
-        t, lambda seen: base.CONNECT_FAILED in kinds(seen, "A") and base.CONNECT_FAILED in kinds(seen, "B")
-    )
+    fleet = Fleet({"connect": [FAILED], "disconnect": [LEFT]}, per_host=2, recycle_after=3)
+    a, b = fleet.open("A", "B")
+    fleet.until(lambda seen: all(base.CONNECT_FAILED in kinds(seen, n) for n in "AB"))
     host = a.host
-    assert host is not None and not host.retiring
+    assert host is not None
+    assert not host.retiring
     a.close()
-    events_until(t, lambda seen: host.room == 1)  # the host confirmed A left
-    c = track(a, b, *sessions(t, "C"))[2]
-    events_until(t, lambda seen: base.CONNECT_FAILED in kinds(seen, "C"))
-    assert c.pid == b.pid and host.retiring == "recycled after 3 failed dials"
+    fleet.until(lambda seen: host.room == 1)  # the host confirmed A left
+    c = fleet.open("C")[0]
+    fleet.until(lambda seen: base.CONNECT_FAILED in kinds(seen, "C"))
+    assert c.pid == b.pid
+    assert host.retiring == "recycled after 3 failed dials"
     b.close()
     c.close()
-    assert host not in t.pool.hosts
-    t.close()
+    assert host not in fleet.pool.hosts
+    fleet.close()
 
 
 def test_an_empty_host_waits_for_the_next_session_then_exits():
-    t = transport({"connect": [CONNECTED], "disconnect": [LEFT]})
-    t.pool.IDLE_S = 0.3
-    (a,) = track(*sessions(t, "A"))
-    events_until(t, connected("A"))
+    fleet = Fleet({"connect": [CONNECTED], "disconnect": [LEFT]})
+    fleet.pool.IDLE_S = 0.3
+    (a,) = fleet.open("A")
+    fleet.until(connected("A"))
     host = a.host
     a.close()
-    b = track(*sessions(t, "B"))[0]
-    events_until(t, connected("B"))
+    b = fleet.open("B")[0]
+    fleet.until(connected("B"))
     assert b.host is host  # reused while it waited
     b.close()
-    events_until(t, lambda seen: not t.pool.hosts, timeout=5)
-    assert REAPER.wait_idle(10) and host is not None and host.process.proc.returncode == 0
-    t.close()
+    fleet.until(lambda seen: not fleet.pool.hosts, timeout=5)
+    assert REAPER.wait_idle(10)
+    assert host is not None
+    assert host.process.proc.returncode == 0
+    fleet.close()
