@@ -468,6 +468,7 @@ def configure_logging() -> None:
     level = os.environ.get("WAZIPER_HOST_LOG_LEVEL", "INFO").upper()
     fmt = "%(asctime)s host[%(process)d] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+    logging.getLogger().setLevel(level)  # a forked host's environment may differ from its server's
     # The Go side's log level follows the "neonize.utils.log" logger's own level.
     for name in ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow"):
         logging.getLogger(name).setLevel(os.environ.get("WAZIPER_NEONIZE_LOG_LEVEL", "WARNING").upper())

@@ -105,6 +105,26 @@ def test_a_failing_proxy_is_connect_failed_with_neonizes_own_text(tmp_path, mode
     assert event.data["retryable"] is True
 
 
+def test_sessions_of_one_host_failing_through_different_proxies_each_get_their_own_text(tmp_path):
+    transport = NeonizeTransport(sessions_per_host=4)
+    modes = {"refuse": "connection refused", "reset": "reset by peer", "close_after": "EOF"}
+    with FaultProxy("refuse") as refuse, FaultProxy("reset") as reset, FaultProxy("close_after") as eof:
+        proxies = {"refuse": refuse, "reset": reset, "close_after": eof}
+        specs = [
+            SessionSpec(i, mode, proxies[mode].url, str(tmp_path / mode)) for i, mode in enumerate(modes)
+        ]
+        sessions = [transport.open_session(spec) for spec in specs]
+        for session in sessions:
+            session.connect(NOW)
+        errors = {s.spec.instance_id: wait_for(s, base.CONNECT_FAILED).data["error"] for s in sessions}
+        assert len({s.pid for s in sessions}) == 1  # one host carried all three
+        for session in sessions:
+            session.close()
+    for mode, text in modes.items():
+        assert text in errors[mode]
+        assert f"127.0.0.1:{proxies[mode].port}" in errors[mode]
+
+
 def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_once(tmp_path):
     with FaultProxy("hang") as proxy:
         session = open_session(tmp_path, proxy.url)
