@@ -92,13 +92,12 @@ class ForkedChild:
 
 
 def _exists(pid: int) -> bool:
+    """Still running? A zombie is not: it waits for a new parent (init) to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ForkServer:

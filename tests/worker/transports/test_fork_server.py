@@ -65,6 +65,7 @@ def test_hosts_outlive_their_fork_server_and_end_with_an_unknown_status(server):
     host = HostProcess(fork_server=server)
     events(host, p.READY)
     os.kill(server.pid, signal.SIGKILL)
+    server.proc.wait(10)
     host.write(p.command(p.PING, ref="after"))
     assert events(host, p.PONG).ref == "after"  # it answers to its pipes, not to the server
     server.pump()
