@@ -188,7 +188,10 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         d.name: env_seconds(environ, d.name, d.default, allow_zero=d.allow_zero) for d in _DURATIONS
     }
     out["WAZIPER_BREAKER_THRESHOLD"] = env_int(environ, "WAZIPER_BREAKER_THRESHOLD", 15, minimum=1)
-    out["WAZIPER_SESSIONS_PER_HOST"] = env_int(environ, "WAZIPER_SESSIONS_PER_HOST", 1, minimum=1)
+    # Sessions per session-host process: memory per session against what one crash costs
+    # (docs/performance.md, "Session hosts"). A host retires after this many failed dials.
+    out["WAZIPER_SESSIONS_PER_HOST"] = env_int(environ, "WAZIPER_SESSIONS_PER_HOST", 10, minimum=1)
+    out["WAZIPER_HOST_RECYCLE_AFTER"] = env_int(environ, "WAZIPER_HOST_RECYCLE_AFTER", 50, minimum=1)
     out["WAZIPER_EVENT_POLL_MS"] = env_int(environ, "WAZIPER_EVENT_POLL_MS", 100, minimum=10)
     out["WAZIPER_WORKER_CAPACITY"] = env_int(environ, "WAZIPER_WORKER_CAPACITY", 1000, minimum=1)
     out["WAZIPER_SEND_MAX_ATTEMPTS"] = env_int(environ, "WAZIPER_SEND_MAX_ATTEMPTS", 5, minimum=1)

@@ -248,8 +248,9 @@ class Worker:
         for lifecycle in self.leased.values():
             if lifecycle.session is not None:
                 by_transport.setdefault(lifecycle.transport, []).append(lifecycle.session)
-        for name, sessions in by_transport.items():
-            self.transports[name].poll(sessions, now)
+        for name, transport in self.transports.items():
+            # Sessions or not: a transport may look after processes of its own (idle hosts).
+            transport.poll(by_transport.get(name, []), now)
         found = False
         for lifecycle in list(self.leased.values()):
             session = lifecycle.session

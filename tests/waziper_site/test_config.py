@@ -65,6 +65,9 @@ def test_booleans_accept_common_spellings() -> None:
         ({"WAZIPER_THROTTLE_RATE": "lots"}, "WAZIPER_THROTTLE_RATE"),
         ({"WAZIPER_EVENT_POLL_MS": "1"}, "WAZIPER_EVENT_POLL_MS"),
         ({"WAZIPER_WORKER_STALL_S": "0"}, "WAZIPER_WORKER_STALL_S"),
+        ({"WAZIPER_SESSIONS_PER_HOST": "0"}, "WAZIPER_SESSIONS_PER_HOST"),
+        ({"WAZIPER_HOST_RECYCLE_AFTER": "0"}, "WAZIPER_HOST_RECYCLE_AFTER"),
+        ({"WAZIPER_HOST_RECYCLE_AFTER": "many"}, "WAZIPER_HOST_RECYCLE_AFTER"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
@@ -183,3 +186,10 @@ def test_inbox_settings_default_to_thirty_days_sixteen_mebibytes_and_thirty_seco
 def test_bad_inbox_settings_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_waziper_settings(env)
+
+
+def test_session_hosts_default_to_ten_sessions_and_a_recycle_after_fifty_failed_dials() -> None:
+    cfg = load_waziper_settings({})
+    assert (cfg["WAZIPER_SESSIONS_PER_HOST"], cfg["WAZIPER_HOST_RECYCLE_AFTER"]) == (10, 50)
+    cfg = load_waziper_settings({"WAZIPER_SESSIONS_PER_HOST": "1", "WAZIPER_HOST_RECYCLE_AFTER": "5"})
+    assert (cfg["WAZIPER_SESSIONS_PER_HOST"], cfg["WAZIPER_HOST_RECYCLE_AFTER"]) == (1, 5)

@@ -1,12 +1,14 @@
-"""The session host: the one process that loads neonize, for one WhatsApp session (or a few).
+"""The session host: the one process that loads neonize, for a few WhatsApp sessions.
 
     python -m worker.sessionhost.main [--sessions-per-host N] [--stop-timeout S]
 
 Commands arrive on stdin and events leave on stdout as JSON lines (``protocol.py``); logs go
 to stderr. neonize's Go core crashes its process on concurrent connects, leaks on every failed
 dial and cannot cancel a dial into a silent proxy, so it lives here, behind a pipe, where the
-worker can kill it. Every call into neonize is serialized by one lock. Exits 0 on stdin EOF.
-No Django here: the host must start in about half a second.
+worker can kill it. Every call into neonize is serialized by one lock, and no call that can
+block forever holds it (see docs/architecture.md, "Processes"). Exits 0 on stdin EOF.
+No Django here. The worker usually forks hosts from a fork server (forkserver.py) that has
+imported everything but neonize's Go half; started on its own, a host imports it all.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from worker.sessionhost import builders, queries
+from worker.sessionhost import builders, preload, queries
 from worker.sessionhost import protocol as p
 from worker.sessionhost.support import (
     NEONIZE_EVENTS,
@@ -40,14 +42,29 @@ from worker.sessionhost.support import (
 log = logging.getLogger("waziper.host")
 
 # neonize's Go side writes its global client maps at the start of a connect, before it dials.
-# A connect keeps the lock until it shows progress (QR, event, failure) or for this long, ample
-# for those writes even on a slow disk; a silent proxy must not stall the other sessions forever.
+# A connect keeps the lock until Go opens its first socket (the dial has begun, so the writes
+# are done: typically tens of ms), until it shows progress (QR, event, failure), or for at
+# most this long, ample for those writes even on a slow disk. A proxy that never answers must
+# not stall the other sessions of the host.
 CONNECT_HOLD_S = 5.0
+DIAL_POLL_S = 0.01  # how often a connect holding the lock looks for its socket
 CALL_TIMEOUT_S = 60.0  # one send (with its upload), pair or logout
 PRESENCE_TIMEOUT_S = 10.0  # "typing…" is cosmetic: a presence WhatsApp does not take is skipped
-STOP_TIMEOUT_S = 5.0  # disconnect; whatsmeow blocks in it while a dial hangs (--stop-timeout)
+STOP_TIMEOUT_S = 5.0  # disconnect of a connected session (--stop-timeout)
 EXIT_GRACE_S = 2.0  # on stdin EOF: time to close live connections politely
+# A call still inside neonize this long after its own timeout has wedged the lock, and with it
+# every session of the host: the host exits, and the worker reconnects its sessions elsewhere.
+WEDGED_GRACE_S = 15.0
+WEDGED_CHECK_S = 1.0
+WEDGED_EXIT_CODE = 3
 HUNG = "(neonize cannot cancel a dial through a proxy that never answers): kill the host"
+DIALING = (
+    "disconnect: the session is dialing, and neonize cannot cancel a dial; "
+    "it is stopped once the dial returns"
+)
+# Tests and the benchmark: a connect of the session named here makes the host call into Go with
+# a client that does not exist, a real Go runtime panic that ends the process like any Go fatal error.
+TEST_GO_PANIC_ENV = "WAZIPER_HOST_TEST_GO_PANIC"
 
 
 class Host:
@@ -59,6 +76,36 @@ class Host:
         self.relay: Relay  # set by run(), on the running loop
         self._tasks: set[asyncio.Task] = set()
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # typing waits (tests: a gate)
+        self._holder: tuple[str, float] | None = None  # what holds the lock, and its deadline
+
+    async def _acquire(self, what: str, timeout: float, *, wait: float | None = None) -> None:
+        """Take the lock (waiting at most ``wait`` seconds for it, if given) for one call into
+        neonize that should be done within ``timeout``."""
+        await asyncio.wait_for(self.lock.acquire(), wait)  # a cancelled acquire takes no lock
+        self._holder = (what, asyncio.get_running_loop().time() + timeout)
+
+    def _release(self) -> None:
+        self._holder = None
+        self.lock.release()
+
+    async def _watch_the_lock(self) -> None:
+        """Exit when a call has been inside neonize WEDGED_GRACE_S past its own timeout: the lock
+        it holds would stall every session of this host forever (whatsmeow's Disconnect waits for
+        a dial nobody can cancel). The worker sees the exit, and each session reconnects."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WEDGED_CHECK_S)
+            holder = self._holder
+            if holder is not None and loop.time() > holder[1] + WEDGED_GRACE_S:
+                log.critical(
+                    "wedged: %s has not returned from neonize %.0f s past its timeout; exiting so "
+                    "the worker moves this host's %d session(s)",
+                    holder[0],
+                    loop.time() - holder[1],
+                    len(self.sessions),
+                )
+                sys.stderr.flush()
+                os._exit(WEDGED_EXIT_CODE)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -72,15 +119,15 @@ class Host:
         held until neonize returns, maybe never: Go is still inside, and a new call could race it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        await asyncio.wait_for(self.lock.acquire(), timeout)  # a cancelled acquire takes no lock
+        await self._acquire(getattr(fn, "__name__", "a call"), timeout, wait=timeout)
         try:
             task = asyncio.ensure_future(fn(*args))
         except BaseException:
-            self.lock.release()
+            self._release()
             raise
 
         def release(done: asyncio.Future[Any]) -> None:
-            self.lock.release()
+            self._release()
             if not done.cancelled():
                 done.exception()  # retrieved here, so asyncio does not log it as never retrieved
 
@@ -97,6 +144,7 @@ class Host:
         self.relay = Relay(self.out, loop, self._me, self.neo.extract_text, self._phone_of_lid)
         lines: asyncio.Queue[bytes | None] = asyncio.Queue()
         threading.Thread(target=self._read_stdin, args=(stdin, loop, lines), daemon=True).start()
+        self.spawn(self._watch_the_lock())
         self.out.emit(
             p.READY,
             pid=os.getpid(),
@@ -147,6 +195,9 @@ class Host:
         sid, ref = cmd["session"], cmd["ref"]
         if sid in self.sessions and self.sessions[sid].active:
             return self.error(cmd, "session is already connecting or connected; disconnect first")
+        if sid == os.environ.get(TEST_GO_PANIC_ENV):
+            log.warning("%s names session %s: calling into Go to make it panic", TEST_GO_PANIC_ENV, sid)
+            self.neo.go_panic()
         if sum(s.active for s in self.sessions.values() if s.sid != sid) >= self.max_sessions:
             return self.error(cmd, f"this host carries at most {self.max_sessions} session(s)")
         s = self.sessions[sid] = Session(sid, cmd["store"], connect_ref=ref)  # claims the slot now
@@ -154,7 +205,8 @@ class Host:
         if problem:
             del self.sessions[sid]
             return self.out.emit(p.CONNECT_FAILED, sid, ref=ref, error=problem, retryable=False)
-        await self.lock.acquire()
+        await self._acquire("connect", CONNECT_HOLD_S)
+        sockets = _socket_inodes()
         try:
             s.client = self.neo.NewAClient(str(Path(s.store) / STORE_FILE), uuid=sid)
             # Its finalizer would call Go's Stop(uuid) from whichever thread runs the GC,
@@ -164,20 +216,30 @@ class Host:
             proxy = self.neo.ProxySettings(proxy_address=cmd["proxy"]) if cmd["proxy"] else None
             s.task = await s.client.connect(proxy)
         except Exception as exc:
-            self.lock.release()
+            self._release()
             del self.sessions[sid]
             return self.relay.connect_failed(s, exc)
-        self.spawn(self._hold_lock_while_connecting(s))
+        self.spawn(self._hold_lock_while_connecting(s, sockets))
         self.spawn(self._watch(s))
 
-    async def _hold_lock_while_connecting(self, s: Session) -> None:
-        assert s.task is not None  # set by _connect before this is spawned
+    async def _hold_lock_while_connecting(self, s: Session, sockets_before: set[str]) -> None:
+        assert s.task is not None  # set by cmd_connect before this is spawned
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONNECT_HOLD_S
+        waiter = asyncio.ensure_future(s.progress.wait())
         try:
-            waiter = asyncio.ensure_future(s.progress.wait())
-            await asyncio.wait({s.task, waiter}, timeout=CONNECT_HOLD_S, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+            # A new socket means Go is dialing: its map writes are behind it. (Another session's
+            # socket opening at that moment would end the wait early; the writes take ms.)
+            while not (s.task.done() or waiter.done() or _socket_inodes() - sockets_before):
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                await asyncio.wait(
+                    {s.task, waiter}, timeout=min(DIAL_POLL_S, left), return_when=asyncio.FIRST_COMPLETED
+                )
         finally:
-            self.lock.release()
+            waiter.cancel()
+            self._release()
 
     async def _watch(self, s: Session) -> None:
         assert s.task is not None
@@ -310,12 +372,32 @@ class Host:
         s = self.sessions.get(sid)
         if s is not None and s.client is not None:
             s.closing = True
+            if s.dialing:
+                # whatsmeow's Disconnect waits for the dial's socket lock, which a proxy that never
+                # answers holds forever: under the host's lock that would stall every session here.
+                s.abandoned = True
+                s.progress.clear()
+                self.spawn(self._stop_after_dial(s))
+                return self.error(cmd, DIALING)
             try:
                 await self.call(s.client.stop, timeout=self.stop_timeout)
             except TimeoutError:
                 return self.error(cmd, f"disconnect did not finish within {self.stop_timeout:g} s {HUNG}")
         self.sessions.pop(sid, None)
         self.out.emit(p.DISCONNECTED, sid, ref=cmd["ref"], reason="requested")
+
+    async def _stop_after_dial(self, s: Session) -> None:
+        """Stop an abandoned session as soon as its dial returns (a QR, a connection, a failure):
+        a dial that succeeds late must not leave a second live connection of that account. Its
+        slot stays taken until then."""
+        assert s.task is not None
+        waiter = asyncio.ensure_future(s.progress.wait())
+        await asyncio.wait({s.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        with contextlib.suppress(Exception):
+            await self.call(s.client.stop, timeout=self.stop_timeout)
+        if self.sessions.get(s.sid) is s:
+            del self.sessions[s.sid]
 
     async def cmd_ping(self, cmd: dict[str, Any]) -> None:
         # Answered from what events said, never by asking Go: while a dial hangs whatsmeow holds
@@ -366,6 +448,19 @@ class Host:
         return str(pn.User) if pn.Server == "s.whatsapp.net" else ""
 
 
+def _socket_inodes() -> set[str]:
+    """This process's open sockets ("socket:[inode]")."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile, or the listing's own descriptor
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
 def _claim_stdout() -> int:
     """Keep fd 1 for protocol lines only: neonize's Go code prints to fd 1 (``fmt.Println`` on a
     failed send, on each QR login step), so fd 1 now points at stderr and lines go to a dup."""
@@ -375,16 +470,23 @@ def _claim_stdout() -> int:
     return proto_fd
 
 
-def _load_neonize() -> SimpleNamespace:
-    # Configure logging first: neonize calls basicConfig() on import, a no-op after this.
+def configure_logging() -> None:
+    """The host's logging, before neonize is imported: neonize calls basicConfig() on import,
+    a no-op after this. The fork server calls it before it preloads, for the hosts it forks."""
     level = os.environ.get("WAZIPER_HOST_LOG_LEVEL", "INFO").upper()
     fmt = "%(asctime)s host[%(process)d] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+    logging.getLogger().setLevel(level)  # a forked host's environment may differ from its server's
     # The Go side's log level follows the "neonize.utils.log" logger's own level.
     for name in ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow"):
         logging.getLogger(name).setLevel(os.environ.get("WAZIPER_NEONIZE_LOG_LEVEL", "WARNING").upper())
+
+
+def _load_neonize() -> SimpleNamespace:
+    configure_logging()
+    preload.finish_neonize()  # forked from the fork server: neonize's Go half loads now
     import neonize
-    from neonize._binder import ProxySettings
+    from neonize._binder import ProxySettings, gocode
     from neonize.aioze import events
     from neonize.aioze.client import NewAClient
     from neonize.builder import build_edit
@@ -393,8 +495,13 @@ def _load_neonize() -> SimpleNamespace:
     from neonize.utils.enum import ChatPresence, ChatPresenceMedia, VoteType
     from neonize.utils.message import extract_text
 
+    def go_panic() -> None:
+        jid = JID(User="0", Server="lid", RawAgent=0, Device=0, Integrator=0, IsEmpty=False)
+        raw = jid.SerializeToString()
+        gocode.GetPNFromLID(b"no-such-client", raw, len(raw))  # Go: nil pointer dereference, panic
+
     neo = SimpleNamespace(version=neonize.__version__, NewAClient=NewAClient, ProxySettings=ProxySettings)
-    neo.extract_text, neo.events = extract_text, NEONIZE_EVENTS
+    neo.extract_text, neo.events, neo.go_panic = extract_text, NEONIZE_EVENTS, go_panic
     # What worker/sessionhost/builders.py builds messages with.
     neo.Message, neo.JID, neo.build_edit = Message, JID, build_edit
     neo.ChatPresence, neo.ChatPresenceMedia, neo.VoteType = ChatPresence, ChatPresenceMedia, VoteType

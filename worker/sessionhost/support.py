@@ -84,11 +84,18 @@ class Session:
     connected: bool = False
     showing_qr: bool = False
     closing: bool = False  # we asked for the disconnect/logout: no "connection lost" events
+    abandoned: bool = False  # disconnected while dialing: silent, stopped once the dial returns
     on_whatsapp: set[str] = field(default_factory=set)
 
     @property
     def active(self) -> bool:
         return self.task is None or not self.task.done()
+
+    @property
+    def dialing(self) -> bool:
+        """Might Go be inside a dial (the first one, or whatsmeow reconnecting on its own)?
+        Neither connected nor showing a QR code, with neonize's connect still running."""
+        return self.task is not None and not self.task.done() and not (self.connected or self.showing_qr)
 
 
 def make_private(store: str) -> None:
@@ -258,6 +265,8 @@ class Relay:
             log.exception("session %s: handling %s failed", s.sid, name)
 
     def emit(self, s: Session, kind: str, fields: dict[str, Any]) -> None:
+        if s.abandoned:
+            return  # the worker let it go while it dialed; nobody listens for it any more
         if kind in (p.CONNECTED, p.CONNECT_FAILED):  # these answer the connect command
             fields = {"ref": s.connect_ref, **fields}
         self.out.emit(kind, s.sid, **fields)
@@ -265,7 +274,8 @@ class Relay:
     async def on_qr(self, s: Session, _client: Any, code: bytes) -> None:
         s.progress.set()
         s.showing_qr = True
-        self.out.emit(p.QR, s.sid, code=code.decode("utf-8", "replace"))
+        if not s.abandoned:
+            self.out.emit(p.QR, s.sid, code=code.decode("utf-8", "replace"))
 
     def _on_login_status_go(self, s: Session, _uuid: int, status: int) -> None:
         text = ctypes.string_at(status).decode("utf-8", "replace") if status else ""

@@ -74,11 +74,12 @@ def wait_ready(session: NeonizeSession, timeout: float = 30.0) -> None:
 
 
 def gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie its parent (the fork server) is about to reap."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
         return True
-    return False
 
 
 def ev(event: str, /, **fields: Any) -> dict[str, Any]:
@@ -106,6 +107,26 @@ def test_a_failing_proxy_is_connect_failed_with_neonizes_own_text(tmp_path, mode
     assert event.data["retryable"] is True
 
 
+def test_sessions_of_one_host_failing_through_different_proxies_each_get_their_own_text(tmp_path):
+    transport = NeonizeTransport(sessions_per_host=4)
+    modes = {"refuse": "connection refused", "reset": "reset by peer", "close_after": "EOF"}
+    with FaultProxy("refuse") as refuse, FaultProxy("reset") as reset, FaultProxy("close_after") as eof:
+        proxies = {"refuse": refuse, "reset": reset, "close_after": eof}
+        specs = [
+            SessionSpec(i, mode, proxies[mode].url, str(tmp_path / mode)) for i, mode in enumerate(modes)
+        ]
+        sessions = [transport.open_session(spec) for spec in specs]
+        for session in sessions:
+            session.connect(NOW)
+        errors = {s.spec.instance_id: wait_for(s, base.CONNECT_FAILED).data["error"] for s in sessions}
+        assert len({s.pid for s in sessions}) == 1  # one host carried all three
+        for session in sessions:
+            session.close()
+    for mode, text in modes.items():
+        assert text in errors[mode]
+        assert f"127.0.0.1:{proxies[mode].port}" in errors[mode]
+
+
 def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_once(tmp_path):
     with FaultProxy("hang") as proxy:
         session = open_session(tmp_path, proxy.url)
@@ -114,7 +135,8 @@ def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_
         assert quiet_for(session, 0.5) == []
         assert proxy.accepted == 1
         session.check_alive(NOW)
-        assert wait_for(session, base.PONG).data == {"connected": False, "logged_in": False, "busy": True}
+        # Not busy: the hung dial does not hold the host's lock (other sessions go on).
+        assert wait_for(session, base.PONG).data == {"connected": False, "logged_in": False, "busy": False}
         pid = session.pid
         started = time.monotonic()
         session.close()
@@ -163,7 +185,8 @@ def test_a_host_dying_of_a_go_fatal_error_reports_that_line_exit_code_and_stderr
 def test_a_time_out_of_datetimes_range_is_replaced_by_now_not_raised(tmp_path):
     # Python's json reads 1e20 and NaN; datetime cannot hold either.
     odd = [ev("receipt", message_ids=["3EB0AA"], kind="read", at=at) for at in (1e20, 1e15)]
-    session = open_session(tmp_path, script={"connect": [*odd, {"raw": '{"event": "receipt", "at": NaN}\n'}]})
+    nan = {"raw": '{"event": "receipt", "session": "ABCDEF0123456", "at": NaN}\n'}
+    session = open_session(tmp_path, script={"connect": [*odd, nan]})
     session.connect(NOW)
     times = [wait_for(session, base.RECEIPT).data["at"] for _ in range(3)]
     session.close()
@@ -310,27 +333,36 @@ def test_without_a_host_every_call_answers_at_once(tmp_path):
 
 
 def test_many_failed_sessions_leave_the_callers_fds_threads_and_children_as_they_were(tmp_path):
-    def attempts(count: int, proxy: FaultProxy) -> list[int]:
+    transport = NeonizeTransport(sessions_per_host=5, recycle_after=7)
+    transport.pool.IDLE_S = 0.0  # an empty host exits at the next poll, so "after" is comparable
+
+    def attempts(count: int, proxy: FaultProxy) -> list[int | None]:
         pids = []
         for batch in range(0, count, 5):
-            sessions = [open_session(tmp_path / f"s{batch + i}", proxy.url) for i in range(5)]
+            specs = [
+                SessionSpec(i, f"S{batch + i}", proxy.url, str(tmp_path / f"s{batch + i}")) for i in range(5)
+            ]
+            sessions = [transport.open_session(spec) for spec in specs]
             for session in sessions:
                 session.connect(NOW)
             for session in sessions:
-                pids.append(session.pid)
                 wait_for(session, base.CONNECT_FAILED)
+                pids.append(session.pid)
                 session.close()
+        transport.poll([], NOW)
         return pids
 
     with FaultProxy("refuse") as proxy:
-        attempts(5, proxy)  # warm-up: imports, the reaper thread
+        attempts(5, proxy)  # warm-up: imports, the reaper thread, the fork server
         assert REAPER.wait_idle(10)
         fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
         pids = attempts(20, proxy)
+        assert transport.pool.hosts == []
         assert REAPER.wait_idle(10)
         assert len(os.listdir("/proc/self/fd")) == fds
         assert threading.active_count() == threads
-    assert all(gone(pid) for pid in pids)
+    assert None not in pids
+    assert all(gone(pid) for pid in pids if pid is not None)
 
 
 def test_a_host_answer_to_a_question_reaches_the_worker_with_the_questions_ref(tmp_path):

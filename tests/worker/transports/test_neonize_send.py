@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ def session_with_pipe(tmp_path: Path) -> tuple[NeonizeSession, Pipe]:
         SessionSpec(1, "ABCDEF0123456", "", str(tmp_path / "store"))
     )
     pipe = Pipe()
-    session.host = pipe  # type: ignore[assignment]
+    session.host = SimpleNamespace(process=pipe)  # type: ignore[assignment]  # a host, as far as sends go
     return session, pipe
 
 
