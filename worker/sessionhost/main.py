@@ -305,7 +305,7 @@ class Host:
         if s is None or not s.connected:
             return answer(ok=False, error="not connected", code="unavailable")
         try:
-            data = await self.call(queries.OPS[cmd["op"]], s.client, cmd["args"], timeout=left)
+            data = await self.call(queries.OPS[cmd["op"]], s.client, self.neo, cmd["args"], timeout=left)
         except TimeoutError:
             return answer(ok=False, error=f"no answer from WhatsApp within {left:.3g} s", code="timeout")
         except queries.QueryRefused as exc:
@@ -343,9 +343,13 @@ def _load_neonize() -> SimpleNamespace:
     from neonize._binder import ProxySettings
     from neonize.aioze import events
     from neonize.aioze.client import NewAClient
+    from neonize.proto.Neonize_pb2 import JID
+    from neonize.utils.enum import ParticipantChange, ReceiptType
     from neonize.utils.message import extract_text
 
     neo = SimpleNamespace(version=neonize.__version__, NewAClient=NewAClient, ProxySettings=ProxySettings)
+    # What the session queries build neonize's arguments with (worker/sessionhost/queries.py).
+    neo.JID, neo.ParticipantChange, neo.ReceiptType = JID, ParticipantChange, ReceiptType
     neo.extract_text, neo.events = extract_text, NEONIZE_EVENTS
     for name in NEONIZE_EVENTS:
         setattr(neo, f"{name}Ev", getattr(events, f"{name}Ev"))

@@ -76,8 +76,20 @@ EVENTS = frozenset(
 SEND_KINDS = ("text", "image", "document", "audio", "video")
 MEDIA_KINDS = frozenset(SEND_KINDS) - {"text"}
 RECEIPT_KINDS = ("delivered", "read", "played")
-# What a live session can be asked (worker/sessionhost/queries.py answers them on neonize).
-QUERY_OPS = ("profile",)
+# What a live session can be asked (worker/sessionhost/queries.py answers them on neonize, the
+# sandbox transport from its simulated phone).
+QUERY_OPS = (
+    "profile",
+    "groups",
+    "group_info",
+    "group_create",
+    "group_participants",
+    "group_invite_link",
+    "group_leave",
+    "check_numbers",
+    "picture",
+    "mark_read",
+)
 
 # Instance ids are 13 hex chars; allow a little more for tests and tools, nothing that could
 # confuse a file name, a log line or neonize's client map.

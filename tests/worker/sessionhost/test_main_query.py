@@ -4,13 +4,15 @@ not connected."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from tests.support.fake_neonize import make_host, settle
+from tests.support.fake_neonize import FakeClient, make_host, settle
+from tests.support.neonize_protos import kit
 from worker.sessionhost import protocol as p
 from worker.sessionhost.main import Host
 from worker.sessionhost.queries import QueryRefused
@@ -31,6 +33,7 @@ def linked(host: Host, **client_methods: Any) -> list[str]:
         return method
 
     client = SimpleNamespace(**{name: recording(name, fn) for name, fn in client_methods.items()})
+    vars(host.neo).update(vars(kit()))  # what the real host loads from neonize for the ops
     host.sessions["S"] = Session(sid="S", store="/nonexistent", client=client, connected=True)
     return called
 
@@ -49,14 +52,14 @@ async def me() -> Any:
 
 async def test_profile_answers_the_accounts_jid_and_push_name() -> None:
     host, out = make_host()
-    linked(host, get_me=me)
+    linked(host, get_me=me)  # no picture or about: the client cannot even be asked for them
     result = await ask(host, out)
     assert result == {
         "event": p.QUERY_RESULT,
         "session": "S",
         "ref": "?7",
         "ok": True,
-        "data": {"jid": "628123:3@s.whatsapp.net", "name": "Shop"},
+        "data": {"jid": "628123:3@s.whatsapp.net", "name": "Shop", "picture_url": None, "about": None},
     }
 
 
@@ -94,3 +97,39 @@ async def test_an_error_inside_neonize_is_a_failed_answer_not_a_dead_host() -> N
     linked(host, get_me=broken)
     result = await ask(host, out)
     assert (result["ok"], result["error"], result["code"]) == (False, "usync failed", "failed")
+
+
+async def test_the_calls_of_ops_asked_at_once_never_overlap_inside_neonize() -> None:
+    """An op of several neonize calls (profile makes three) runs them all under the host's lock,
+    so questions to many sessions at once still enter neonize one at a time."""
+    host, out = make_host()
+    tracker = FakeClient.tracker
+    vars(host.neo).update(vars(kit()))
+
+    async def go(answer: Any) -> Any:
+        await tracker.go_call()
+        return answer
+
+    for i in range(5):
+        client = SimpleNamespace(
+            get_me=lambda: go(
+                SimpleNamespace(
+                    JID=SimpleNamespace(User="628123", Server="s.whatsapp.net", Device=0), PushName=""
+                )
+            ),
+            get_profile_picture=lambda jid: go(SimpleNamespace(URL="https://pps.whatsapp.net/x", ID="1")),
+            get_user_info=lambda jid: go([]),
+            get_joined_groups=lambda: go([]),
+        )
+        host.sessions[f"S{i}"] = Session(sid=f"S{i}", store="/nonexistent", client=client, connected=True)
+    lines = [
+        p.command(p.QUERY, session=f"S{i}", ref=f"?{i}{op}", op=op)
+        for i in range(5)
+        for op in ("profile", "groups")
+    ]
+    await asyncio.gather(*(host.handle(line) for line in lines))
+    await settle(host)
+    answers = [line for line in out.lines if line["event"] == p.QUERY_RESULT]
+    assert [a["ok"] for a in answers] == [True] * 10
+    assert tracker.calls == 20
+    assert tracker.most == 1
