@@ -36,7 +36,12 @@ def test_the_live_session_answers_the_question(
     instance = connected(owner, worker)
     worker.run_while_waiting(fake_wait)
     profile = session_queries.ask(instance, "profile")
-    assert profile == {"jid": instance.jid, "name": "Sandbox Phone"}
+    assert profile == {
+        "jid": instance.jid,
+        "name": "Sandbox Phone",
+        "picture_url": None,
+        "about": "Hey there! I am using WhatsApp.",
+    }
 
 
 def test_a_stopped_instance_is_unavailable_with_its_state_and_no_retry_time(instance: Instance) -> None:

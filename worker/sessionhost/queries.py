@@ -77,7 +77,7 @@ async def _ask(call: Awaitable[Any]) -> Any:
 
 # -- arguments ----------------------------------------------------------------------------------
 # The web side validates every question before it asks; these checks keep a bad line from
-# reaching neonize all the same.
+# reaching neonize all the same (the sandbox transport checks its questions with them too).
 
 
 def _arg(args: dict[str, Any], name: str) -> Any:
@@ -86,7 +86,9 @@ def _arg(args: dict[str, Any], name: str) -> Any:
     return args[name]
 
 
-def _jid_text(value: Any, name: str, server: str | None = None) -> str:
+def jid_arg(args: dict[str, Any], name: str, server: str | None = None) -> str:
+    """Argument `name` as a full JID string (a phone number becomes …@s.whatsapp.net)."""
+    value = _arg(args, name)
     try:
         text = p.normalize_recipient(str(value))
     except ValueError as exc:
@@ -107,14 +109,44 @@ def make_jid(kit: Any, text: str) -> Any:
 
 
 def _jid(kit: Any, args: dict[str, Any], name: str, server: str | None = None) -> Any:
-    return make_jid(kit, _jid_text(_arg(args, name), name, server))
+    return make_jid(kit, jid_arg(args, name, server))
 
 
-def _participants(args: dict[str, Any], name: str = "participants") -> list[str]:
-    values = args.get(name) or []
+def participants_arg(args: dict[str, Any]) -> list[str]:
+    """`participants` as full JID strings ([] when absent)."""
+    values = args.get("participants") or []
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise QueryRefused(f"{name} must be a list of phone numbers or JIDs", "invalid")
-    return [_jid_text(v, name) for v in values]
+        raise QueryRefused("participants must be a list of phone numbers or JIDs", "invalid")
+    return [jid_arg({"participants": v}, "participants") for v in values]
+
+
+def action_arg(args: dict[str, Any]) -> str:
+    action = args.get("action")
+    if action not in PARTICIPANT_ACTIONS:
+        raise QueryRefused(f"action must be one of {', '.join(PARTICIPANT_ACTIONS)}", "invalid")
+    return str(action)
+
+
+def phones_arg(args: dict[str, Any]) -> list[str]:
+    """`phones` as digits."""
+    phones = args.get("phones")
+    if not isinstance(phones, list) or not phones or not all(isinstance(v, str) for v in phones):
+        raise QueryRefused("phones must be a non-empty list of phone numbers", "invalid")
+    return [re.sub(r"[^0-9]", "", phone) for phone in phones]
+
+
+def message_ids_arg(args: dict[str, Any]) -> list[str]:
+    ids = args.get("message_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise QueryRefused("message_ids must be a non-empty list of message ids", "invalid")
+    return list(ids)
+
+
+def name_arg(args: dict[str, Any]) -> str:
+    name = _arg(args, "name")
+    if not isinstance(name, str):
+        raise QueryRefused("name must be a string", "invalid")
+    return name
 
 
 # -- translations: neonize's answers as JSON ------------------------------------------------------
@@ -155,22 +187,27 @@ def group(info: Any) -> dict[str, Any]:
     }
 
 
-def participant_outcome(asked: str, part: Any | None) -> dict[str, Any]:
-    """One asked participant's answer to a group change; `part` is None when WhatsApp left it
-    out of its answer."""
-    if part is None:
-        return {"participant": asked, "id": None, "ok": False, "code": None, "reason": "no answer"}
-    code = int(part.Error) or None
+def outcome(participant: str, jid: str | None, code: int | None) -> dict[str, Any]:
+    """One asked participant's answer to a group change: `code` is WhatsApp's refusal (None:
+    done); `jid` None means WhatsApp left it out of its answer."""
+    if jid is None:
+        return {"participant": participant, "id": None, "ok": False, "code": None, "reason": "no answer"}
     return {
-        "participant": asked,
-        "id": jid_str(part.JID) or None,
+        "participant": participant,
+        "id": jid,
         "ok": code is None,
         "code": code,
         "reason": None if code is None else PARTICIPANT_ERRORS.get(code, f"refused by WhatsApp ({code})"),
     }
 
 
-def _match(asked: list[str], parts: Any) -> list[dict[str, Any]]:
+def participant_outcome(asked: str, part: Any | None) -> dict[str, Any]:
+    if part is None:
+        return outcome(asked, None, None)
+    return outcome(asked, jid_str(part.JID) or None, int(part.Error) or None)
+
+
+def match_outcomes(asked: list[str], parts: Any) -> list[dict[str, Any]]:
     """Each asked JID with the answer about it (by JID, LID or phone number)."""
     by_key: dict[str, Any] = {}
     for part in parts:
@@ -214,22 +251,18 @@ async def group_info(client: Any, kit: Any, args: dict[str, Any]) -> dict[str, A
 async def group_create(client: Any, kit: Any, args: dict[str, Any]) -> dict[str, Any]:
     """A new group with the account as its (super)admin; `not_added` lists the participants
     WhatsApp would not add, and why."""
-    name = _arg(args, "name")
-    if not isinstance(name, str):
-        raise QueryRefused("name must be a string", "invalid")
-    asked = _participants(args)
+    name = name_arg(args)
+    asked = participants_arg(args)
     info = await _ask(client.create_group(name, [make_jid(kit, jid) for jid in asked]))
     failed = [part for part in info.Participants if part.Error]
-    return {**group(info), "not_added": [o for o in _match(asked, failed) if o["id"]]}
+    return {**group(info), "not_added": [o for o in match_outcomes(asked, failed) if o["id"]]}
 
 
 async def group_participants(client: Any, kit: Any, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Add, remove, promote or demote participants: one outcome per asked participant."""
-    action = args.get("action")
-    if action not in PARTICIPANT_ACTIONS:
-        raise QueryRefused(f"action must be one of {', '.join(PARTICIPANT_ACTIONS)}", "invalid")
+    action = action_arg(args)
     jid = _jid(kit, args, "jid", GROUP_SERVER)
-    asked = _participants(args)
+    asked = participants_arg(args)
     if not asked:
         raise QueryRefused("missing argument 'participants'", "invalid")
     parts = await _ask(
@@ -237,7 +270,7 @@ async def group_participants(client: Any, kit: Any, args: dict[str, Any]) -> lis
             jid, [make_jid(kit, text) for text in asked], kit.ParticipantChange(action)
         )
     )
-    return _match(asked, parts)
+    return match_outcomes(asked, parts)
 
 
 async def group_invite_link(client: Any, kit: Any, args: dict[str, Any]) -> dict[str, Any]:
@@ -254,17 +287,16 @@ async def group_leave(client: Any, kit: Any, args: dict[str, Any]) -> dict[str, 
 
 async def check_numbers(client: Any, kit: Any, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Whether each phone number has WhatsApp, and its JID: one whatsmeow query for all."""
-    phones = args.get("phones")
-    if not isinstance(phones, list) or not phones or not all(isinstance(v, str) for v in phones):
-        raise QueryRefused("phones must be a non-empty list of phone numbers", "invalid")
-    digits = [re.sub(r"[^0-9]", "", phone) for phone in phones]
+    digits = phones_arg(args)
     answers = await _ask(client.is_on_whatsapp(*(f"+{d}" for d in digits)))
     by_phone = {re.sub(r"[^0-9]", "", a.Query): a for a in answers}
     out = []
     for phone in digits:
         found = by_phone.get(phone)
-        on = bool(found is not None and found.IsIn)
-        out.append({"phone": phone, "on_whatsapp": on, "jid": (jid_str(found.JID) or None) if on else None})
+        if found is not None and found.IsIn:
+            out.append({"phone": phone, "on_whatsapp": True, "jid": jid_str(found.JID) or None})
+        else:
+            out.append({"phone": phone, "on_whatsapp": False, "jid": None})
     return out
 
 
@@ -294,9 +326,7 @@ async def picture(client: Any, kit: Any, args: dict[str, Any]) -> dict[str, Any]
 async def mark_read(client: Any, kit: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Read receipts for messages of one chat (in a group, `sender` is who wrote them)."""
     chat = _jid(kit, args, "chat")
-    ids = args.get("message_ids")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-        raise QueryRefused("message_ids must be a non-empty list of message ids", "invalid")
+    ids = message_ids_arg(args)
     if chat.Server == GROUP_SERVER and not args.get("sender"):
         raise QueryRefused("sender is needed for a group's messages", "invalid")
     sender = _jid(kit, args, "sender") if args.get("sender") else chat
