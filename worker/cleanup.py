@@ -22,6 +22,7 @@ def run_cleanup(worker_id: str, now: datetime) -> dict[str, int]:
     live = worker_registry.live_worker_ids() | {worker_id}
     counts["orphaned_messages"] = resolve_orphans(live, now)
     counts["orphaned_commands"] = housekeeping.finish_orphaned_commands(live, now)
+    counts["commands_pruned"] = housekeeping.prune_commands(now)
     counts["stale_leases"] = housekeeping.clear_stale_leases(now)
     counts["failures_pruned"] = breaker_service.prune_failures(now)
     counts["events_pruned"] = housekeeping.prune_events(now)

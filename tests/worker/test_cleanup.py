@@ -45,6 +45,20 @@ def test_marks_silent_workers_stopped_and_finishes_their_commands(instance: Inst
     assert stuck.finished_at == NOW and "stopped" in stuck.result["error"]
 
 
+def test_prunes_finished_commands_after_an_hour_and_keeps_pending_ones(instance: Instance) -> None:
+    hour = timedelta(hours=1)
+
+    def command(finished_at: datetime | None) -> InstanceCommand:
+        return InstanceCommand.objects.create(
+            instance=instance, kind="query", created_at=NOW - 2 * hour, finished_at=finished_at
+        )
+
+    old, recent, pending = command(NOW - hour - timedelta(seconds=1)), command(NOW - hour / 2), command(None)
+    assert run_cleanup("me", NOW)["commands_pruned"] == 1
+    assert set(InstanceCommand.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+    assert not InstanceCommand.objects.filter(pk=old.pk).exists()
+
+
 def test_clears_lapsed_leases(instance: Instance) -> None:
     Instance.objects.filter(pk=instance.pk).update(
         worker_id="gone", lease_expires_at=NOW - timedelta(seconds=1)
