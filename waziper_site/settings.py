@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "instances",
     "breaker",
     "queueing",
+    "directory",
     "dashboard",
     "worker",
     "cli",

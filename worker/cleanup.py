@@ -6,7 +6,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.conf import settings
+
 from breaker import service as breaker_service
+from directory import cache as directory_cache
 from instances import housekeeping, throttling, worker_registry
 from queueing.dispatch import resolve_orphans
 
@@ -28,5 +31,10 @@ def run_cleanup(worker_id: str, now: datetime) -> dict[str, int]:
     counts["events_pruned"] = housekeeping.prune_events(now)
     counts["session_stores_removed"] = housekeeping.remove_orphan_stores()
     counts["throttle_buckets_pruned"] = throttling.prune_buckets(now)
+    counts["directory_pruned"] = directory_cache.prune(
+        now,
+        groups_max_age_s=settings.WAZIPER_GROUPS_CACHE_S,
+        numbers_max_age_s=settings.WAZIPER_NUMBER_CHECK_CACHE_S,
+    )
     logger.info("🧹 cleanup: %s", ", ".join(f"{k}={v}" for k, v in counts.items() if v) or "nothing to do")
     return counts

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from breaker.models import FailureEvent
+from directory import cache
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, InstanceEvent, WorkerProcess
 from instances.service import create_instance
@@ -84,3 +85,11 @@ def test_remove_session_store_refuses_anything_but_an_instance_id(settings: Any)
     assert remove_session_store("../x") is False
     assert remove_session_store("x") is False
     assert os.path.isdir(os.path.join(settings.WAZIPER_SESSIONS_DIR, "x"))
+
+
+def test_prunes_session_answers_older_than_their_cache(instance: Instance, settings: Any) -> None:
+    settings.WAZIPER_NUMBER_CHECK_CACHE_S = 60
+    cache.store_numbers(
+        instance, [{"phone": "628200000002", "on_whatsapp": True}], NOW - timedelta(minutes=2)
+    )
+    assert run_cleanup("me", NOW)["directory_pruned"] == 1
