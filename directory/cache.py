@@ -119,6 +119,11 @@ def forget_group(instance: Instance, jid: str, *, left: bool = False) -> None:
             GroupListing.objects.filter(instance=instance).delete()
 
 
+def forget_listing(instance: Instance) -> None:
+    """The list may have changed in a way nobody saw (a create that timed out): read it again."""
+    GroupListing.objects.filter(instance=instance).delete()
+
+
 # -- numbers ---------------------------------------------------------------------------------------
 
 

@@ -84,6 +84,28 @@ def result_of(command_pk: int) -> dict[str, Any] | None:
     return None if row is None else (row["result"] or {})
 
 
+def results_of(command_pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The answers of those of `command_pks` that finished, by pk."""
+    rows = InstanceCommand.objects.filter(pk__in=command_pks, finished_at__isnull=False).values_list(
+        "pk", "result"
+    )
+    return {pk: result or {} for pk, result in rows}
+
+
+def wait_for_all(command_pks: list[int], timeout: float) -> dict[int, dict[str, Any]]:
+    """The answers of `command_pks`, waiting up to `timeout` seconds for all of them; those
+    that did not come are missing from the result."""
+    _ensure_listener()
+    answered: dict[int, dict[str, Any]] = {}
+
+    def all_answered() -> dict[int, dict[str, Any]] | None:
+        answered.update(results_of([pk for pk in command_pks if pk not in answered]))
+        return answered if len(answered) == len(command_pks) else None
+
+    waiting.poll(all_answered, timeout, interval=settings.WAZIPER_EVENT_POLL_MS / 1000)
+    return answered
+
+
 def wait_for(command_pk: int, timeout: float) -> dict[str, Any] | None:
     """The command's answer, waiting up to `timeout` seconds; None if it did not come."""
     _ensure_listener()

@@ -131,3 +131,37 @@ def test_a_question_for_a_session_that_ends_before_answering_is_answered_unavail
         "error": "the session ended before it answered",
         "code": "unavailable",  # asked again after a reconnect, it may well be answered: a 503
     }
+
+
+def test_several_questions_are_asked_at_once_and_answered_in_order(
+    owner: Any, worker: SteppedWorker, fake_wait: FakeWait
+) -> None:
+    instance = connected(owner, worker, on_whatsapp=["628200000002"])
+    worker.run_while_waiting(fake_wait)
+    answers = session_queries.ask_many(
+        instance, "check_numbers", [{"phones": ["628200000002"]}, {"phones": ["628200000003"]}]
+    )
+    assert [a[0]["on_whatsapp"] for a in answers] == [True, False]
+    assert fake_wait.sleeps == 1  # the worker took both on one tick
+
+
+def test_several_questions_without_all_answers_in_time_cancel_the_rest(
+    owner: Any, worker: SteppedWorker, fake_wait: FakeWait
+) -> None:
+    instance = connected(owner, worker)
+    worker.run_while_waiting(fake_wait)
+    session = worker.worker.leased[instance.pk].session
+    answer = session.query
+
+    def answer_the_first_only(op: str, args: dict[str, Any], **kwargs: Any) -> None:
+        if args["phones"] == ["628200000002"]:
+            answer(op, args, **kwargs)
+
+    session.query = answer_the_first_only  # type: ignore[method-assign]
+    with pytest.raises(session_queries.SessionTimeout):
+        session_queries.ask_many(
+            instance, "check_numbers", [{"phones": ["628200000002"]}, {"phones": ["628200000003"]}], timeout=1
+        )
+    results = list(InstanceCommand.objects.order_by("pk").values_list("result", flat=True))
+    assert "data" in results[0]
+    assert results[1] == {"error": "no answer in time", "code": "cancelled"}
