@@ -24,6 +24,9 @@ from instances.models import Instance, InstanceCommand
 from kernel import pg_listen, waiting
 
 NOTIFY_CHANNEL = "waziper_commands"
+# A worker answers most commands on the tick it takes them, tens of milliseconds after they
+# were written: the waiting request looks again this soon at first, then less and less often.
+FIRST_LOOK_S = 0.005
 
 
 def send(
@@ -102,7 +105,9 @@ def wait_for_all(command_pks: list[int], timeout: float) -> dict[int, dict[str, 
         answered.update(results_of([pk for pk in command_pks if pk not in answered]))
         return answered if len(answered) == len(command_pks) else None
 
-    waiting.poll(all_answered, timeout, interval=settings.WAZIPER_EVENT_POLL_MS / 1000)
+    waiting.poll(
+        all_answered, timeout, interval=settings.WAZIPER_EVENT_POLL_MS / 1000, first_interval=FIRST_LOOK_S
+    )
     return answered
 
 
@@ -110,7 +115,10 @@ def wait_for(command_pk: int, timeout: float) -> dict[str, Any] | None:
     """The command's answer, waiting up to `timeout` seconds; None if it did not come."""
     _ensure_listener()
     return waiting.poll(
-        lambda: result_of(command_pk), timeout, interval=settings.WAZIPER_EVENT_POLL_MS / 1000
+        lambda: result_of(command_pk),
+        timeout,
+        interval=settings.WAZIPER_EVENT_POLL_MS / 1000,
+        first_interval=FIRST_LOOK_S,
     )
 
 
