@@ -61,6 +61,13 @@ def test_a_cancel_after_the_answer_changes_nothing(instance: Instance) -> None:
     assert commands.result_of(command.pk) == {"data": "in time"}
 
 
+def test_the_newest_id_is_the_last_command_written(instance: Instance) -> None:
+    assert commands.newest_id() == 0
+    commands.send(instance, InstanceCommand.Kind.RECONNECT)
+    last = commands.send(instance, InstanceCommand.Kind.RECONNECT)
+    assert commands.newest_id() == last.pk
+
+
 def test_an_unfinished_command_has_no_result(instance: Instance) -> None:
     command = commands.send(instance, InstanceCommand.Kind.RECONNECT)
     assert commands.result_of(command.pk) is None
