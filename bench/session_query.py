@@ -17,6 +17,7 @@ both see the same machine:
 
 Requests are spaced by a random wait so they land at every phase of the worker's tick and of
 the web's polling. The aim: p99 of the round trip ≤ 3 × p99 of the floor + WAZIPER_EVENT_POLL_MS.
+Before the requests, the worker's CPU use while idle (its ticks and its looks for commands).
 """
 
 from __future__ import annotations
@@ -129,12 +130,23 @@ def breakdown(spans: list[tuple[float, float]]) -> dict[str, list[float]]:
     return parts
 
 
+def worker_cpu_share(pid: int, seconds: float) -> float:
+    """The worker's CPU use while it holds the connected instance and nobody asks anything
+    (its ticks and its looks for new commands), as a share of one CPU."""
+    from bench.qr_push_latency import cpu_seconds
+
+    before, started = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / (time.monotonic() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200, help="requests of each kind")
     parser.add_argument("--groups", type=int, default=20)
     parser.add_argument("--participants", type=int, default=25, help="per group")
     parser.add_argument("--poll-ms", type=int, default=100, help="WAZIPER_EVENT_POLL_MS of both processes")
+    parser.add_argument("--idle-s", type=float, default=20, help="how long to measure the idle worker's CPU")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="waziper-bench-"))
@@ -173,6 +185,8 @@ def main() -> None:
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", web, timeout=60)
         wait_connected(instance.pk)
+        time.sleep(2)  # past the connect's own work
+        idle_cpu = worker_cpu_share(worker.pid, args.idle_s)
         url = f"http://127.0.0.1:{port}/instances/{instance.instance_id}/groups"
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
             measure(client, url, 10)  # warm up: connections, caches, the first command
@@ -203,6 +217,7 @@ def main() -> None:
             f"  round trip, {name:<24} {statistics.median(values):>8.1f} {pct(values, 90):>8.1f} "
             f"{pct(values, 99):>8.1f} {max(values):>8.1f}"
         )
+    print(f"idle worker (one connected instance): {idle_cpu * 100:.1f} % of a CPU")
     verdict = "met" if pct(trips, 99) <= aim else "MISSED"
     print(f"aim: round-trip p99 ≤ 3 × floor p99 + poll = {aim:.1f} ms: {verdict}")
 
