@@ -312,6 +312,10 @@ class Host:
             return answer(ok=False, error=str(exc), code=exc.code)
         except Exception as exc:
             return answer(ok=False, error=str(exc) or type(exc).__name__, code="failed")
+        size = len(p.encode(p.event(p.QUERY_RESULT, sid, ref=ref, ok=True, data=data)))
+        if size > p.MAX_EVENT_BYTES:  # the worker would take the line for garbage and end the host
+            error = f"the answer is too large to pass on ({size} bytes, limit {p.MAX_EVENT_BYTES})"
+            return answer(ok=False, error=error, code="too_large")
         answer(ok=True, data=data)
 
     async def _me(self, s: Session) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_neonize import FakeClient, make_host, settle
-from tests.support.neonize_protos import kit
+from tests.support.neonize_protos import jid, kit, pb
 from worker.sessionhost import protocol as p
 from worker.sessionhost.main import Host
 from worker.sessionhost.queries import QueryRefused
@@ -133,3 +133,19 @@ async def test_the_calls_of_ops_asked_at_once_never_overlap_inside_neonize() -> 
     assert [a["ok"] for a in answers] == [True] * 10
     assert tracker.calls == 20
     assert tracker.most == 1
+
+
+async def test_an_answer_too_large_for_the_pipe_is_refused_as_too_large(monkeypatch: Any) -> None:
+    """The worker ends a host that writes a line longer than the protocol allows: the host says
+    the answer is too large instead of writing it."""
+    monkeypatch.setattr(p, "MAX_EVENT_BYTES", 1000)
+    host, out = make_host()
+
+    async def many_groups() -> Any:
+        return [pb.GroupInfo(JID=jid(f"1203630000{i:08d}@g.us")) for i in range(100)]
+
+    linked(host, get_joined_groups=many_groups)
+    await host.handle(p.command(p.QUERY, session="S", ref="?8", op="groups"))
+    await settle(host)
+    result = next(line for line in out.lines if line["event"] == p.QUERY_RESULT)
+    assert (result["ok"], result["code"]) == (False, "too_large")
