@@ -19,8 +19,8 @@ FORCED_REASON = "Needs a person: request a new QR code (GET /get_qrcode) or rese
 
 
 def breaker_refusal(look: Outlook) -> Response:
-    """503 in the seed's words, with Retry-After when the breaker says when (not when forced open:
-    then only a person helps, and `reason` says how)."""
+    """503 in the words Waziper's clients know, with Retry-After when the breaker says when (not
+    when forced open: then only a person helps, and `reason` says how)."""
     extra: dict[str, Any] = {
         "circuit_breaker": True,
         "retry_after": look.retry_after_s,

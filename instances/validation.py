@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 
-# The simulated phone's knobs (DESIGN "Transports"): name → (allowed values | type, meaning).
+# The simulated phone's knobs (worker/transports/sandbox.py): name → allowed values or range.
 SANDBOX_CHOICES: dict[str, tuple[str, ...]] = {
     "connect": ("ok", "fail", "hang", "flaky"),
     "send": ("ok", "fail", "flaky", "reject"),
@@ -194,4 +194,19 @@ def validate_send_delays(low: float | None, high: float | None) -> dict[str, str
             errors[field] = f"Must be from 0 to {MAX_SEND_DELAY_S:g} seconds."
     if not errors and low is not None and high is not None and high < low:
         errors["send_delay_max"] = "Must be at least send_delay_min."
+    return errors
+
+
+# Per-instance typing before each send: a few seconds look human; more only delays the queue.
+MAX_TYPING_S = 10.0
+
+
+def validate_typing(low: float | None, high: float | None) -> dict[str, str]:
+    """Problems with an instance's default typing time (None: no typing), by field."""
+    errors: dict[str, str] = {}
+    for field, value in (("typing_min_s", low), ("typing_max_s", high)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= MAX_TYPING_S):
+            errors[field] = f"Must be from 0 to {MAX_TYPING_S:g} seconds."
+    if not errors and low is not None and high is not None and high < low:
+        errors["typing_max_s"] = "Must be at least typing_min_s."
     return errors

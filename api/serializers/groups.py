@@ -12,14 +12,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from kernel.fields import StringField
-from queueing.validation import GROUP_JID_RE, PHONE_RE, USER_JID_RE
+from queueing.validation import GROUP_JID_RE, LID_JID_RE, PHONE_RE, USER_JID_RE
 
 PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
 GROUP_NAME_LIMIT = 100  # WhatsApp's limit on a group's subject
 PARTICIPANTS_PER_CHANGE = 50
 PARTICIPANTS_AT_CREATE = 256
-# A participant WhatsApp knows only by its LID (privacy-addressed groups) is named by that.
-LID_RE = re.compile(r"^([0-9]{5,25})@lid$", re.IGNORECASE)
 _LIST_SEPARATORS = re.compile(r"[,\n]")
 
 
@@ -43,7 +41,8 @@ def participant_id(value: str, *, lid: bool = True) -> str:
         return match.group(1)
     if match := USER_JID_RE.match(text):
         return f"{match.group(1)}@s.whatsapp.net"
-    if lid and (match := LID_RE.match(text)):
+    # A participant WhatsApp knows only by its LID (privacy-addressed groups) is named by that.
+    if lid and (match := LID_JID_RE.match(text)):
         return f"{match.group(1)}@lid"
     raise ValueError(text)
 

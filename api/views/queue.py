@@ -1,4 +1,4 @@
-"""Queue endpoints (DESIGN "HTTP API"): parse, scope to the caller, call the queue, shape the envelope."""
+"""Queue endpoints: parse, scope to the caller, call the queue, shape the envelope."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from kernel.schema import (
 )
 from kernel.views import ApiView
 from operations import bulk_sends
-from queueing import enqueue as queue
+from queueing import enqueue
 from queueing.models import QueuedMessage
 from queueing.stats import queue_status
 from queueing.validation import validate_idempotency_key
@@ -110,13 +110,15 @@ def _idempotency_key(request: Request) -> str | None:
 def _queued(request: Request, write: Callable[[], T]) -> T | Response:
     try:
         return write()
-    except queue.QueueUnavailable:
+    except DjangoValidationError as exc:  # the message it names cannot be acted on (references.py)
+        raise exceptions.ValidationError(exc.message_dict) from None
+    except enqueue.QueueUnavailable:
         return error(
             "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
             http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
-    except queue.IdempotencyConflict:
+    except enqueue.IdempotencyConflict:
         return error(
             f"This {IDEMPOTENCY_HEADER} was already used for a different request.",
             http_status=status.HTTP_409_CONFLICT,
@@ -126,7 +128,11 @@ def _queued(request: Request, write: Callable[[], T]) -> T | Response:
 class SendMessageView(ApiView):
     @extend_schema(
         summary="Queue a message",
-        description="Validates and queues; the worker sends it while the instance is connected.",
+        description="Validates and queues; the worker sends it while the instance is connected. "
+        "`type` picks the kind: text, image, video, audio, document (or `media`), sticker, "
+        "location, contact, poll, reaction, edit, delete; each kind's own fields are named after "
+        "it below. A reaction, edit or delete names its message in `target_message_id`; an "
+        "unknown one, one of another instance, or one past WhatsApp's window is a 400 naming it.",
         parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
         request=SendMessageSerializer,
         responses={
@@ -141,7 +147,8 @@ class SendMessageView(ApiView):
         serializer = SendMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = _queued(
-            request, lambda: queue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key)
+            request,
+            lambda: enqueue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key),
         )
         if isinstance(result, Response):
             return result
@@ -189,7 +196,7 @@ class SendBulkView(ApiView):
             return _bulk_to_whatsapp_users(request, instance, attrs, key)
         result = _queued(
             request,
-            lambda: queue.enqueue_bulk(
+            lambda: enqueue.enqueue_bulk(
                 instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
             ),
         )
@@ -198,7 +205,7 @@ class SendBulkView(ApiView):
         return _bulk_answer(result, [])
 
 
-def _bulk_answer(result: queue.Enqueued, skipped: list[bulk_sends.Skipped]) -> Response:
+def _bulk_answer(result: enqueue.Enqueued, skipped: list[bulk_sends.Skipped]) -> Response:
     data = {
         "bulk_id": str(result.bulk_id),
         "count": len(result.messages),
@@ -289,7 +296,7 @@ class MessageCancelView(ApiView):
     )
     def post(self, request: Request, message_id: str) -> Response:
         message = _message(request, message_id, "change")
-        if queue.cancel(message):
+        if enqueue.cancel(message):
             return success("Message cancelled", MessageSerializer(message).data)
         return error(
             f"Only queued messages can be cancelled; this one is {message.status}.",

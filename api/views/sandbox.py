@@ -45,6 +45,7 @@ class SandboxScanView(ApiView):
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
+        TokenBodySerializer(data=request.data).is_valid(raise_exception=True)
         instance = sandbox_instance(request, instance_id, action="change")
         instances_service.request_sandbox_scan(instance)
         return success(

@@ -35,6 +35,12 @@ class SandboxReceived(models.Model):
     filename = models.CharField(max_length=255, blank=True)
     media_bytes = models.PositiveIntegerField(default=0)
     ref = models.CharField(max_length=64, blank=True, help_text="The gateway's message id")
+    # The kind's own fields as the phone saw them (a location's coordinates, a poll's options, the
+    # message a reaction, edit or delete acted on, a reply's quoted id, mentions, typing time),
+    # and what later messages did to this one (`reaction`).
+    fields = models.JSONField(default=dict, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True, help_text="Changed by a later edit")
+    revoked_at = models.DateTimeField(null=True, blank=True, help_text="Deleted for everyone")
     received_at = models.DateTimeField()
 
     class Meta:

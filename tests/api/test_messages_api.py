@@ -22,7 +22,8 @@ def test_it_shows_a_message(owner_client: APIClient, instance: Instance) -> None
     response = owner_client.get(f"/messages/{message.message_id}")
     assert response.status_code == 200
     data = response.json()["data"]
-    assert data["status"] == "failed" and data["attempts"] == 5
+    assert data["status"] == "failed"
+    assert data["attempts"] == 5
     assert data["last_error"] == "sandbox: send failed"
     assert data["instance_id"] == instance.instance_id
     assert data["failed_at"].startswith("2026-01-01T12:00:00")
@@ -87,7 +88,8 @@ def test_it_cancels_a_queued_message(owner_client: APIClient, instance: Instance
     assert response.status_code == 200
     assert response.json()["data"]["status"] == "cancelled"
     message.refresh_from_db()
-    assert message.status == "cancelled" and message.cancelled_at is not None
+    assert message.status == "cancelled"
+    assert message.cancelled_at is not None
 
 
 @pytest.mark.parametrize("status", ["sending", "sent", "read", "failed", "cancelled", "uncertain"])

@@ -108,7 +108,8 @@ def test_a_refusing_proxy_trips_the_breaker_at_the_default_threshold_with_neoniz
     assert [f.kind for f in recorded] == ["connect_failed"] * settings.WAZIPER_BREAKER_THRESHOLD
     assert all(DIAL_ERROR in f.detail and "connection refused" in f.detail for f in recorded)
     refused.refresh_from_db()
-    assert refused.status == "breaker_open" and session_of(worker, refused) is None
+    assert refused.status == "breaker_open"
+    assert session_of(worker, refused) is None
 
 
 def test_a_hanging_proxy_is_cut_off_by_the_connect_timeout_until_the_breaker_trips(
@@ -124,7 +125,8 @@ def test_a_hanging_proxy_is_cut_off_by_the_connect_timeout_until_the_breaker_tri
     assert [f.kind for f in failures(hung)] == ["connect_timeout"] * 4
     assert failures(hung)[-1].detail == "no answer within 2.5s; connection cancelled"
     hung.refresh_from_db()
-    assert hung.status == "breaker_open" and session_of(worker, hung) is None
+    assert hung.status == "breaker_open"
+    assert session_of(worker, hung) is None
 
 
 def test_a_corrupt_store_forces_the_breaker_open_after_one_attempt_without_a_crash_loop(
@@ -143,7 +145,8 @@ def test_a_corrupt_store_forces_the_breaker_open_after_one_attempt_without_a_cra
         worker.run_once(CLOCK.now())
         time.sleep(0.01)
     [failure] = failures(instance)
-    assert failure.kind == "connect_failed" and "re-link required" in failure.detail
+    assert failure.kind == "connect_failed"
+    assert "re-link required" in failure.detail
     instance.refresh_from_db()
     assert instance.status == "breaker_open"
 
@@ -168,8 +171,10 @@ def test_a_host_killed_mid_session_is_recorded_and_reconnected_while_others_are_
 
         run_until(worker, redialed, 60, "victim reconnected in a new host")
         [failure] = failures(victim)
-        assert failure.kind == "host_crashed" and f"(pid {killed}) killed by SIGKILL" in failure.detail
-        assert session_of(worker, bystander).pid == kept and os.kill(kept, 0) is None
+        assert failure.kind == "host_crashed"
+        assert f"(pid {killed}) killed by SIGKILL" in failure.detail
+        assert session_of(worker, bystander).pid == kept
+        assert os.kill(kept, 0) is None
         assert failures(bystander) == []
         for instance in (victim, bystander):
             instance.refresh_from_db()
@@ -207,4 +212,5 @@ def test_twenty_instances_failing_at_once_leave_the_workers_fds_threads_and_rss_
     counts = [(len(m[0]), m[1], m[2]) for m in (before, after)]
     print(f"\n{20 * threshold} attempts in {elapsed:.0f}s; fds, threads, RSS KB: {counts[0]} -> {counts[1]}")
     assert after[0] == before[0]
-    assert after[1] == before[1] and after[2] <= before[2] * 1.05
+    assert after[1] == before[1]
+    assert after[2] <= before[2] * 1.05

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -35,7 +36,7 @@ def test_without_a_first_interval_it_looks_once_per_interval(wait: FakeWait) -> 
 def test_with_a_first_interval_it_looks_soon_then_less_and_less_often(wait: FakeWait) -> None:
     times = looks_at(wait, 0.5, interval=0.1, first_interval=0.01)
     assert times[:6] == [0, 0.01, 0.025, 0.0475, 0.0813, 0.1319]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) == pytest.approx(0.1)
 
 

@@ -29,7 +29,8 @@ def test_prunes_history_older_than_the_retention(instance: Instance, settings: A
     FailureEvent.objects.create(instance=instance, kind="connect_failed", at=NOW - timedelta(days=1))
     InstanceEvent.objects.create(instance=instance, kind="status", payload={}, created_at=old)
     counts = run_cleanup("me", NOW)
-    assert counts["failures_pruned"] == 1 and counts["events_pruned"] == 1
+    assert counts["failures_pruned"] == 1
+    assert counts["events_pruned"] == 1
     assert FailureEvent.objects.count() == 1
 
 
@@ -43,7 +44,8 @@ def test_marks_silent_workers_stopped_and_finishes_their_commands(instance: Inst
     assert WorkerProcess.objects.get(worker_id="gone").stopped_at == NOW
     assert WorkerProcess.objects.get(worker_id="alive").stopped_at is None
     stuck.refresh_from_db()
-    assert stuck.finished_at == NOW and "stopped" in stuck.result["error"]
+    assert stuck.finished_at == NOW
+    assert "stopped" in stuck.result["error"]
 
 
 def test_prunes_finished_commands_after_an_hour_and_keeps_pending_ones(instance: Instance) -> None:
@@ -66,7 +68,8 @@ def test_clears_lapsed_leases(instance: Instance) -> None:
     )
     run_cleanup("me", NOW)
     instance.refresh_from_db()
-    assert instance.worker_id == "" and instance.lease_expires_at is None
+    assert instance.worker_id == ""
+    assert instance.lease_expires_at is None
 
 
 def test_removes_stores_of_deleted_and_logged_out_instances_only(owner: Any, settings: Any) -> None:

@@ -25,15 +25,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from worker.sessionhost import builders, queries
 from worker.sessionhost import protocol as p
-from worker.sessionhost import queries
 from worker.sessionhost.support import (
     NEONIZE_EVENTS,
     STORE_FILE,
     Output,
     Relay,
     Session,
-    build_media,
     check_store,
     jid_str,
 )
@@ -45,6 +44,7 @@ log = logging.getLogger("waziper.host")
 # for those writes even on a slow disk; a silent proxy must not stall the other sessions forever.
 CONNECT_HOLD_S = 5.0
 CALL_TIMEOUT_S = 60.0  # one send (with its upload), pair or logout
+PRESENCE_TIMEOUT_S = 10.0  # "typing…" is cosmetic: a presence WhatsApp does not take is skipped
 STOP_TIMEOUT_S = 5.0  # disconnect; whatsmeow blocks in it while a dial hangs (--stop-timeout)
 EXIT_GRACE_S = 2.0  # on stdin EOF: time to close live connections politely
 HUNG = "(neonize cannot cancel a dial through a proxy that never answers): kill the host"
@@ -58,6 +58,7 @@ class Host:
         self._order: dict[str, asyncio.Lock] = {}
         self.relay: Relay  # set by run(), on the running loop
         self._tasks: set[asyncio.Task] = set()
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # typing waits (tests: a gate)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -191,7 +192,43 @@ class Host:
     async def cmd_send(self, cmd: dict[str, Any]) -> None:
         sid, ref, kind = cmd["session"], cmd["ref"], cmd["kind"]
         s = self.sessions.get(sid)
+        failed = self._send_failed(sid, ref)
+        if s is None or not s.connected:
+            return failed("not connected", True)
+        try:
+            jid = p.normalize_recipient(cmd["to"])
+        except ValueError as exc:
+            return failed(str(exc), False)
+        if cmd.get("not_after") is not None and time.time() > cmd["not_after"]:
+            return failed(p.window_closed_error(kind), False)
+        try:
+            if jid.endswith("@lid"):
+                jid = await self.call(builders.phone_for_lid, s.client, self.neo, jid)
+            user, server = jid.split("@")
+            if server == "s.whatsapp.net" and user not in s.on_whatsapp:
+                found = await self.call(s.client.is_on_whatsapp, f"+{user}")
+                if not any(r.IsIn for r in found):
+                    return failed(f"{user} is not on WhatsApp", False)
+                s.on_whatsapp.add(user)
+            data = None
+            if kind in p.MEDIA_KINDS:
+                try:
+                    data = await asyncio.to_thread(Path(cmd["media_path"]).read_bytes)
+                except OSError as exc:
+                    return failed(f"cannot read media_path: {exc}", False)
+            message = await self.call(builders.build, s.client, self.neo, cmd, jid, data)
+        except TimeoutError:
+            return failed(f"preparing the send did not finish within {CALL_TIMEOUT_S:g} s", True)
+        except Exception as exc:
+            text = str(exc) or type(exc).__name__
+            return failed(text, p.send_error_retryable(text))
+        if cmd.get("typing_s"):
+            # Typed outside this session's command order: a disconnect or a question need not
+            # wait for the typing, and the neonize lock is free while it lasts.
+            return self.spawn(self._type_then_deliver(s, cmd, jid, message))
+        await self._deliver(s, cmd, jid, message)
 
+    def _send_failed(self, sid: str, ref: Any) -> Callable[..., None]:
         def failed(error: str, retryable: bool, uncertain: bool = False) -> None:
             if uncertain:  # never retry what may have gone out: the gateway marks it `uncertain`
                 retryable = False
@@ -205,31 +242,28 @@ class Host:
                 uncertain=uncertain or None,
             )
 
-        if s is None or not s.connected:
-            return failed("not connected", True)
+        return failed
+
+    async def _type_then_deliver(self, s: Session, cmd: dict[str, Any], jid: str, message: Any) -> None:
+        """ "typing…" for typing_s, then the message: the lock is taken for each presence call and
+        released while the chat shows typing, so other sessions' calls go on meanwhile."""
+        await self._presence(s, jid, typing=True)
+        await self.sleep(cmd["typing_s"])
+        if not s.connected:  # it never went out: the gateway may send it again later
+            return self._send_failed(s.sid, cmd["ref"])("not connected", True)
+        await self._presence(s, jid, typing=False)
+        await self._deliver(s, cmd, jid, message)
+
+    async def _presence(self, s: Session, jid: str, *, typing: bool) -> None:
         try:
-            jid = p.normalize_recipient(cmd["to"])
-        except ValueError as exc:
-            return failed(str(exc), False)
-        try:
-            user, server = jid.split("@")
-            if server == "s.whatsapp.net" and user not in s.on_whatsapp:
-                found = await self.call(s.client.is_on_whatsapp, f"+{user}")
-                if not any(r.IsIn for r in found):
-                    return failed(f"{user} is not on WhatsApp", False)
-                s.on_whatsapp.add(user)
-            message: Any = cmd["text"]
-            if kind in p.MEDIA_KINDS:
-                try:
-                    data = await asyncio.to_thread(Path(cmd["media_path"]).read_bytes)
-                except OSError as exc:
-                    return failed(f"cannot read media_path: {exc}", False)
-                message = await self.call(build_media, s.client, kind, data, cmd)
-        except TimeoutError:
-            return failed(f"preparing the send did not finish within {CALL_TIMEOUT_S:g} s", True)
+            await self.call(
+                builders.chat_presence, s.client, self.neo, jid, typing, timeout=PRESENCE_TIMEOUT_S
+            )
         except Exception as exc:
-            text = str(exc) or type(exc).__name__
-            return failed(text, p.send_error_retryable(text))
+            log.info("session %s: chat presence not sent (%s)", s.sid, exc or type(exc).__name__)
+
+    async def _deliver(self, s: Session, cmd: dict[str, Any], jid: str, message: Any) -> None:
+        failed = self._send_failed(s.sid, cmd["ref"])
         try:
             resp = await self.call(s.client.send_message, jid, message)
         except TimeoutError:  # Go is still inside send_message: the message may be on the wire
@@ -237,7 +271,9 @@ class Host:
         except Exception as exc:
             text = str(exc) or type(exc).__name__
             return failed(text, p.send_error_retryable(text), uncertain=p.send_outcome_unknown(text))
-        self.out.emit(p.SEND_RESULT, sid, ref=ref, ok=True, message_id=resp.ID, at=resp.Timestamp or None)
+        self.out.emit(
+            p.SEND_RESULT, s.sid, ref=cmd["ref"], ok=True, message_id=resp.ID, at=resp.Timestamp or None
+        )
 
     async def cmd_pair_phone(self, cmd: dict[str, Any]) -> None:
         s = self.sessions.get(cmd["session"])
@@ -347,14 +383,19 @@ def _load_neonize() -> SimpleNamespace:
     from neonize._binder import ProxySettings
     from neonize.aioze import events
     from neonize.aioze.client import NewAClient
+    from neonize.builder import build_edit
     from neonize.proto.Neonize_pb2 import JID
-    from neonize.utils.enum import ParticipantChange, ReceiptType
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
+    from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ParticipantChange, ReceiptType, VoteType
     from neonize.utils.message import extract_text
 
     neo = SimpleNamespace(version=neonize.__version__, NewAClient=NewAClient, ProxySettings=ProxySettings)
-    # What the session queries build neonize's arguments with (worker/sessionhost/queries.py).
-    neo.JID, neo.ParticipantChange, neo.ReceiptType = JID, ParticipantChange, ReceiptType
     neo.extract_text, neo.events = extract_text, NEONIZE_EVENTS
+    # What worker/sessionhost/builders.py builds messages with.
+    neo.Message, neo.JID, neo.build_edit = Message, JID, build_edit
+    neo.ChatPresence, neo.ChatPresenceMedia, neo.VoteType = ChatPresence, ChatPresenceMedia, VoteType
+    # And what the session queries build neonize's arguments with (worker/sessionhost/queries.py).
+    neo.ParticipantChange, neo.ReceiptType = ParticipantChange, ReceiptType
     for name in NEONIZE_EVENTS:
         setattr(neo, f"{name}Ev", getattr(events, f"{name}Ev"))
     return neo

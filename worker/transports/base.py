@@ -37,16 +37,30 @@ class SessionSpec:
 @dataclass(frozen=True)
 class OutgoingMessage:
     ref: str  # the gateway's message id, echoed in the send_result event
-    to: str  # digits of a phone number or a full JID
-    kind: str  # text | image | document | audio | video
-    text: str = ""
+    to: str  # digits of a phone number or a full JID (…@s.whatsapp.net, …@g.us, …@lid)
+    # text | image | document | audio | video | sticker | location | contact | poll
+    # | reaction | edit | delete
+    kind: str
+    text: str = ""  # a text, a caption, or an edit's new text
     media_url: str = ""
-    media_path: str | None = None  # a file the worker already downloaded (media kinds)
+    media_path: str | None = None  # a file the worker already downloaded (media kinds, sticker)
     filename: str = ""
     mimetype: str = ""
+    # The kind's own fields, as queueing/validation.py checked them: location {latitude,
+    # longitude, name, address}, contact {name, vcard}, poll {question, options,
+    # selectable_count}, reaction {emoji}.
+    fields: dict[str, Any] = field(default_factory=dict)
+    # reaction, edit, delete: the message acted on {wa_message_id, chat_id, from_me, sender}.
+    target: dict[str, Any] | None = None
+    # A reply: the message quoted {wa_message_id, chat_id, from_me, sender, kind, text, content?}.
+    quoted: dict[str, Any] | None = None
+    mentions: tuple[str, ...] = ()  # JIDs for the text's or caption's contextInfo
+    typing_s: float = 0.0  # seconds of "typing…" in the chat before the message goes out
+    # edit, delete: WhatsApp's window closes then; past it the message is failed, never sent.
+    not_after: datetime | None = None
 
 
-# Event kinds a session reports (DESIGN "Instance lifecycle"), with their data fields:
+# Event kinds a session reports (docs/architecture.md, "The worker"), with their data fields:
 QR = "qr"  # code, expires_at (iso)
 QR_TIMEOUT = "qr_timeout"  # nobody scanned in time: park, not a failure
 PAIRED = "paired"  # jid, push_name

@@ -1,15 +1,15 @@
 """The real WhatsApp transport: each connect attempt runs in a fresh session host child process.
 
 neonize (Go, loaded into Python) crashes its process on concurrent connects, leaks an fd and
-~180 KB per failed dial, and cannot cancel a dial into a silent proxy (DESIGN, "Transports").
-So the worker never imports it: `NeonizeSession.connect` starts `python -m
-worker.sessionhost.main`, speaks the JSON-lines protocol (`instances/runtime/protocol.py`) over
+~180 KB per failed dial, and cannot cancel a dial into a silent proxy (docs/architecture.md,
+"Processes"). So the worker never imports it: `NeonizeSession.connect` starts `python -m
+worker.sessionhost.main`, speaks the JSON-lines protocol (`worker/sessionhost/protocol.py`) over
 its pipes, and `close` kills it. Killing the host is how a hung dial is cancelled, its exit
 reclaims whatever neonize leaked, and its crash costs this one session: the worker sees
 SESSION_CRASHED with the exit status and the host's last words.
 
 Every method returns at once; the host's answers arrive as TransportEvents from `poll`, which
-reads the pipes without blocking (transports/hostproc.py). No neonize import here.
+reads the pipes without blocking (transports/host_process.py). No neonize import here.
 """
 
 from __future__ import annotations
@@ -125,6 +125,12 @@ class NeonizeSession(base.Session):
             "media_path": message.media_path or None,
             "filename": message.filename or None,
             "mimetype": message.mimetype or None,
+            "fields": message.fields or None,
+            "target": _message_ref(message.target),
+            "quoted": _message_ref(message.quoted),
+            "mentions": list(message.mentions) or None,
+            "typing_s": message.typing_s or None,
+            "not_after": message.not_after.timestamp() if message.not_after else None,
         }
         try:
             sent = self._command(p.SEND, ref=message.ref, **fields)
@@ -335,3 +341,20 @@ class NeonizeTransport(base.Transport):
         """Worker shutdown: wait (bounded) for the hosts it let go of, so none outlives it."""
         if not REAPER.wait_idle(SHUTDOWN_WAIT_S):
             log.warning("%d session host(s) still exiting at shutdown", REAPER.pending)
+
+
+def _message_ref(ref: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A target or quoted message as the host's SEND takes it: WhatsApp's id, the chat, whether
+    this account sent it, its sender; a quote also what its bubble shows."""
+    if not ref:
+        return None
+    out = {
+        "id": ref.get("wa_message_id") or "",
+        "chat": ref.get("chat_id") or "",
+        "from_me": bool(ref.get("from_me")),
+        "sender": ref.get("sender") or "",
+    }
+    for key in ("kind", "text", "content"):
+        if ref.get(key):
+            out[key] = ref[key]
+    return out

@@ -4,6 +4,8 @@ It goes through exactly the same worker, breaker and queue code as neonize. Beha
 the instance's `sandbox` JSON (see instances/validation.py): `connect` ok|fail|hang|flaky,
 `send` ok|fail|flaky|reject, `fail_rate`, `latency_ms`, `receipts`, `linked`, `auto_scan`, `seed`,
 `query` ok|hang|fail, and its address book: `groups` and `on_whatsapp` (worker/transports/sandbox_book.py).
+Every kind of message is recorded with its own fields; a reaction, an edit or a delete changes
+the message it names, and an edit or delete past WhatsApp's window fails as on neonize.
 The phone's side lives in the database (SandboxPhone: scan requests and the linked JID;
 SandboxReceived: what it received), so the API, commands and tests in other processes drive and
 read it, and it survives a worker restart.
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from instances.models import SandboxPhone, SandboxReceived
+from worker.sessionhost import protocol as p
 from worker.sessionhost.queries import QueryRefused
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, Session, SessionSpec, TransportEvent
@@ -45,7 +48,7 @@ def fake_qr_code(rng: random.Random) -> str:
 
 
 def fake_jid(instance_pk: int, rng: random.Random) -> str:
-    """A plausible Indonesian number (the seed's users), stable per instance."""
+    """A plausible Indonesian number (+62, where Waziper is most used), stable per instance."""
     return f"628{instance_pk % 1000:03d}{rng.randrange(10**6):06d}:{rng.randrange(1, 50)}@s.whatsapp.net"
 
 
@@ -80,6 +83,8 @@ class SandboxSession(Session):
         self.scan_seen: datetime | None = None
         self.timers: list[_Timer] = []
         self.events: list[TransportEvent] = []
+        # (at, chat, "composing" | "paused"): the chat presences this session showed, for tests.
+        self.presence: list[tuple[datetime, str, str]] = []
         self._book: SandboxBook | None = None  # its groups and numbers: see `book`
 
     # --- the worker's side -------------------------------------------------------------------
@@ -101,6 +106,11 @@ class SandboxSession(Session):
         self.events.append(TransportEvent(base.LOGGED_OUT, {"reason": "requested", "requested": True}))
 
     def send(self, message: OutgoingMessage, now: datetime) -> None:
+        if message.typing_s > 0:
+            # As the neonize host does: "typing…" in the chat, then the message.
+            self.presence.append((now, message.to, "composing"))
+            self._after(now, "typing_done", {"message": message}, delay=timedelta(seconds=message.typing_s))
+            return
         self._after(now, "send_done", {"message": message})
 
     def pair_phone(self, phone: str, now: datetime) -> None:
@@ -240,6 +250,12 @@ class SandboxSession(Session):
         if mode == "fail" or (mode == "flaky" and self.rng.random() < self.behaviour.get("fail_rate", 0.5)):
             self.events.append(_send_failed(message.ref, "sandbox: send failed (simulated)", retryable=True))
             return
+        if message.not_after is not None and now > message.not_after:
+            # What the neonize host answers: the window closed before the message could go.
+            self.events.append(
+                _send_failed(message.ref, p.window_closed_error(message.kind), retryable=False)
+            )
+            return
         wa_id = "3EB0" + self.rng.randbytes(8).hex().upper()
         media_bytes = os.path.getsize(message.media_path) if message.media_path else 0
         SandboxReceived.objects.create(
@@ -252,6 +268,7 @@ class SandboxSession(Session):
             filename=message.filename,
             media_bytes=media_bytes,
             ref=message.ref,
+            fields=self._received_fields(message, now),
             received_at=now,
         )
         self.events.append(
@@ -263,6 +280,51 @@ class SandboxSession(Session):
                 break
             delay = timedelta(seconds=RECEIPT_DELAYS_S[kind])
             self._after(now, "receipt", {"ids": [wa_id], "kind": kind}, delay=delay)
+
+    def _on_typing_done(self, now: datetime, message: OutgoingMessage) -> None:
+        if self.phase == "connected":
+            self.presence.append((now, message.to, "paused"))
+        self._after(now, "send_done", {"message": message})
+
+    def _received_fields(self, message: OutgoingMessage, now: datetime) -> dict[str, Any]:
+        """What the phone records of a message beyond its text and media, after applying a
+        reaction, edit or delete to the message it names. A target the phone never received is
+        recorded with `applied: false`: WhatsApp accepts such a message and changes nothing."""
+        fields: dict[str, Any] = dict(message.fields)
+        if message.quoted:
+            fields["quoted_message_id"] = message.quoted.get("wa_message_id", "")
+        if message.mentions:
+            fields["mentions"] = list(message.mentions)
+        if message.typing_s:
+            fields["typing_s"] = message.typing_s
+        if message.target:
+            target_id = str(message.target.get("wa_message_id") or "")
+            fields["target_message_id"] = target_id
+            fields["applied"] = self._apply(message, target_id, now)
+        return fields
+
+    def _apply(self, message: OutgoingMessage, target_id: str, now: datetime) -> bool:
+        target = (
+            SandboxReceived.objects.filter(instance_id=self.spec.instance_pk, wa_message_id=target_id)
+            .order_by("-id")
+            .first()
+        )
+        if target is None:
+            return False
+        if message.kind == "reaction":
+            emoji = str(message.fields.get("emoji") or "")
+            if emoji:
+                target.fields = {**target.fields, "reaction": emoji}
+            else:
+                target.fields = {k: v for k, v in target.fields.items() if k != "reaction"}
+            target.save(update_fields=["fields"])
+        elif message.kind == "edit":
+            target.text, target.edited_at = message.text, now
+            target.save(update_fields=["text", "edited_at"])
+        elif message.kind == "delete":
+            target.revoked_at = now
+            target.save(update_fields=["revoked_at"])
+        return True
 
     def _on_query_done(
         self, now: datetime, op: str, args: dict[str, Any], ref: str, deadline: datetime | None

@@ -122,7 +122,8 @@ def test_refused_proxy_reports_connect_failed_with_neonize_text(host, tmp_path):
     with FaultProxy("refuse") as proxy:
         connect(host, tmp_path / "s", proxy.url)
         ev = host.expect(p.CONNECT_FAILED, session="S1", ref="c1")
-    assert DIAL_ERROR in ev["error"] and "connection refused" in ev["error"]
+    assert DIAL_ERROR in ev["error"]
+    assert "connection refused" in ev["error"]
     assert f"127.0.0.1:{proxy.port}" in ev["error"]
     assert ev["retryable"] is True
 
@@ -157,15 +158,18 @@ def test_reset_proxy_reports_connect_failed_with_neonize_text(host, tmp_path):
     with FaultProxy("reset") as proxy:
         connect(host, tmp_path / "s", proxy.url)
         ev = host.expect(p.CONNECT_FAILED, session="S1")
-    assert DIAL_ERROR in ev["error"] and "reset by peer" in ev["error"]
-    assert ev["retryable"] is True and proxy.accepted == 1
+    assert DIAL_ERROR in ev["error"]
+    assert "reset by peer" in ev["error"]
+    assert ev["retryable"] is True
+    assert proxy.accepted == 1
 
 
 def test_proxy_closing_mid_handshake_reports_eof(host, tmp_path):
     with FaultProxy("close_after", nbytes=3) as proxy:
         connect(host, tmp_path / "s", proxy.url)
         ev = host.expect(p.CONNECT_FAILED, session="S1")
-    assert DIAL_ERROR in ev["error"] and ev["error"].endswith("EOF")
+    assert DIAL_ERROR in ev["error"]
+    assert ev["error"].endswith("EOF")
 
 
 def test_hanging_proxy_gives_no_event_and_the_host_still_answers_ping(host, tmp_path):
@@ -174,7 +178,8 @@ def test_hanging_proxy_gives_no_event_and_the_host_still_answers_ping(host, tmp_
         assert host.quiet_for(0.8) == []
         assert proxy.accepted == 1
         pong = host.ping(session="S1")
-        assert pong["connected"] is False and pong["busy"] is True  # neonize is still dialing
+        assert pong["connected"] is False
+        assert pong["busy"] is True
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
@@ -244,7 +249,9 @@ def test_blank_lines_are_ignored(host):
 def test_unknown_command_is_an_error_naming_it(host):
     host.send({"cmd": "reboot", "session": "S1", "ref": 42})
     ev = host.expect(p.ERROR, ref=42)
-    assert "unknown command 'reboot'" in ev["error"] and ev["field"] == "cmd" and ev["session"] == "S1"
+    assert "unknown command 'reboot'" in ev["error"]
+    assert ev["field"] == "cmd"
+    assert ev["session"] == "S1"
     host.ping()
 
 
@@ -260,7 +267,8 @@ def test_unknown_command_is_an_error_naming_it(host):
 def test_missing_field_is_an_error_naming_the_field(host, cmd, field):
     host.send(cmd)
     ev = host.expect(p.ERROR, ref="x")
-    assert ev["field"] == field and f"'{field}'" in ev["error"]
+    assert ev["field"] == field
+    assert f"'{field}'" in ev["error"]
     host.ping()
 
 
@@ -276,7 +284,8 @@ def test_corrupt_store_reports_relink_required(host, tmp_path):
     (store / "whatsmeow.sqlite3").write_bytes(os.urandom(4096))
     connect(host, store, None)
     ev = host.expect(p.CONNECT_FAILED, ref="c1")
-    assert "re-link required" in ev["error"] and ev["retryable"] is False
+    assert "re-link required" in ev["error"]
+    assert ev["retryable"] is False
 
 
 def test_store_under_a_regular_file_reports_the_os_error(host):
@@ -294,7 +303,8 @@ def test_store_under_a_regular_file_reports_the_os_error(host):
 def test_a_proxy_neonize_rejects_is_connect_failed_not_a_crash(host, tmp_path, proxy, text):
     connect(host, tmp_path / "s", proxy)
     ev = host.expect(p.CONNECT_FAILED, ref="c1")
-    assert text in ev["error"] and ev["retryable"] is False
+    assert text in ev["error"]
+    assert ev["retryable"] is False
     assert host.ping()["busy"] is False
 
 
@@ -361,7 +371,7 @@ def test_connect_twice_while_dialing_is_refused(host, tmp_path):
 
 def test_many_sessions_in_one_host_connect_at_once_without_crashing(tmp_path):
     # Unserialized, 20 clients dialing at once end the process with a Go "concurrent map
-    # writes" fatal error (DESIGN, "Transports"); through the host's lock they all just fail.
+    # writes" fatal error (docs/architecture.md, "Processes"); through the host's lock they all just fail.
     h = HostProc("--sessions-per-host", "20")
     try:
         with FaultProxy("refuse") as proxy:

@@ -29,7 +29,8 @@ async def test_twenty_simultaneous_connects_never_overlap_inside_neonize(tmp_pat
     assert FakeClient.tracker.calls == 60
     assert FakeClient.tracker.most == 1
     failed = [line for line in out.lines if line["event"] == p.CONNECT_FAILED]
-    assert len(failed) == 60 and all(line["retryable"] for line in failed)
+    assert len(failed) == 60
+    assert all(line["retryable"] for line in failed)
 
 
 async def test_disconnects_and_connects_of_many_sessions_stay_serialized(tmp_path):

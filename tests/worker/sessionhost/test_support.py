@@ -131,7 +131,8 @@ def test_temporary_ban_carries_code_and_expiry():
 @pytest.mark.parametrize(("reason", "retryable"), [("SERVICE_UNAVAILABLE", True), ("CLIENT_OUTDATED", False)])
 def test_a_connect_failure_from_whatsapp_says_whether_to_retry(reason, retryable):
     kind, fields = translate("ConnectFailure", pb.ConnectFailure(Reason=getattr(pb, reason), Message="nope"))
-    assert kind == p.CONNECT_FAILED and fields["retryable"] is retryable
+    assert kind == p.CONNECT_FAILED
+    assert fields["retryable"] is retryable
     assert fields["error"] == f"whatsapp refused the connection: {reason.lower()} nope"
 
 
@@ -221,7 +222,8 @@ def test_a_store_with_a_device_row_counts_as_logged_in(tmp_path):
 def test_a_corrupt_store_needs_a_relink(tmp_path):
     (tmp_path / hs.STORE_FILE).write_bytes(b"\x00garbage" * 512)
     problem, has_device = hs.check_store(str(tmp_path))
-    assert "is corrupt (file is not a database): re-link required" in problem and has_device is False
+    assert "is corrupt (file is not a database): re-link required" in problem
+    assert has_device is False
 
 
 def test_a_store_path_sqlite_cannot_take_is_refused(tmp_path):
@@ -268,18 +270,22 @@ def test_connected_answers_the_connect_with_jid_and_push_name():
             "push_name": "Toko Budi",
         }
     ]
-    assert session.connected and session.logged_in and session.progress.is_set()
+    assert session.connected
+    assert session.logged_in
+    assert session.progress.is_set()
 
 
 def test_a_lost_connection_clears_connected_and_is_reported():
     session, lines = relay_run(("Connected", pb.Connected()), ("Disconnected", pb.Disconnected()))
     assert [line["event"] for line in lines] == ["connected", "disconnected"]
-    assert not session.connected and session.logged_in
+    assert not session.connected
+    assert session.logged_in
 
 
 def test_a_requested_disconnect_is_not_reported_twice():
     session, lines = relay_run(("Disconnected", pb.Disconnected()), closing=True)
-    assert lines == [] and not session.connected
+    assert lines == []
+    assert not session.connected
 
 
 def test_logged_out_clears_both_flags():
@@ -287,7 +293,8 @@ def test_logged_out_clears_both_flags():
         ("Connected", pb.Connected()), ("LoggedOut", pb.LoggedOut(Reason=pb.LOGGED_OUT))
     )
     assert lines[-1] == {"event": "logged_out", "session": "S1", "reason": "logged_out", "on_connect": False}
-    assert not session.connected and not session.logged_in
+    assert not session.connected
+    assert not session.logged_in
 
 
 def test_an_event_the_relay_chokes_on_is_logged_not_raised():
@@ -317,7 +324,8 @@ def test_a_qr_login_timeout_reported_from_a_go_thread_becomes_qr_timeout():
 
     asyncio.run(go())
     assert out.lines == [{"event": "qr_timeout", "session": "S1"}]
-    assert not session.showing_qr and session.progress.is_set()
+    assert not session.showing_qr
+    assert session.progress.is_set()
 
 
 def test_each_rotating_qr_code_is_reported_as_it_arrives():

@@ -102,8 +102,10 @@ def test_a_failing_proxy_is_connect_failed_with_neonizes_own_text(tmp_path, mode
         session.connect(NOW)
         event = wait_for(session, base.CONNECT_FAILED)
         session.close()
-    assert DIAL_ERROR in event.data["error"] and text in event.data["error"]
-    assert f"127.0.0.1:{proxy.port}" in event.data["error"] and event.data["retryable"] is True
+    assert DIAL_ERROR in event.data["error"]
+    assert text in event.data["error"]
+    assert f"127.0.0.1:{proxy.port}" in event.data["error"]
+    assert event.data["retryable"] is True
 
 
 def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_once(tmp_path):
@@ -111,7 +113,8 @@ def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_
         session = open_session(tmp_path, proxy.url)
         session.connect(NOW)
         wait_ready(session)
-        assert quiet_for(session, 0.5) == [] and proxy.accepted == 1
+        assert quiet_for(session, 0.5) == []
+        assert proxy.accepted == 1
         session.check_alive(NOW)
         assert wait_for(session, base.PONG).data == {"connected": False, "logged_in": False, "busy": True}
         pid = session.pid
@@ -134,15 +137,18 @@ def test_a_host_killed_from_outside_is_session_crashed_naming_the_signal(tmp_pat
         os.kill(pid, signal.SIGKILL)
         event = wait_for(session, base.SESSION_CRASHED)
     assert event.data["error"].startswith(f"session host (pid {pid}) killed by SIGKILL")
-    assert event.data["exit_code"] == -signal.SIGKILL and session.host is None
+    assert event.data["exit_code"] == -signal.SIGKILL
+    assert session.host is None
 
 
 def test_a_host_that_prints_garbage_is_a_protocol_error_and_is_killed(tmp_path):
     session = open_session(tmp_path, script={"connect": [{"raw": "hello, I am not JSON\n"}]})
     session.connect(NOW)
     event = wait_for(session, base.SESSION_CRASHED)
-    assert "protocol error from session host" in event.data["error"] and "not JSON" in event.data["error"]
-    assert REAPER.wait_idle(10) and session.last_host.proc.returncode == -signal.SIGTERM
+    assert "protocol error from session host" in event.data["error"]
+    assert "not JSON" in event.data["error"]
+    assert REAPER.wait_idle(10)
+    assert session.last_host.proc.returncode == -signal.SIGTERM
 
 
 def test_a_host_dying_of_a_go_fatal_error_reports_that_line_exit_code_and_stderr_tail(tmp_path):
@@ -152,7 +158,8 @@ def test_a_host_dying_of_a_go_fatal_error_reports_that_line_exit_code_and_stderr
     error = wait_for(session, base.SESSION_CRASHED).data["error"]
     # The verdict comes first, though 4 KB of goroutine dump followed it.
     assert "exited with code 2: fatal error: concurrent map writes; stderr tail: ..." in error
-    assert error.endswith("runtime.throw()") and len(error) < 2000
+    assert error.endswith("runtime.throw()")
+    assert len(error) < 2000
 
 
 def test_a_time_out_of_datetimes_range_is_replaced_by_now_not_raised(tmp_path):
@@ -194,7 +201,8 @@ def test_a_corrupt_store_is_a_final_relink_failure(tmp_path):
     session.connect(NOW)
     event = wait_for(session, base.CONNECT_FAILED)
     session.close()
-    assert "re-link required" in event.data["error"] and event.data["retryable"] is False
+    assert "re-link required" in event.data["error"]
+    assert event.data["retryable"] is False
 
 
 def test_a_store_that_cannot_be_created_is_a_final_failure_naming_the_os_error(tmp_path):
@@ -215,7 +223,8 @@ def test_a_proxy_url_neonize_rejects_is_a_final_failure(tmp_path):
     session.connect(NOW)
     event = wait_for(session, base.CONNECT_FAILED)
     session.close()
-    assert 'unsupported proxy scheme "ftp"' in event.data["error"] and event.data["retryable"] is False
+    assert 'unsupported proxy scheme "ftp"' in event.data["error"]
+    assert event.data["retryable"] is False
 
 
 ANA = {"jid": "628123:4@s.whatsapp.net", "push_name": "Ana"}
@@ -246,7 +255,8 @@ def test_host_events_become_the_transport_events_the_worker_expects(tmp_path):
     assert wait_for(session, base.PAIRED).data == {"jid": "628123:4@s.whatsapp.net", "push_name": "Ana"}
     assert wait_for(session, base.CONNECTED).data["jid"] == "628123:4@s.whatsapp.net"
     receipt = wait_for(session, base.RECEIPT).data
-    assert receipt["message_ids"] == ["3EB0AA"] and receipt["at"] == "2026-01-01T12:00:01+00:00"
+    assert receipt["message_ids"] == ["3EB0AA"]
+    assert receipt["at"] == "2026-01-01T12:00:01+00:00"
     assert wait_for(session, base.INCOMING).data["text"] == "hi"
     assert wait_for(session, base.PONG).data["connected"] is True
     session.send(OutgoingMessage(ref="msg-1", to="628123456789", kind="text", text="halo"), NOW)
@@ -277,9 +287,12 @@ def test_without_a_host_every_call_answers_at_once(tmp_path):
     with pytest.raises(TransportError, match="showing a QR code"):
         session.pair_phone("628123456789", NOW)
     sent, invalid, crashed, logged_out = session.poll(NOW)
-    assert sent.data["dead_socket"] is True and sent.data["retryable"] is True
-    assert invalid.data["retryable"] is False and "needs a non-empty 'text'" in invalid.data["error"]
-    assert crashed.kind == base.SESSION_CRASHED and logged_out.data["requested"] is True
+    assert sent.data["dead_socket"] is True
+    assert sent.data["retryable"] is True
+    assert invalid.data["retryable"] is False
+    assert "needs a non-empty 'text'" in invalid.data["error"]
+    assert crashed.kind == base.SESSION_CRASHED
+    assert logged_out.data["requested"] is True
 
 
 def test_many_failed_sessions_leave_the_callers_fds_threads_and_children_as_they_were(tmp_path):
@@ -301,7 +314,8 @@ def test_many_failed_sessions_leave_the_callers_fds_threads_and_children_as_they
         fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
         pids = attempts(20, proxy)
         assert REAPER.wait_idle(10)
-        assert len(os.listdir("/proc/self/fd")) == fds and threading.active_count() == threads
+        assert len(os.listdir("/proc/self/fd")) == fds
+        assert threading.active_count() == threads
     assert all(gone(pid) for pid in pids)
 
 

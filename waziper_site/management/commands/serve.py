@@ -13,7 +13,7 @@ from worker.supervisor import WorkerSupervisor
 
 
 def startup_lines(*, with_worker: bool) -> list[str]:
-    """The seed's start-up lines, with the real figures from settings."""
+    """The start-up lines operators of the Node Waziper server know, with the real figures."""
     lines = ["📨 Message Queue Manager initialized"]
     if with_worker:
         lines.append("🔄 Queue processor started (worker process)")
