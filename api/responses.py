@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rest_framework import status
@@ -44,6 +46,13 @@ _REFUSAL_STATUS = {
 }
 
 
+# What every endpoint that asks a live session says of its errors (OpenAPI descriptions).
+ASKS_THE_SESSION = (
+    "503 with the instance's state and Retry-After while no live session can answer; 504 when it "
+    "does not answer within WAZIPER_SESSION_QUERY_TIMEOUT (the question is then cancelled)."
+)
+
+
 def ask_session(
     instance: Instance,
     op: str,
@@ -52,11 +61,18 @@ def ask_session(
     timeout: float | None = None,
     forget: bool = False,
 ) -> Any:
-    """operations.session_queries.ask, its refusals turned into the API's errors: 503 with the
-    instance's state and Retry-After when no live session can answer, 504 when it did not answer
-    in time (the question is cancelled), and the session's own refusal otherwise."""
-    try:
+    """operations.session_queries.ask, its refusals turned into the API's errors (session_errors)."""
+    with session_errors():
         return session_queries.ask(instance, op, args, timeout=timeout, forget=forget)
+
+
+@contextmanager
+def session_errors() -> Iterator[None]:
+    """Around anything that asks a live session (operations.groups, contacts, chats …): 503 with
+    the instance's state and Retry-After when no live session can answer, 504 when it did not
+    answer in time (the question is cancelled), and the session's own refusal otherwise."""
+    try:
+        yield
     except session_queries.SessionUnavailable as exc:
         headers = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
         raise ApiError(

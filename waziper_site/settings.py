@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "breaker",
     "queueing",
     "inbox",
+    "directory",
     "dashboard",
     "worker",
     "cli",
