@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
@@ -19,6 +20,7 @@ from queueing.validation import validate_idempotency_key
 
 SESSION_REFUSED = "Unable to create session at this time."
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+T = TypeVar("T")
 QUEUE_RETRY_AFTER_S = 2
 FORCED_REASON = "Needs a person: request a new QR code (GET /get_qrcode) or reset the circuit breaker."
 
@@ -51,6 +53,13 @@ _REFUSAL_STATUS = {
 }
 
 
+# What every endpoint that asks a live session says of its errors (OpenAPI descriptions).
+ASKS_THE_SESSION = (
+    "503 with the instance's state and Retry-After while no live session can answer; 504 when it "
+    "does not answer within WAZIPER_SESSION_QUERY_TIMEOUT (the question is then cancelled)."
+)
+
+
 def ask_session(
     instance: Instance,
     op: str,
@@ -59,11 +68,18 @@ def ask_session(
     timeout: float | None = None,
     forget: bool = False,
 ) -> Any:
-    """operations.session_queries.ask, its refusals turned into the API's errors: 503 with the
-    instance's state and Retry-After when no live session can answer, 504 when it did not answer
-    in time (the question is cancelled), and the session's own refusal otherwise."""
-    try:
+    """operations.session_queries.ask, its refusals turned into the API's errors (session_errors)."""
+    with session_errors():
         return session_queries.ask(instance, op, args, timeout=timeout, forget=forget)
+
+
+@contextmanager
+def session_errors() -> Iterator[None]:
+    """Around anything that asks a live session (operations.groups, contacts, chats …): 503 with
+    the instance's state and Retry-After when no live session can answer, 504 when it did not
+    answer in time (the question is cancelled), and the session's own refusal otherwise."""
+    try:
+        yield
     except session_queries.SessionUnavailable as exc:
         headers = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
         raise ApiError(
@@ -96,7 +112,7 @@ def idempotency_key(request: Request) -> str | None:
         raise exceptions.ValidationError({IDEMPOTENCY_HEADER: exc.messages}) from None
 
 
-def queued(request: Request, write: Callable[[], enqueue.Enqueued]) -> enqueue.Enqueued | Response:
+def queued(request: Request, write: Callable[[], T]) -> T | Response:
     """`write()`'s messages, or the answer to a queue that refused them: 400 naming a message it
     cannot act on, 503 + Retry-After when the database is busy (nothing queued), 409 for an
     Idempotency-Key used for another request."""

@@ -7,6 +7,9 @@ from django.urls import path
 
 from api.views import (
     breaker,
+    chats,
+    contacts,
+    groups,
     instances,
     messages,
     profile,
@@ -31,6 +34,38 @@ urlpatterns = [
     path(
         "instances/<str:instance_id>/profile", profile.InstanceProfileView.as_view(), name="instance-profile"
     ),
+    # questions to the live session: groups, contacts, read receipts
+    path("instances/<str:instance_id>/groups", groups.GroupListView.as_view(), name="group-list"),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>", groups.GroupDetailView.as_view(), name="group-detail"
+    ),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>/participants",
+        groups.GroupParticipantsView.as_view(),
+        name="group-participants",
+    ),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>/invite-link",
+        groups.GroupInviteLinkView.as_view(),
+        name="group-invite-link",
+    ),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>/leave",
+        groups.GroupLeaveView.as_view(),
+        name="group-leave",
+    ),
+    path("get_groups", groups.WaziperGroupsView.as_view(), name="get-groups"),
+    path(
+        "instances/<str:instance_id>/contacts/check",
+        contacts.NumberCheckView.as_view(),
+        name="contacts-check",
+    ),
+    path(
+        "instances/<str:instance_id>/contacts/<str:phone>/picture",
+        contacts.PictureView.as_view(),
+        name="contacts-picture",
+    ),
+    path("instances/<str:instance_id>/read", chats.MarkReadView.as_view(), name="mark-read"),
     path("sandbox/<str:instance_id>/scan", sandbox.SandboxScanView.as_view(), name="sandbox-scan"),
     path("sandbox/<str:instance_id>/outbox", sandbox.SandboxOutboxView.as_view(), name="sandbox-outbox"),
     path(

@@ -175,6 +175,16 @@ def enqueue_bulk(
     return _guarded(instance, idempotency_key, request_hash, rows)
 
 
+def find_bulk_replay(instance: Instance, idempotency_key: str, request_hash: str) -> Enqueued | None:
+    """The bulk already queued under `idempotency_key` (for this request), or None; raises
+    IdempotencyConflict if the key was used for another request. For a caller that has work to
+    skip on a replay (checking recipients) before it calls enqueue_bulk."""
+    try:
+        return _replay(instance, f"{idempotency_key}#0", request_hash)
+    except (OperationalError, InterfaceError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
+
+
 def cancel(message: QueuedMessage, *, now: datetime | None = None) -> bool:
     """Cancel a message that is still queued; False (and the row unchanged) otherwise."""
     now = now or timezone.now()

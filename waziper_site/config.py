@@ -179,6 +179,10 @@ _DURATIONS = (
     _Seconds("WAZIPER_HEALTH_CACHE_S", 1, allow_zero=True),
     _Seconds("WAZIPER_SESSION_QUERY_TIMEOUT", 10),
     _Seconds("WAZIPER_INBOX_MEDIA_TIMEOUT", 30),
+    # How long a session's answer about groups, and about which numbers have WhatsApp, is
+    # reused before the session is asked again (0: always ask).
+    _Seconds("WAZIPER_GROUPS_CACHE_S", 300, allow_zero=True),
+    _Seconds("WAZIPER_NUMBER_CHECK_CACHE_S", 86_400, allow_zero=True),
 )
 
 

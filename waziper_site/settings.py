@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "breaker",
     "queueing",
     "inbox",
+    "directory",
     "dashboard",
     "worker",
     "cli",

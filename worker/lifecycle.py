@@ -370,10 +370,14 @@ class InstanceLifecycle:
         session, self.session = self.session, None
         self.phase = Phase.IDLE
         self.connect_deadline = self.pong_deadline = None
-        # A logout or pairing code the session will now never answer: say so instead of
-        # leaving the web side waiting on a command that never finishes.
-        for event_kind in list(self.waiting_commands):
-            self._finish_command(event_kind, now, {"error": "the session ended before it answered"})
+        # A logout, pairing code or question the session will now never answer: say so instead
+        # of leaving the web side waiting on a command that never finishes. A question is
+        # `unavailable` (ask again once it reconnects), not something WhatsApp refused.
+        for key in list(self.waiting_commands):
+            ended: dict[str, Any] = {"error": "the session ended before it answered"}
+            if key.startswith(_QUERY_REF_PREFIX):
+                ended["code"] = "unavailable"
+            self._finish_command(key, now, ended)
         if session is None:
             return
         try:
@@ -441,6 +445,9 @@ class InstanceLifecycle:
         return events, self.unhandled_from
 
 
+# "?" keeps question refs apart from message refs (message ids) and the transport's own.
+_QUERY_REF_PREFIX = "?"
+
+
 def _query_ref(command_pk: int) -> str:
-    # "?" keeps question refs apart from message refs (message ids) and the transport's own.
-    return f"?{command_pk}"
+    return f"{_QUERY_REF_PREFIX}{command_pk}"

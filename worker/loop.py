@@ -46,6 +46,8 @@ Status = Instance.Status
 
 class Worker:
     IDLE_SLEEP_S = 0.05
+    # While idle, how often to look for a new command: a web request is waiting for its answer.
+    COMMAND_LOOK_S = 0.01
     FAST_STEP_S = 0.25  # lease scan and desired-state check
     PONG_TIMEOUT_S = 15.0
 
@@ -70,6 +72,11 @@ class Worker:
         self.shutdown_requested = False
         self.last_run: dict[str, datetime] = {}
         self.db_errors = 0
+        # The newest command id when commands were last taken (see idle).
+        self.newest_command = 0
+        # Real time between ticks (tests pass a fake pair).
+        self.sleep: Callable[[float], None] = time.sleep
+        self.monotonic: Callable[[], float] = time.monotonic
 
     # --- scheduling and guarding --------------------------------------------------------------
     def _due(self, name: str, now: datetime, every_s: float) -> bool:
@@ -266,6 +273,7 @@ class Worker:
     def step_commands(self, now: datetime) -> bool:
         if not self.leased:
             return False
+        self.newest_command = commands.newest_id()
         pending = commands.pending_for(self.leased)
         for command in pending:
             taken = commands.take(command, self.worker_id, now)
@@ -348,12 +356,28 @@ class Worker:
                 time.sleep(delay)
                 continue
             if not busy:
-                time.sleep(self.IDLE_SLEEP_S)
+                self.idle()
         try:
             self.drain()
         except DatabaseError:
             logger.exception("database error while draining in-flight sends")
         self.shutdown(self.clock.now())
+
+    def idle(self) -> None:
+        """Pause IDLE_SLEEP_S between ticks that found nothing to do; a command written meanwhile
+        ends the pause within COMMAND_LOOK_S (one look at the newest command id costs far less
+        than a tick), so a request waiting for the live session is not kept waiting a whole
+        pause (docs/performance.md, "Asking a live session")."""
+        deadline = self.monotonic() + self.IDLE_SLEEP_S
+        while (left := deadline - self.monotonic()) > 0:
+            self.sleep(min(self.COMMAND_LOOK_S, left))
+            if not self.leased:
+                continue
+            try:
+                if commands.newest_id() != self.newest_command:
+                    return
+            except DatabaseError:
+                return  # the next tick meets the same error, and backs off
 
     DRAIN_S = 5.0
 

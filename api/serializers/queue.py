@@ -377,6 +377,14 @@ class SendBulkSerializer(_MessageFields):
         required=False,
         help_text="Distinct messages; unset fields use the top level.",
     )
+    skip_not_on_whatsapp = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Check the phone numbers first (the instance's session, or a recent answer kept in "
+        "the database) and skip those without WhatsApp, listed in `skipped`, instead of queueing "
+        "messages that can never arrive. The check needs the session: while it cannot answer, "
+        "nothing is queued (503).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         has_recipients, has_messages = bool(attrs.get("recipients")), bool(attrs.get("messages"))
@@ -425,6 +433,8 @@ class SendBulkSerializer(_MessageFields):
         attrs["drafts"] = drafts
         # The request, not the rendered texts (spintax differs each time), identifies a replay.
         asked = {k: v for k, v in attrs.items() if k not in ("drafts", "instance_id")}
+        if not asked["skip_not_on_whatsapp"]:  # as before the option existed, so old keys replay
+            del asked["skip_not_on_whatsapp"]
         canonical = json.dumps(asked, sort_keys=True, default=str)
         attrs["request_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         return attrs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 
 from api import waziper
 from api.lookup import get_instance
-from api.responses import IDEMPOTENCY_HEADER, idempotency_key, queued
+from api.responses import ASKS_THE_SESSION, IDEMPOTENCY_HEADER, idempotency_key, queued, session_errors
 from api.serializers.queue import (
     MessageSerializer,
     QueueStatusSerializer,
@@ -42,6 +43,7 @@ from kernel.schema import (
     instance_id_query,
 )
 from kernel.views import ApiView
+from operations import bulk_sends
 from queueing import enqueue
 from queueing.models import QueuedMessage
 from queueing.stats import queue_status
@@ -56,8 +58,18 @@ _QUEUED_DATA = inline_serializer(
 _BULK_DATA = inline_serializer(
     "BulkQueuedData",
     fields={
-        "bulk_id": serializers.UUIDField(),
+        "bulk_id": serializers.UUIDField(allow_null=True, help_text="null when every recipient was skipped"),
         "count": serializers.IntegerField(),
+        "skipped": inline_serializer(
+            "BulkSkippedRecipient",
+            fields={
+                "index": serializers.IntegerField(help_text="Its place in recipients (or messages)"),
+                "recipient": serializers.CharField(),
+                "reason": serializers.CharField(help_text="not_on_whatsapp"),
+            },
+            many=True,
+            help_text="Recipients left out by skip_not_on_whatsapp (else empty)",
+        ),
         "messages": inline_serializer(
             "BulkQueuedMessage",
             fields={
@@ -148,13 +160,23 @@ class SendBulkView(ApiView):
     @extend_schema(
         summary="Queue many messages in one transaction",
         description="`%name%` placeholders are filled from each recipient's params; `{a|b}` spintax "
-        "is spun per recipient. All messages are queued, or none.",
+        "is spun per recipient. All messages are queued, or none. With `skip_not_on_whatsapp`, phone "
+        "numbers are checked first and those without WhatsApp are left out and listed in `skipped` "
+        "(200 with `count: 0` when that is all of them); the check asks the instance's session for "
+        "numbers not checked within WAZIPER_NUMBER_CHECK_CACHE_S, so while it cannot answer nothing "
+        "is queued: " + ASKS_THE_SESSION,
         parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
         request=SendBulkSerializer,
         responses={
             202: envelope("BulkQueued", _BULK_DATA, "2 messages queued"),
             200: envelope("BulkReplayed", _BULK_DATA),
             **_WRITE_ERRORS,
+            **error_responses(502, 504),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="Database busy or full, or (skip_not_on_whatsapp) no live session to check "
+                "the numbers: nothing queued; see Retry-After.",
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -163,6 +185,8 @@ class SendBulkView(ApiView):
         serializer = SendBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attrs = serializer.validated_data
+        if attrs["skip_not_on_whatsapp"]:
+            return _bulk_to_whatsapp_users(request, instance, attrs, key)
         result = queued(
             request,
             lambda: enqueue.enqueue_bulk(
@@ -171,19 +195,43 @@ class SendBulkView(ApiView):
         )
         if isinstance(result, Response):
             return result
-        data = {
-            "bulk_id": str(result.bulk_id),
-            "count": len(result.messages),
-            "messages": [
-                {"message_id": str(m.message_id), "chat_id": m.chat_id, "status": m.status}
-                for m in result.messages
-            ],
-        }
-        if result.created:
-            return success(
-                f"{len(result.messages)} messages queued", data, http_status=status.HTTP_202_ACCEPTED
-            )
-        return success("Messages already queued (Idempotency-Key replay)", data)
+        return _bulk_answer(result, [])
+
+
+def _bulk_answer(result: enqueue.Enqueued, skipped: list[bulk_sends.Skipped]) -> Response:
+    data = {
+        "bulk_id": str(result.bulk_id),
+        "count": len(result.messages),
+        "skipped": [{"index": s.index, "recipient": s.recipient, "reason": s.reason} for s in skipped],
+        "messages": [
+            {"message_id": str(m.message_id), "chat_id": m.chat_id, "status": m.status}
+            for m in result.messages
+        ],
+    }
+    if result.created:
+        return success(f"{len(result.messages)} messages queued", data, http_status=status.HTTP_202_ACCEPTED)
+    return success("Messages already queued (Idempotency-Key replay)", data)
+
+
+def _bulk_to_whatsapp_users(
+    request: Request, instance: Any, attrs: dict[str, Any], key: str | None
+) -> Response:
+    """/send_bulk with skip_not_on_whatsapp (operations/bulk_sends.py): the numbers are checked
+    first; a session that cannot answer is the queries' 503/504, with nothing queued."""
+    with session_errors():
+        outcome = queued(
+            request,
+            lambda: bulk_sends.enqueue_bulk_to_whatsapp_users(
+                instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
+            ),
+        )
+    if isinstance(outcome, Response):
+        return outcome
+    if outcome.enqueued is not None:
+        return _bulk_answer(outcome.enqueued, outcome.skipped)
+    skipped = [{"index": s.index, "recipient": s.recipient, "reason": s.reason} for s in outcome.skipped]
+    data = {"bulk_id": None, "count": 0, "skipped": skipped, "messages": []}
+    return success("No messages queued: no recipient has WhatsApp", data)
 
 
 class QueueStatusView(ApiView):

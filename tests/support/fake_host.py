@@ -1,6 +1,6 @@
 """A stand-in for the session host in tests: answers commands from a script, without neonize.
 
-    python fake_host.py '<json script>'
+    python fake_host.py '<json script>'      (or @path: the script in a file)
 
 The script maps a command name (or "start", run at once) to a list of steps, run in order:
 an event object is written as a JSON line ("$ref" and "$session" in a value become the
@@ -49,7 +49,11 @@ def run(steps: list[dict[str, Any]], cmd: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    script = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    raw = sys.argv[1] if len(sys.argv) > 1 else "{}"
+    if raw.startswith("@"):  # a script too long for a command line, in a file
+        with open(raw[1:]) as f:
+            raw = f.read()
+    script = json.loads(raw)
     run(script.get("start", [{"event": "ready", "pid": os.getpid()}]), {})
     seen: dict[str, int] = {}
     for line in sys.stdin:

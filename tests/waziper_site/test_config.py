@@ -29,6 +29,16 @@ def test_a_worker_is_stalled_after_a_minute_without_progress_unless_configured()
     assert load_waziper_settings({"WAZIPER_WORKER_STALL_S": "2.5"})["WAZIPER_WORKER_STALL_S"] == 2.5
 
 
+def test_session_answers_are_cached_five_minutes_for_groups_and_a_day_for_numbers() -> None:
+    cfg = load_waziper_settings({})
+    assert (cfg["WAZIPER_GROUPS_CACHE_S"], cfg["WAZIPER_NUMBER_CHECK_CACHE_S"]) == (300, 86_400)
+
+
+def test_a_cache_of_zero_seconds_always_asks_the_session() -> None:
+    cfg = load_waziper_settings({"WAZIPER_GROUPS_CACHE_S": "0", "WAZIPER_NUMBER_CHECK_CACHE_S": "0"})
+    assert (cfg["WAZIPER_GROUPS_CACHE_S"], cfg["WAZIPER_NUMBER_CHECK_CACHE_S"]) == (0, 0)
+
+
 def test_durations_accept_decimals() -> None:
     cfg = load_waziper_settings({"WAZIPER_BREAKER_WINDOW": "0.2", "WAZIPER_CONNECT_TIMEOUT": " 1.5 "})
     assert cfg["WAZIPER_BREAKER_WINDOW"] == 0.2
@@ -68,6 +78,8 @@ def test_booleans_accept_common_spellings() -> None:
         ({"WAZIPER_SESSIONS_PER_HOST": "0"}, "WAZIPER_SESSIONS_PER_HOST"),
         ({"WAZIPER_HOST_RECYCLE_AFTER": "0"}, "WAZIPER_HOST_RECYCLE_AFTER"),
         ({"WAZIPER_HOST_RECYCLE_AFTER": "many"}, "WAZIPER_HOST_RECYCLE_AFTER"),
+        ({"WAZIPER_GROUPS_CACHE_S": "-1"}, "WAZIPER_GROUPS_CACHE_S"),
+        ({"WAZIPER_NUMBER_CHECK_CACHE_S": "a day"}, "WAZIPER_NUMBER_CHECK_CACHE_S"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from breaker.models import FailureEvent
+from directory import cache
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, InstanceEvent, WorkerProcess
 from instances.service import create_instance
@@ -48,6 +49,20 @@ def test_marks_silent_workers_stopped_and_finishes_their_commands(instance: Inst
     assert "stopped" in stuck.result["error"]
 
 
+def test_prunes_finished_commands_after_an_hour_and_keeps_pending_ones(instance: Instance) -> None:
+    hour = timedelta(hours=1)
+
+    def command(finished_at: datetime | None) -> InstanceCommand:
+        return InstanceCommand.objects.create(
+            instance=instance, kind="query", created_at=NOW - 2 * hour, finished_at=finished_at
+        )
+
+    old, recent, pending = command(NOW - hour - timedelta(seconds=1)), command(NOW - hour / 2), command(None)
+    assert run_cleanup("me", NOW)["commands_pruned"] == 1
+    assert set(InstanceCommand.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+    assert not InstanceCommand.objects.filter(pk=old.pk).exists()
+
+
 def test_clears_lapsed_leases(instance: Instance) -> None:
     Instance.objects.filter(pk=instance.pk).update(
         worker_id="gone", lease_expires_at=NOW - timedelta(seconds=1)
@@ -80,3 +95,11 @@ def test_prunes_received_messages_older_than_the_inbox_retention(instance: Insta
     receive(instance, message_id="OLD", now=NOW - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS + 1))
     receive(instance, message_id="NEW", now=NOW - timedelta(days=1))
     assert run_cleanup("me", NOW)["inbox_pruned"] == 1
+
+
+def test_prunes_session_answers_older_than_their_cache(instance: Instance, settings: Any) -> None:
+    settings.WAZIPER_NUMBER_CHECK_CACHE_S = 60
+    cache.store_numbers(
+        instance, [{"phone": "628200000002", "on_whatsapp": True}], NOW - timedelta(minutes=2)
+    )
+    assert run_cleanup("me", NOW)["directory_pruned"] == 1

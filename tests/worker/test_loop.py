@@ -18,6 +18,7 @@ from instances.service import (
 )
 from kernel.clock import FakeClock
 from tests.support.worker import make_worker, status_of, tick
+from tests.support.worker_sim import FakeWait
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dbengines]
 
@@ -414,3 +415,33 @@ def test_an_unexpected_error_in_a_step_does_not_end_the_worker(owner: Any, clock
     worker.run()
     assert len(calls) == 2
     assert WorkerProcess.objects.get(worker_id="w1").stopped_at is not None
+
+
+def idle_with_fake_time(worker: Any, wait: FakeWait) -> None:
+    worker.sleep, worker.monotonic = wait.sleep, wait.clock
+    worker.idle()
+
+
+def test_an_idle_pause_lasts_its_whole_length_when_nothing_is_asked(owner: Any, clock: FakeClock) -> None:
+    sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    wait = FakeWait()
+    idle_with_fake_time(worker, wait)
+    assert wait.now == pytest.approx(worker.IDLE_SLEEP_S)
+
+
+def test_a_command_written_during_an_idle_pause_ends_it_at_the_next_look(
+    owner: Any, clock: FakeClock
+) -> None:
+    """A web request waits for the answer: it must not wait out the worker's whole pause."""
+    instance = sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    wait = FakeWait()
+    wait.on_sleep = lambda n: (
+        send_command(instance, InstanceCommand.Kind.QUERY, {"op": "groups"}) if n == 2 else None
+    )
+    idle_with_fake_time(worker, wait)
+    assert wait.sleeps == 2  # written during the second sleep, seen by the look after it
+    assert wait.now == pytest.approx(2 * worker.COMMAND_LOOK_S)

@@ -423,13 +423,17 @@ class Host:
         if s is None or not s.connected:
             return answer(ok=False, error="not connected", code="unavailable")
         try:
-            data = await self.call(queries.OPS[cmd["op"]], s.client, cmd["args"], timeout=left)
+            data = await self.call(queries.OPS[cmd["op"]], s.client, self.neo, cmd["args"], timeout=left)
         except TimeoutError:
             return answer(ok=False, error=f"no answer from WhatsApp within {left:.3g} s", code="timeout")
         except queries.QueryRefused as exc:
             return answer(ok=False, error=str(exc), code=exc.code)
         except Exception as exc:
             return answer(ok=False, error=str(exc) or type(exc).__name__, code="failed")
+        size = len(p.encode(p.event(p.QUERY_RESULT, sid, ref=ref, ok=True, data=data)))
+        if size > p.MAX_EVENT_BYTES:  # the worker would take the line for garbage and end the host
+            error = f"the answer is too large to pass on ({size} bytes, limit {p.MAX_EVENT_BYTES})"
+            return answer(ok=False, error=error, code="too_large")
         answer(ok=True, data=data)
 
     async def _me(self, s: Session) -> tuple[str, str]:
@@ -492,7 +496,7 @@ def _load_neonize() -> SimpleNamespace:
     from neonize.builder import build_edit
     from neonize.proto.Neonize_pb2 import JID
     from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
-    from neonize.utils.enum import ChatPresence, ChatPresenceMedia, VoteType
+    from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ParticipantChange, ReceiptType, VoteType
     from neonize.utils.message import extract_text
 
     def go_panic() -> None:
@@ -505,6 +509,8 @@ def _load_neonize() -> SimpleNamespace:
     # What worker/sessionhost/builders.py builds messages with.
     neo.Message, neo.JID, neo.build_edit = Message, JID, build_edit
     neo.ChatPresence, neo.ChatPresenceMedia, neo.VoteType = ChatPresence, ChatPresenceMedia, VoteType
+    # And what the session queries build neonize's arguments with (worker/sessionhost/queries.py).
+    neo.ParticipantChange, neo.ReceiptType = ParticipantChange, ReceiptType
     for name in NEONIZE_EVENTS:
         setattr(neo, f"{name}Ev", getattr(events, f"{name}Ev"))
     return neo

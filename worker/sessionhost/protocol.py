@@ -22,6 +22,9 @@ from typing import Any
 PROTOCOL_VERSION = 1
 # A send carries a path, never the media itself, so a line this long is a bug or garbage.
 MAX_LINE_BYTES = 1 << 20
+# An event may be longer: the answer to a question (hundreds of groups with their members) runs
+# to megabytes. The host answers `too_large` rather than write a longer one.
+MAX_EVENT_BYTES = 32 << 20
 
 # -- commands (worker -> host) ---------------------------------------------------------------
 CONNECT = "connect"
@@ -93,10 +96,23 @@ MEDIA_KINDS = frozenset({"image", "document", "audio", "video", "sticker"})
 # Kinds that act on an earlier message, named by the send's `target`.
 TARGET_KINDS = frozenset({"reaction", "edit", "delete"})
 RECEIPT_KINDS = ("delivered", "read", "played")
-# What a live session can be asked (worker/sessionhost/queries.py answers them on neonize).
-# download_media: args {download: a received message's media.download, path: a file the worker
-# made for the bytes, max_bytes}; answers {size, sha256} once the file holds the media.
-QUERY_OPS = ("profile", "download_media")
+# What a live session can be asked (worker/sessionhost/queries.py answers them on neonize, the
+# sandbox transport from its simulated phone). download_media: args {download: a received
+# message's media.download, path: a file the worker made for the bytes, max_bytes}; answers
+# {size, sha256} once the file holds the media.
+QUERY_OPS = (
+    "profile",
+    "download_media",
+    "groups",
+    "group_info",
+    "group_create",
+    "group_participants",
+    "group_invite_link",
+    "group_leave",
+    "check_numbers",
+    "picture",
+    "mark_read",
+)
 
 # Instance ids are 13 hex chars; allow a little more for tests and tools, nothing that could
 # confuse a file name, a log line or neonize's client map.
@@ -119,11 +135,11 @@ def encode(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode("ascii") + b"\n"
 
 
-def decode_line(line: bytes | str) -> dict[str, Any]:
+def decode_line(line: bytes | str, limit: int = MAX_LINE_BYTES) -> dict[str, Any]:
     """Parse one line into a dict that has a string ``cmd`` or ``event``; else ProtocolError."""
     if isinstance(line, bytes):
-        if len(line) > MAX_LINE_BYTES:
-            raise ProtocolError(f"line too long ({len(line)} bytes, limit {MAX_LINE_BYTES})")
+        if len(line) > limit:
+            raise ProtocolError(f"line too long ({len(line)} bytes, limit {limit})")
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -437,7 +453,7 @@ class HostEvent:
 
     @classmethod
     def parse(cls, line: bytes | str) -> HostEvent:
-        return cls.from_message(decode_line(line))
+        return cls.from_message(decode_line(line, MAX_EVENT_BYTES))
 
     def to_message(self) -> dict[str, Any]:
         return event(self.kind, self.session, **self.data)

@@ -155,8 +155,8 @@ class HostProcess:
                 break
             self._from_host += chunk
         *complete, rest = self._from_host.split(b"\n")
-        if len(rest) > p.MAX_LINE_BYTES:
-            raise p.ProtocolError(f"a line longer than {p.MAX_LINE_BYTES} bytes")
+        if len(rest) > p.MAX_EVENT_BYTES:
+            raise p.ProtocolError(f"a line longer than {p.MAX_EVENT_BYTES} bytes")
         self._from_host = bytearray(rest)
         lines = [bytes(line) for line in complete]
         if self.stdout_eof_at is not None and rest.strip():

@@ -2,7 +2,8 @@
 
 It goes through exactly the same worker, breaker and queue code as neonize. Behaviour comes from
 the instance's `sandbox` JSON (see instances/validation.py): `connect` ok|fail|hang|flaky,
-`send` ok|fail|flaky|reject, `fail_rate`, `latency_ms`, `receipts`, `linked`, `auto_scan`, `seed`.
+`send` ok|fail|flaky|reject, `fail_rate`, `latency_ms`, `receipts`, `linked`, `auto_scan`, `seed`,
+`query` ok|hang|fail, and its address book: `groups` and `on_whatsapp` (worker/transports/sandbox_book.py).
 Every kind of message is recorded with its own fields; a reaction, an edit or a delete changes
 the message it names, and an edit or delete past WhatsApp's window fails as on neonize.
 The phone's side lives in the database (SandboxPhone: scan requests and the linked JID;
@@ -26,8 +27,10 @@ from typing import Any
 from instances import sandbox_phone
 from instances.models import SandboxIncoming, SandboxPhone, SandboxReceived
 from worker.sessionhost import protocol as p
+from worker.sessionhost.queries import QueryRefused
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, Session, SessionSpec, TransportEvent
+from worker.transports.sandbox_book import DEFAULT_ABOUT, SandboxBook
 
 # WhatsApp's rotation: the first code lives 60 s, then five more 20 s each, then the pairing
 # attempt times out (whatsmeow's QR channel behaves the same).
@@ -89,6 +92,7 @@ class SandboxSession(Session):
         self.reported: list[int] = []
         # (at, chat, "composing" | "paused"): the chat presences this session showed, for tests.
         self.presence: list[tuple[datetime, str, str]] = []
+        self._book: SandboxBook | None = None  # its groups and numbers: see `book`
 
     # --- the worker's side -------------------------------------------------------------------
     def connect(self, now: datetime) -> None:
@@ -345,20 +349,60 @@ class SandboxSession(Session):
         if handler is None:
             return answer(ok=False, error=f"sandbox cannot answer {op!r}", code="unsupported")
         try:
-            data = handler(args)
-        except SandboxRefusal as exc:
+            data = handler(args, now)
+        except (SandboxRefusal, QueryRefused) as exc:
             return answer(ok=False, error=str(exc), code=exc.code)
         answer(ok=True, data=data)
 
-    def _answer_profile(self, args: dict[str, Any]) -> dict[str, Any]:
+    # Questions to the simulated phone: its own profile, and its address book (groups and
+    # which numbers have WhatsApp, from the behaviour JSON; changes last as long as the session).
+    @property
+    def book(self) -> SandboxBook:
+        if self._book is None:
+            self._book = SandboxBook(self.behaviour, self.jid, self.rng)
+        return self._book
+
+    def _answer_profile(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         name = (
             SandboxPhone.objects.filter(instance_id=self.spec.instance_pk)
             .values_list("push_name", flat=True)
             .first()
         )
-        return {"jid": self.jid, "name": name or SANDBOX_PUSH_NAME}
+        return {
+            "jid": self.jid,
+            "name": name or SANDBOX_PUSH_NAME,
+            "picture_url": None,
+            "about": DEFAULT_ABOUT,
+        }
 
-    def _answer_download_media(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _answer_groups(self, args: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+        return self.book.list_groups(args)
+
+    def _answer_group_info(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.group_info(args)
+
+    def _answer_group_create(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.create(args, now)
+
+    def _answer_group_participants(self, args: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+        return self.book.change_participants(args)
+
+    def _answer_group_invite_link(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.invite_link(args)
+
+    def _answer_group_leave(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.leave(args)
+
+    def _answer_check_numbers(self, args: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+        return self.book.check_numbers(args)
+
+    def _answer_picture(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.picture(args)
+
+    def _answer_mark_read(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.mark_read(args)
+
+    def _answer_download_media(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         media = sandbox_phone.media_of(self.spec.instance_pk, str(args.get("wa_message_id", "")))
         if not media:
             raise SandboxRefusal("sandbox: the contact sent no media with this message", "not_found")

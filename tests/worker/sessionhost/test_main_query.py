@@ -5,6 +5,7 @@ looking up a hidden sender's number."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import time
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.fake_neonize import make_host, settle
+from tests.support.fake_neonize import FakeClient, make_host, settle
+from tests.support.neonize_protos import jid, kit, pb
 from worker.sessionhost import protocol as p
 from worker.sessionhost.main import Host
 from worker.sessionhost.queries import QueryRefused
@@ -35,6 +37,7 @@ def linked(host: Host, **client_methods: Any) -> list[str]:
         return method
 
     client = SimpleNamespace(**{name: recording(name, fn) for name, fn in client_methods.items()})
+    vars(host.neo).update(vars(kit()))  # what the real host loads from neonize for the ops
     host.sessions["S"] = Session(sid="S", store="/nonexistent", client=client, connected=True)
     return called
 
@@ -53,14 +56,14 @@ async def me() -> Any:
 
 async def test_profile_answers_the_accounts_jid_and_push_name() -> None:
     host, out = make_host()
-    linked(host, get_me=me)
+    linked(host, get_me=me)  # no picture or about: the client cannot even be asked for them
     result = await ask(host, out)
     assert result == {
         "event": p.QUERY_RESULT,
         "session": "S",
         "ref": "?7",
         "ok": True,
-        "data": {"jid": "628123:3@s.whatsapp.net", "name": "Shop"},
+        "data": {"jid": "628123:3@s.whatsapp.net", "name": "Shop", "picture_url": None, "about": None},
     }
 
 
@@ -231,3 +234,55 @@ async def test_a_hidden_sender_the_store_does_not_know_has_no_number() -> None:
 
     linked(host, get_pn_from_lid=get_pn_from_lid)
     assert await host._phone_of_lid(host.sessions["S"], SimpleNamespace(User="1", Server="lid")) == ""
+
+
+async def test_the_calls_of_ops_asked_at_once_never_overlap_inside_neonize() -> None:
+    """An op of several neonize calls (profile makes three) runs them all under the host's lock,
+    so questions to many sessions at once still enter neonize one at a time."""
+    host, out = make_host()
+    tracker = FakeClient.tracker
+    vars(host.neo).update(vars(kit()))
+
+    async def go(answer: Any) -> Any:
+        await tracker.go_call()
+        return answer
+
+    for i in range(5):
+        client = SimpleNamespace(
+            get_me=lambda: go(
+                SimpleNamespace(
+                    JID=SimpleNamespace(User="628123", Server="s.whatsapp.net", Device=0), PushName=""
+                )
+            ),
+            get_profile_picture=lambda jid: go(SimpleNamespace(URL="https://pps.whatsapp.net/x", ID="1")),
+            get_user_info=lambda jid: go([]),
+            get_joined_groups=lambda: go([]),
+        )
+        host.sessions[f"S{i}"] = Session(sid=f"S{i}", store="/nonexistent", client=client, connected=True)
+    lines = [
+        p.command(p.QUERY, session=f"S{i}", ref=f"?{i}{op}", op=op)
+        for i in range(5)
+        for op in ("profile", "groups")
+    ]
+    await asyncio.gather(*(host.handle(line) for line in lines))
+    await settle(host)
+    answers = [line for line in out.lines if line["event"] == p.QUERY_RESULT]
+    assert [a["ok"] for a in answers] == [True] * 10
+    assert tracker.calls == 20
+    assert tracker.most == 1
+
+
+async def test_an_answer_too_large_for_the_pipe_is_refused_as_too_large(monkeypatch: Any) -> None:
+    """The worker ends a host that writes a line longer than the protocol allows: the host says
+    the answer is too large instead of writing it."""
+    monkeypatch.setattr(p, "MAX_EVENT_BYTES", 1000)
+    host, out = make_host()
+
+    async def many_groups() -> Any:
+        return [pb.GroupInfo(JID=jid(f"1203630000{i:08d}@g.us")) for i in range(100)]
+
+    linked(host, get_joined_groups=many_groups)
+    await host.handle(p.command(p.QUERY, session="S", ref="?8", op="groups"))
+    await settle(host)
+    result = next(line for line in out.lines if line["event"] == p.QUERY_RESULT)
+    assert (result["ok"], result["code"]) == (False, "too_large")

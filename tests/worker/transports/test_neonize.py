@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from bench.faultkit import FaultProxy
+from worker.sessionhost import protocol as p
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, SessionSpec, TransportError, TransportEvent
 from worker.transports.host_process import QUIT_GRACE_S, REAPER
@@ -35,7 +36,10 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def open_session(tmp_path: Path, proxy: str = "", script: dict[str, Any] | None = None) -> NeonizeSession:
-    argv = None if script is None else [sys.executable, str(FAKE_HOST), json.dumps(script)]
+    argv = None
+    if script is not None:
+        (tmp_path / "script.json").write_text(json.dumps(script))
+        argv = [sys.executable, str(FAKE_HOST), f"@{tmp_path / 'script.json'}"]
     transport = NeonizeTransport(sessions_per_host=1, **({"host_argv": argv} if argv else {}))
     return transport.open_session(SessionSpec(1, "ABCDEF0123456", proxy, str(tmp_path / "store")))
 
@@ -461,3 +465,21 @@ def test_a_download_a_dying_host_never_answers_leaves_no_file(tmp_path, monkeypa
     finally:
         tempfile.tempdir = None
     assert [name for name in os.listdir(tmp_path) if name.startswith("waziper-media-")] == []
+
+
+def test_a_large_answer_reaches_the_worker_and_the_host_lives_on(tmp_path):
+    """Hundreds of groups with their members make an answer of megabytes: it is an answer, not
+    a host gone mad (whose over-long line ends it)."""
+    members = [{"id": f"62812{i:08d}@s.whatsapp.net", "admin": False} for i in range(1024)]
+    groups = [{"id": f"1203630000{g:08d}@g.us", "participants": members} for g in range(40)]
+    script = {"connect": [reply("connected", **ANA)], "query": [reply("query_result", ok=True, data=groups)]}
+    session = open_session(tmp_path, script=script)
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    session.query("groups", {}, ref="?1", deadline=None, now=NOW)
+    answer = wait_for(session, base.QUERY_RESULT).data
+    alive = session.host is not None and session.host.process.exit_code() is None
+    session.close()
+    assert len(json.dumps(groups)) > 2 * p.MAX_LINE_BYTES
+    assert (answer["ok"], len(answer["data"])) == (True, 40)
+    assert alive
