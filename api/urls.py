@@ -54,7 +54,7 @@ urlpatterns = [
         groups.GroupLeaveView.as_view(),
         name="group-leave",
     ),
-    path("get_groups", groups.WaziperGroupsView.as_view(), name="get-groups"),
+    path("get_groups", waziper_server.GetGroupsView.as_view(), name="get-groups"),
     path(
         "instances/<str:instance_id>/contacts/check",
         contacts.NumberCheckView.as_view(),
@@ -94,6 +94,7 @@ urlpatterns = [
     path("api/reboot", waziper_public.RebootView.as_view(), name="api-reboot"),
     path("api/reset_instance", waziper_public.ResetInstanceView.as_view(), name="api-reset-instance"),
     path("api/reconnect", waziper_public.ReconnectView.as_view(), name="api-reconnect"),
+    path("api/get_groups", waziper_public.GroupsView.as_view(), name="api-get-groups"),
     path("api/send", waziper_public.SendView.as_view(), name="api-send"),
     path("api/send_group", waziper_public.SendGroupView.as_view(), name="api-send-group"),
 ]

@@ -13,7 +13,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.responses import breaker_refusal
+from api.responses import breaker_refusal, session_errors
+from api.serializers.groups import GroupSerializer
 from api.serializers.instances import InstanceSerializer
 from breaker.service import Outlook, outlook
 from instances import commands
@@ -22,7 +23,8 @@ from instances.models import Instance
 from instances.qr import qr_data_uri
 from kernel import waiting
 from kernel.envelope import error, success
-from operations import control
+from operations import control, session_queries
+from operations import groups as operations_groups
 from queueing.enqueue import Enqueued
 from queueing.models import QueuedMessage
 from queueing.validation import full_jid
@@ -179,3 +181,49 @@ def qr_answer(request: Request, instance: Instance, wait: float) -> Response:
     if not look.allows_connect:
         return breaker_refusal(look)
     return error(NO_QR, http_status=status.HTTP_503_SERVICE_UNAVAILABLE, instance_status=instance.status)
+
+
+def waziper_participant(participant: dict[str, Any]) -> dict[str, Any]:
+    """A participant as Waziper's server shows one: `admin` is "superadmin", "admin" or null
+    (its meaning wins the name; this project's flag is `is_admin`)."""
+    role = "superadmin" if participant.get("superadmin") else "admin" if participant.get("admin") else None
+    rest = {key: value for key, value in participant.items() if key not in ("id", "admin")}
+    return {"id": participant["id"], "admin": role, **rest, "is_admin": bool(participant.get("admin"))}
+
+
+def waziper_group(group: dict[str, Any]) -> dict[str, Any]:
+    """A group (as GroupSerializer shows it) as Waziper's server shows one: `id`, `name`, `size`,
+    `desc` and `participants` first, this project's fields after them."""
+    rest = {key: value for key, value in group.items() if key not in ("id", "name", "size", "participants")}
+    return {
+        "id": group["id"],
+        "name": group["name"],
+        "size": group["size"],
+        "desc": group.get("description", ""),
+        "participants": [waziper_participant(p) for p in group.get("participants", [])],
+        **rest,
+    }
+
+
+def groups_answer(instance: Instance, *, refresh: bool = False) -> Response:
+    """GET /get_groups: Waziper's list of the account's groups, from the directory's cache while
+    fresh, else asked of the live session. With no live session to ask, an empty list, as
+    Waziper's server gives (`instance_status` and `reason` say why); a session that does not
+    answer in time or refuses is an error (504, 502 …)."""
+    with session_errors():
+        try:
+            answer = operations_groups.list_groups(instance, refresh=refresh)
+        except session_queries.SessionUnavailable as exc:
+            return success(
+                "Success",
+                [],
+                count=0,
+                fetched_at=None,
+                cached=False,
+                instance_status=exc.status,
+                reason=exc.reason,
+            )
+    shown = [waziper_group(group) for group in GroupSerializer(answer.data, many=True).data]
+    return success(
+        "Success", shown, count=len(shown), fetched_at=answer.fetched_at.isoformat(), cached=answer.cached
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api.serializers.groups import GroupSerializer, ParticipantSerializer
+
 
 def _param(help_text: str) -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, help_text=help_text)
@@ -44,3 +46,19 @@ class ApiSendParams(_ApiMessageParams):
 
 class ApiSendGroupParams(_ApiMessageParams):
     group_id = _param("The group's JID, such as 84987694574-1618740914@g.us.")
+
+
+class WaziperParticipantSerializer(ParticipantSerializer):
+    """A participant in Waziper's shape (documentation only)."""
+
+    admin = serializers.CharField(  # type: ignore[assignment]
+        allow_null=True, help_text="superadmin, admin, or null (Waziper's meaning)"
+    )
+    is_admin = serializers.BooleanField(help_text="An admin (superadmins are admins too)")
+
+
+class WaziperGroupSerializer(GroupSerializer):
+    """A group in Waziper's shape (documentation only): its keys first, this project's after."""
+
+    desc = serializers.CharField(allow_blank=True, help_text="The group's description")
+    participants = WaziperParticipantSerializer(many=True)

@@ -48,6 +48,8 @@ from instances.models import Action, Instance
 from kernel.envelope import ApiError, success
 from kernel.schema import TOKEN_OR_NONE, ErrorSerializer, SuccessStatusField, envelope
 from kernel.views import ApiView
+from operations import groups as operations_groups
+from operations.session_queries import SessionRefused, SessionTimeout, SessionUnavailable
 from queueing import enqueue
 from queueing.validation import GROUP_JID_RE, clean_message, normalize_chat_id
 
@@ -272,6 +274,38 @@ class ResetInstanceView(WaziperApiView):
 class ReconnectView(WaziperApiView):
     def answer(self, request: Request) -> Response:
         return waziper.instance_answer(request, self.activated_instance(request, "change"))
+
+
+_GROUPS = envelope(
+    "ApiGroups",
+    inline_serializer(
+        "ApiGroup",
+        fields={
+            "id": serializers.CharField(),
+            "name": serializers.CharField(),
+            "size": serializers.IntegerField(),
+        },
+        many=True,
+    ),
+)
+
+
+@_documented(
+    "GetGroups",
+    "The groups the account is in: id, name and size",
+    "From the database while fresh, else asked of the live session; an empty list whenever the "
+    "session cannot answer, as Waziper's controller gives.",
+    ApiInstanceParams,
+    _GROUPS,
+)
+class GroupsView(WaziperApiView):
+    def answer(self, request: Request) -> Response:
+        instance = self.activated_instance(request, "view", relogin=True)
+        try:
+            listed = operations_groups.list_groups(instance).data
+        except (SessionUnavailable, SessionTimeout, SessionRefused):
+            listed = []
+        return success("Success", [{"id": g["id"], "name": g["name"], "size": g["size"]} for g in listed])
 
 
 _SENT_OR_QUEUED = PolymorphicProxySerializer(

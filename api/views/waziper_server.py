@@ -1,6 +1,7 @@
 """Paths of Waziper's server that this project had no equivalent of: `GET /` (its welcome),
-`GET /generate-instance-id`, `POST /force-retry/<id>`. Its other paths are this project's own
-views (session.py, breaker.py, queue.py), answering in its words."""
+`GET /generate-instance-id`, `POST /force-retry/<id>`, `GET /get_groups` (the groups of
+/instances/<id>/groups in its shape). Its other paths are this project's own views (session.py,
+breaker.py, queue.py), answering in its words."""
 
 from __future__ import annotations
 
@@ -13,10 +14,20 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import waziper
 from api.lookup import get_instance
+from api.serializers.groups import RefreshQuerySerializer
+from api.serializers.waziper import WaziperGroupSerializer
 from instances.models import Instance, new_instance_id
 from kernel.envelope import ApiError, success
-from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, ErrorSerializer, envelope, error_responses
+from kernel.schema import (
+    ACCESS_TOKEN_QUERY,
+    INSTANCE_ID_PATH,
+    ErrorSerializer,
+    envelope,
+    error_responses,
+    instance_id_query,
+)
 from kernel.views import ApiView
 from operations import control
 
@@ -129,3 +140,34 @@ class ForceRetryView(ApiView):
         instance = get_instance(request, instance_id, action="change")
         outcome = control.force_retry(instance, user=request.user, now=timezone.now())
         return success(RETRY_TRIGGERED, _RETRY_OUTCOMES[outcome], instance_id=instance.instance_id)
+
+
+class GetGroupsView(ApiView):
+    @extend_schema(
+        operation_id="get_groups",
+        tags=["groups"],
+        summary="Waziper's /get_groups: the groups the account is in, in its shape",
+        description="The groups of GET /instances/<id>/groups, each as Waziper's server shows it "
+        "(`id`, `name`, `size`, `desc`, `participants[].admin` as superadmin, admin or null) with "
+        "this project's fields beside. With no live session to ask and no fresh list in the "
+        "database: an empty list, as Waziper's server gives (`instance_status` and `reason` say "
+        "why). 504 when the session does not answer in time.",
+        parameters=[instance_id_query(), ACCESS_TOKEN_QUERY, RefreshQuerySerializer],
+        responses={
+            200: envelope(
+                "WaziperGroups",
+                WaziperGroupSerializer(many=True),
+                count=serializers.IntegerField(),
+                fetched_at=serializers.DateTimeField(allow_null=True),
+                cached=serializers.BooleanField(),
+                instance_status=serializers.CharField(required=False),
+                reason=serializers.CharField(required=False),
+            ),
+            **error_responses(404, 501, 502, 504),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        instance = get_instance(request, action="view")
+        refresh = RefreshQuerySerializer(data=request.query_params)
+        refresh.is_valid(raise_exception=True)
+        return waziper.groups_answer(instance, refresh=refresh.validated_data["refresh"])

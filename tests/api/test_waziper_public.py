@@ -13,7 +13,7 @@ from instances.models import AccessToken, Instance
 from instances.service import create_instance, request_running
 from queueing.models import QueuedMessage
 from tests.support.auth_matrix import staff_with
-from tests.support.worker import SteppedWorker
+from tests.support.worker import SteppedWorker, connected_sandbox
 from tests.support.worker_sim import FakeWait, hold, link
 
 pytestmark = pytest.mark.django_db
@@ -295,3 +295,32 @@ def test_send_group_queues_to_the_group(owner_client: APIClient, linked: Instanc
     body = _send(owner_client, linked, "send_group", group_id="84987694574-1618740914@g.us", message="hi")
     assert body["status"] == "success"
     assert QueuedMessage.objects.get().chat_id == "84987694574-1618740914@g.us"
+
+
+# --- get_groups ---------------------------------------------------------------------------------
+
+
+def test_get_groups_answers_id_name_and_size(
+    owner_client: APIClient, owner: Any, worker: SteppedWorker, fake_wait: FakeWait
+) -> None:
+    groups = [{"id": "120363000000000001@g.us", "name": "Staff", "participants": ["628200000002"]}]
+    phone = connected_sandbox(owner, worker, groups=groups)
+    worker.run_while_waiting(fake_wait)
+    body = call(owner_client, "get_groups", instance_id=phone.instance_id).json()
+    assert body == {
+        "status": "success",
+        "message": "Success",
+        "data": [{"id": "120363000000000001@g.us", "name": "Staff", "size": 2}],
+    }
+
+
+def test_get_groups_is_an_empty_success_when_the_session_cannot_answer(
+    owner_client: APIClient, linked: Instance
+) -> None:
+    body = call(owner_client, "get_groups", instance_id=linked.instance_id).json()
+    assert body == {"status": "success", "message": "Success", "data": []}
+
+
+def test_get_groups_before_linking_is_not_activated(owner_client: APIClient, instance: Instance) -> None:
+    body = call(owner_client, "get_groups", instance_id=instance.instance_id).json()
+    assert body["message"] == "This instance ID has not been activated yet"

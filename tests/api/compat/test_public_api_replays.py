@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from instances.models import Instance
 from queueing.models import QueuedMessage
 from tests.support.php_client import INSTANCE_ID, TOKEN, decoded, http_build_query
-from tests.support.worker import SteppedWorker
+from tests.support.worker import SteppedWorker, connected_sandbox
 from tests.support.worker_sim import FakeWait, link
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +142,26 @@ def test_a14_reconnect_before_linking_is_not_activated(php: APIClient, waziper_i
         "status": "error",
         "message": "This instance ID has not been activated yet",
     }
+
+
+# --- get_groups (A15) -------------------------------------------------------------------------
+
+
+def test_a15_get_groups(
+    php: APIClient, owner: Any, team_token: str, fake_wait: FakeWait, worker: SteppedWorker
+) -> None:
+    phone = connected_sandbox(owner, worker, groups=[{"id": GROUP, "name": "Archers", "participants": []}])
+    worker.run_while_waiting(fake_wait)
+    body = get(php, "get_groups", {"instance_id": phone.instance_id, "access_token": team_token})
+    assert body == {
+        "status": "success",
+        "message": "Success",
+        "data": [{"id": GROUP, "name": "Archers", "size": 1}],
+    }
+
+
+def test_a15_get_groups_with_nothing_to_list(php: APIClient, linked: Instance) -> None:
+    assert get(php, "get_groups", IDS) == {"status": "success", "message": "Success", "data": []}
 
 
 # --- send, send_group (A16–A24) -------------------------------------------------------------------

@@ -26,11 +26,12 @@ from tests.support.php_client import (
     php_get,
     php_post,
 )
-from tests.support.worker import SteppedWorker
+from tests.support.worker import SteppedWorker, connected_sandbox
 from tests.support.worker_sim import FakeWait, link, trip_breaker
 
 pytestmark = pytest.mark.django_db
 IDS = {"instance_id": INSTANCE_ID, "access_token": TOKEN}
+GROUP = "84987694574-1618740914@g.us"
 JID = "6281234567890:12@s.whatsapp.net"
 
 
@@ -115,6 +116,32 @@ def test_s7_a_linked_phone_is_not_logged_out_for_a_qr_code(php: APIClient, linke
     assert (body["status"], body["message"]) == ("error", "It seems that you have logged in successfully")
     linked.refresh_from_db()
     assert linked.jid == JID
+
+
+# --- GET /get_groups (S8) ------------------------------------------------------------------------
+
+
+def test_s8_get_groups_with_the_fields_the_panel_reads(
+    php: APIClient, owner: Any, team_token: str, fake_wait: FakeWait, worker: SteppedWorker
+) -> None:
+    phone = connected_sandbox(
+        owner, worker, groups=[{"id": GROUP, "name": "Archers", "participants": ["628200000002"]}]
+    )
+    worker.run_while_waiting(fake_wait)
+    body = decoded(php_get(php, "get_groups", {"instance_id": phone.instance_id, "access_token": team_token}))
+    assert body["status"] == "success"
+    (group,) = body["data"]
+    assert (group["id"], group["name"], group["size"], group["desc"]) == (GROUP, "Archers", 2, "")
+    ids = {participant["id"] for participant in group["participants"]}
+    assert "628200000002@s.whatsapp.net" in ids
+    assert all(participant["admin"] in (None, "admin", "superadmin") for participant in group["participants"])
+
+
+def test_s8_get_groups_with_no_live_session_is_an_empty_list(
+    php: APIClient, waziper_instance: Instance
+) -> None:
+    body = decoded(php_get(php, "get_groups", IDS))
+    assert (body["status"], body["message"], body["data"]) == ("success", "Success", [])
 
 
 # --- GET /logout (S9) -----------------------------------------------------------------------------
