@@ -160,6 +160,13 @@ class InstanceLifecycle:
         )
         self.set_status(now, Status.BREAKER_OPEN, decision.reason, next_attempt_at=self.next_attempt_at)
 
+    def deadline_passed(self, now: datetime) -> bool:
+        """Is a connect or a live check overdue (the loop then calls check_deadlines)?"""
+        deadline = self.connect_deadline if self.phase is Phase.CONNECTING else None
+        if self.phase is Phase.CONNECTED:
+            deadline = self.pong_deadline
+        return deadline is not None and now >= deadline
+
     def check_deadlines(self, now: datetime) -> bool:
         """End a connect that outlived WAZIPER_CONNECT_TIMEOUT, or a live check nobody answered.
         Return True if it did."""

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from worker.sessionhost import protocol as p
+from worker.sessionhost.events import NEONIZE_EVENTS, Relay
 from worker.sessionhost.main import Host
-from worker.sessionhost.support import NEONIZE_EVENTS, Relay
 
 
 class Tracker:

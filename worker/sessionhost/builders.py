@@ -16,10 +16,11 @@ the calls stay serialized.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from typing import Any
 
 from worker.sessionhost import protocol as p
-from worker.sessionhost.support import build_media
 
 log = logging.getLogger("waziper.host")
 
@@ -203,3 +204,20 @@ def quoted_message(kit: Any, quoted: dict[str, Any]) -> Any:
     else:
         message.conversation = text
     return message
+
+
+async def build_media(client: Any, kind: str, data: bytes, cmd: dict[str, Any]) -> Any:
+    """Upload ``data`` and build the WhatsApp message a media ``send`` asks for."""
+    caption = cmd["text"] or None
+    if kind == "image":
+        return await client.build_image_message(data, caption=caption)
+    if kind == "document":
+        name = cmd["filename"] or os.path.basename(cmd["media_path"])
+        return await client.build_document_message(
+            data, caption=caption, title=name, filename=name, mimetype=cmd["mimetype"]
+        )
+    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+        raise RuntimeError(f"ffmpeg/ffprobe not installed: neonize needs them to send {kind}")
+    if kind == "audio":
+        return await client.build_audio_message(data)
+    return await client.build_video_message(data, caption=caption)

@@ -29,15 +29,10 @@ from typing import Any
 
 from worker.sessionhost import builders, preload, queries
 from worker.sessionhost import protocol as p
-from worker.sessionhost.support import (
-    NEONIZE_EVENTS,
-    STORE_FILE,
-    Output,
-    Relay,
-    Session,
-    check_store,
-    jid_str,
-)
+from worker.sessionhost.events import NEONIZE_EVENTS, Relay
+from worker.sessionhost.messages import jid_str
+from worker.sessionhost.session import Output, Session
+from worker.sessionhost.store import STORE_FILE, check_store
 
 log = logging.getLogger("waziper.host")
 

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from worker.sessionhost import protocol as p
-from worker.sessionhost.support import jid_str, unix_seconds
+from worker.sessionhost.messages import jid_str, unix_seconds
 
 Op = Callable[[Any, Any, dict[str, Any]], Awaitable[Any]]
 

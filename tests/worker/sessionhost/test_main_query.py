@@ -20,7 +20,7 @@ from tests.support.neonize_protos import jid, kit, pb
 from worker.sessionhost import protocol as p
 from worker.sessionhost.main import Host
 from worker.sessionhost.queries import QueryRefused
-from worker.sessionhost.support import Session
+from worker.sessionhost.session import Session
 
 pytestmark = pytest.mark.asyncio
 

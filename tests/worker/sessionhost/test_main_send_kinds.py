@@ -15,7 +15,7 @@ from tests.support.fake_neonize import make_host, settle
 from tests.support.neonize_kit import kit as load_kit
 from worker.sessionhost import protocol as p
 from worker.sessionhost.main import Host
-from worker.sessionhost.support import Session
+from worker.sessionhost.session import Session
 
 pytestmark = pytest.mark.asyncio
 KIT = load_kit()

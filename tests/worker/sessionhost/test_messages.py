@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.support.neonize_protos import load
+from worker.sessionhost import events as hs
 from worker.sessionhost import messages as m
 from worker.sessionhost import protocol as p
-from worker.sessionhost import support as hs
 
 pb, e2e = load()
 FRIEND = pb.JID(User="628222", Server="s.whatsapp.net")

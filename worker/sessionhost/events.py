@@ -1,38 +1,27 @@
-"""The session host's parts that need no neonize import: protocol output, session state, the
-store check, media building, and the neonize -> worker direction (events).
+"""neonize's events as the worker's protocol events: which neonize events the host listens to,
+how each one translates, and the relay that emits them from neonize's callbacks.
 
-They take neonize 0.5.2's objects duck-typed, so ``host.py`` stays the only module that imports
-neonize. Event translation is pure: tests feed it hand-built events that only a real phone
-could otherwise send.
+They take neonize's objects duck-typed, so ``main.py`` stays the only module that imports
+neonize. Translation is pure: tests feed it hand-built events that only a real phone could
+otherwise send.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import functools
 import logging
-import os
-import shutil
-import sqlite3
-import stat
-import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from worker.sessionhost import messages
 from worker.sessionhost import protocol as p
 from worker.sessionhost.messages import jid_str, unix_seconds
+from worker.sessionhost.session import Output, Session
 
 log = logging.getLogger("waziper.host")
 
-STORE_FILE = "whatsmeow.sqlite3"  # inside the session's store directory
-# A store holds the keys of a linked WhatsApp account: only the host's user may read it.
-STORE_DIR_MODE = 0o700
-STORE_FILE_MODE = 0o600
 # The neonize events the host subscribes to; each arrives as ``<name>Ev``.
 NEONIZE_EVENTS = (
     "Connected PairStatus Disconnected LoggedOut StreamReplaced TemporaryBan ConnectFailure ClientOutdated "
@@ -53,107 +42,6 @@ INCOMING_LINE_BUDGET = p.MAX_LINE_BYTES - 4096  # room for the event's own keys
 _FINAL_FAILURES = ("client_outdated", "bad_user_agent")
 
 Translated = tuple[str, dict[str, Any]] | None
-
-
-class Output:
-    """The protocol side of stdout: whole lines, one writer at a time (the stdin thread writes too)."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._lock = threading.Lock()
-
-    def emit(self, kind: str, session: str | None = None, /, **data: Any) -> None:
-        line = memoryview(p.encode(p.event(kind, session, **data)))
-        with self._lock:
-            try:
-                while line:
-                    line = line[os.write(self._fd, line) :]
-            except BrokenPipeError:
-                os._exit(0)  # the worker is gone; nobody is left to serve
-
-
-@dataclass
-class Session:
-    sid: str
-    store: str
-    connect_ref: Any = None
-    logged_in: bool = False
-    client: Any = None
-    task: asyncio.Future | None = None  # neonize's connect: runs as long as the connection
-    progress: asyncio.Event = field(default_factory=asyncio.Event)
-    connected: bool = False
-    showing_qr: bool = False
-    closing: bool = False  # we asked for the disconnect/logout: no "connection lost" events
-    abandoned: bool = False  # disconnected while dialing: silent, stopped once the dial returns
-    on_whatsapp: set[str] = field(default_factory=set)
-
-    @property
-    def active(self) -> bool:
-        return self.task is None or not self.task.done()
-
-    @property
-    def dialing(self) -> bool:
-        """Might Go be inside a dial (the first one, or whatsmeow reconnecting on its own)?
-        Neither connected nor showing a QR code, with neonize's connect still running."""
-        return self.task is not None and not self.task.done() and not (self.connected or self.showing_qr)
-
-
-def make_private(store: str) -> None:
-    """Directories 0700 and files 0600 inside `store`: stores made before the host set its umask
-    (0755/0644) are tightened when the host opens them. Symbolic links are left alone."""
-    for root, _dirs, files in os.walk(store):
-        modes = [(root, STORE_DIR_MODE), *((os.path.join(root, f), STORE_FILE_MODE) for f in files)]
-        for path, mode in modes:
-            try:
-                st = os.lstat(path)
-                if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & ~mode:
-                    os.chmod(path, mode)
-            except OSError as exc:  # not ours, or gone: the store still works, say so
-                log.warning("cannot make %s private: %s", path, exc.strerror or exc)
-
-
-def check_store(store: str) -> tuple[str | None, bool]:
-    """Return (problem, has_device) for a session store directory, creating it when missing
-    (0700) and making an existing one private (see make_private)."""
-    if any(c in store for c in "?#%"):  # neonize builds a sqlite URI from the path
-        return f"session store path {store!r} must not contain '?', '#' or '%'", False
-    try:
-        Path(store).mkdir(mode=STORE_DIR_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"cannot use session store {store}: {exc.strerror or exc}", False
-    make_private(store)
-    db = Path(store) / STORE_FILE
-    if not db.exists():
-        return None, False
-    try:
-        with contextlib.closing(sqlite3.connect(db, timeout=2)) as con:
-            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            has = "whatsmeow_device" in tables and con.execute("SELECT 1 FROM whatsmeow_device").fetchone()
-    except sqlite3.DatabaseError as exc:
-        if p.is_store_corruption(str(exc)):
-            return f"session store {db} is corrupt ({exc}): re-link required", False
-        return f"cannot read session store {db}: {exc}", False
-    return None, bool(has)
-
-
-async def build_media(client: Any, kind: str, data: bytes, cmd: dict[str, Any]) -> Any:
-    """Upload ``data`` and build the WhatsApp message a media ``send`` asks for."""
-    caption = cmd["text"] or None
-    if kind == "image":
-        return await client.build_image_message(data, caption=caption)
-    if kind == "document":
-        name = cmd["filename"] or os.path.basename(cmd["media_path"])
-        return await client.build_document_message(
-            data, caption=caption, title=name, filename=name, mimetype=cmd["mimetype"]
-        )
-    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-        raise RuntimeError(f"ffmpeg/ffprobe not installed: neonize needs them to send {kind}")
-    if kind == "audio":
-        return await client.build_audio_message(data)
-    return await client.build_video_message(data, caption=caption)
-
-
-# -- neonize events -> protocol events ---------------------------------------------------------
 
 
 def enum_name(msg: Any, name: str) -> str:

@@ -1,4 +1,4 @@
-"""What the host makes of neonize's events, and of a session store, without a phone.
+"""What the host makes of neonize's events, without a phone.
 
 Events only a real WhatsApp account could send (receipts, messages, bans, logouts) are built
 here from neonize's own protobuf classes. Those are loaded straight from neonize's ``proto``
@@ -13,15 +13,16 @@ import importlib
 import importlib.util
 import logging
 import os
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from worker.sessionhost import events as hs
 from worker.sessionhost import protocol as p
-from worker.sessionhost import support as hs
+from worker.sessionhost import session as host_session
+from worker.sessionhost.messages import jid_str
 
 
 def _protos() -> tuple[Any, Any]:
@@ -46,9 +47,9 @@ def translate(name: str, ev: Any) -> hs.Translated:
 
 
 def test_jid_string_keeps_the_device_and_empty_stays_empty():
-    assert hs.jid_str(ME) == "628111:7@s.whatsapp.net"
-    assert hs.jid_str(FRIEND) == "628222@s.whatsapp.net"
-    assert hs.jid_str(pb.JID()) == ""
+    assert jid_str(ME) == "628111:7@s.whatsapp.net"
+    assert jid_str(FRIEND) == "628222@s.whatsapp.net"
+    assert jid_str(pb.JID()) == ""
 
 
 @pytest.mark.parametrize(
@@ -175,64 +176,6 @@ def test_the_end_of_a_qr_login_is_reported(status, expected):
     assert hs.login_status(status) == expected
 
 
-# -- the session store -------------------------------------------------------------------------
-
-
-def test_a_missing_store_is_created_and_holds_no_device(tmp_path):
-    store = tmp_path / "sessions" / "ABC"
-    assert hs.check_store(str(store)) == (None, False)
-    assert store.is_dir()
-
-
-def test_opening_a_store_makes_its_directories_and_files_private(tmp_path):
-    store, nested = tmp_path / "S1", tmp_path / "S1" / "media"
-    nested.mkdir(parents=True)
-    for path in (store / hs.STORE_FILE, store / f"{hs.STORE_FILE}-wal", nested / "x.bin"):
-        path.write_bytes(b"")
-        path.chmod(0o644)
-    for path in (store, nested):
-        path.chmod(0o755)
-    hs.check_store(str(store))
-    modes = {str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777 for p in [store, *store.rglob("*")]}
-    assert modes == {
-        "S1": 0o700,
-        "S1/media": 0o700,
-        "S1/media/x.bin": 0o600,
-        f"S1/{hs.STORE_FILE}": 0o600,
-        f"S1/{hs.STORE_FILE}-wal": 0o600,
-    }
-
-
-def test_making_a_store_private_leaves_symbolic_links_and_their_targets_alone(tmp_path):
-    outside = tmp_path / "outside.txt"
-    outside.write_bytes(b"")
-    outside.chmod(0o644)
-    store = tmp_path / "S1"
-    store.mkdir()
-    (store / "link").symlink_to(outside)
-    hs.check_store(str(store))
-    assert outside.stat().st_mode & 0o777 == 0o644
-
-
-def test_a_store_with_a_device_row_counts_as_logged_in(tmp_path):
-    with sqlite3.connect(tmp_path / hs.STORE_FILE) as con:
-        con.execute("CREATE TABLE whatsmeow_device (jid TEXT)")
-        con.execute("INSERT INTO whatsmeow_device VALUES ('628111:7@s.whatsapp.net')")
-    assert hs.check_store(str(tmp_path)) == (None, True)
-
-
-def test_a_corrupt_store_needs_a_relink(tmp_path):
-    (tmp_path / hs.STORE_FILE).write_bytes(b"\x00garbage" * 512)
-    problem, has_device = hs.check_store(str(tmp_path))
-    assert "is corrupt (file is not a database): re-link required" in problem
-    assert has_device is False
-
-
-def test_a_store_path_sqlite_cannot_take_is_refused(tmp_path):
-    problem, _ = hs.check_store(str(tmp_path / "a?b"))
-    assert "must not contain" in problem
-
-
 # -- the relay: state and ordering of what the worker sees -----------------------------------------
 
 
@@ -244,13 +187,15 @@ class FakeOutput:
         self.lines.append(p.event(kind, session, **data))
 
 
-async def _me(_s: hs.Session) -> tuple[str, str]:
+async def _me(_s: host_session.Session) -> tuple[str, str]:
     return "628111:7@s.whatsapp.net", "Toko Budi"
 
 
-def relay_run(*steps: tuple[str, Any], closing: bool = False) -> tuple[hs.Session, list[dict[str, Any]]]:
+def relay_run(
+    *steps: tuple[str, Any], closing: bool = False
+) -> tuple[host_session.Session, list[dict[str, Any]]]:
     out = FakeOutput()
-    session = hs.Session("S1", "/tmp/s", connect_ref="c1", closing=closing)
+    session = host_session.Session("S1", "/tmp/s", connect_ref="c1", closing=closing)
 
     async def go() -> None:
         relay = hs.Relay(out, asyncio.get_running_loop(), _me, text_of)
@@ -315,7 +260,7 @@ def test_an_event_the_relay_chokes_on_is_logged_not_raised():
 
 def test_a_qr_login_timeout_reported_from_a_go_thread_becomes_qr_timeout():
     out = FakeOutput()
-    session = hs.Session("S1", "/tmp/s", connect_ref="c1", showing_qr=True)
+    session = host_session.Session("S1", "/tmp/s", connect_ref="c1", showing_qr=True)
 
     async def go() -> None:
         relay = hs.Relay(out, asyncio.get_running_loop(), _me, text_of)
@@ -332,7 +277,7 @@ def test_a_qr_login_timeout_reported_from_a_go_thread_becomes_qr_timeout():
 
 def test_each_rotating_qr_code_is_reported_as_it_arrives():
     out = FakeOutput()
-    session = hs.Session("S1", "/tmp/s")
+    session = host_session.Session("S1", "/tmp/s")
 
     async def go() -> None:
         relay = hs.Relay(out, asyncio.get_running_loop(), _me, text_of)
@@ -349,7 +294,7 @@ def test_the_host_writes_an_incoming_message_with_its_kind_as_one_line():
     # host logged a TypeError instead of reporting any received message.
     read_fd, write_fd = os.pipe()
     try:
-        hs.Output(write_fd).emit(p.INCOMING, "S1", message_id="M1", kind="text", text="halo")
+        host_session.Output(write_fd).emit(p.INCOMING, "S1", message_id="M1", kind="text", text="halo")
         line = os.read(read_fd, 4096)
     finally:
         os.close(read_fd)
@@ -376,15 +321,15 @@ def test_a_hidden_sender_without_a_number_is_looked_up_in_the_session_store():
     )
     asked: list[str] = []
 
-    async def phone_of_lid(_s: hs.Session, lid: Any) -> str:
-        asked.append(hs.jid_str(lid))
+    async def phone_of_lid(_s: host_session.Session, lid: Any) -> str:
+        asked.append(jid_str(lid))
         return "628222"
 
     out = FakeOutput()
 
     async def go() -> None:
         relay = hs.Relay(out, asyncio.get_running_loop(), _me, text_of, phone_of_lid)
-        await relay.on_event("Message", hs.Session("S1", "/tmp/s"), None, ev)
+        await relay.on_event("Message", host_session.Session("S1", "/tmp/s"), None, ev)
 
     asyncio.run(go())
     assert asked == ["190000111222333@lid"]
