@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "instances",
     "breaker",
     "queueing",
+    "webhooks",
     "dashboard",
     "worker",
     "cli",
@@ -213,6 +214,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookFormatEnum": "webhooks.models.WebhookEndpoint.Format",
+    },
 }
 
 # --- logging --------------------------------------------------------------------------------
