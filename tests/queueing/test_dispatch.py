@@ -305,7 +305,7 @@ def test_a_failed_send_reports_failed_with_the_error_and_a_retry_reports_nothing
 
 
 def test_messages_of_a_dead_worker_report_uncertain(instance: Instance) -> None:
-    handed, downloading, _ = orphan_setup(instance)
+    handed, _, _ = orphan_setup(instance)
     dispatch.resolve_orphans({"alive"}, LATER)
     assert statuses(instance) == [(str(handed.message_id), "uncertain")]
 

@@ -47,7 +47,7 @@ def test_a_public_url_is_kept_as_given() -> None:
 
 def test_event_filters_name_known_events_once() -> None:
     assert validation.validate_events(["message.received", "message.received"]) == ["message.received"]
-    with pytest.raises(ValidationError, match="'message.recieved'"):
+    with pytest.raises(ValidationError, match=r"'message\.recieved'"):
         validation.validate_events(["message.recieved"])
     with pytest.raises(ValidationError):
         validation.validate_events("message.received")
