@@ -247,5 +247,9 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         "axes.apps": {"level": "WARNING"},  # its start-up banner, in every manage.py command
         "twisted": {"level": "WARNING"},
+        # A line per request would be a line per webhook delivery; outcomes are in the
+        # delivery log, and failures are logged by webhooks.deliveries.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

@@ -10,6 +10,7 @@ As a process it also answers GET /stats (what it received) and POST /answer?code
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -36,6 +37,12 @@ class Received:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind a proxy would
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm holds the body
+        # for the client's delayed ACK (~40 ms a request), which no real server suffers.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -64,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
             receiver.arrived.notify_all()
         if hang:
             receiver.release.wait(60)
+        elif receiver.delay_s:
+            time.sleep(receiver.delay_s)
         code = receiver.answers.get(parts.path, receiver.answer)
         headers = {"Retry-After": receiver.retry_after} if receiver.retry_after and code >= 400 else None
         self._answer(code, f"answer {code}".encode(), headers)
@@ -79,15 +88,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Receiver:
-    """Answers `answer` (200) to every POST; `answers[path]` overrides it per path; a path in
-    `hanging` waits for `release`. `stop()` closes the port (connections refused) and `start()`
-    opens the same port again."""
+    """Answers `answer` (200) to every POST, after `delay_s`; `answers[path]` overrides it per
+    path; a path in `hanging` waits for `release`. `stop()` closes the port (connections are
+    refused) and `start()` opens the same port again."""
 
     def __init__(self, port: int = 0) -> None:
         self.port = port
         self.answer = 200
         self.answers: dict[str, int] = {}
         self.retry_after = ""
+        self.delay_s = 0.0  # a slow receiver: every answer takes this long
         self.hanging: set[str] = set()
         self.release = threading.Event()
         self.received: list[Received] = []
