@@ -47,8 +47,11 @@ from webhooks.fanout import NOTIFY_CHANNEL
 logger = logging.getLogger("waziper.webhooks")
 
 # A lane claims this many deliveries per POST it may run at once (the rest wait in memory,
-# leased and renewed, for the lane's next free thread).
-PREFETCH = 8
+# leased and renewed, for the lane's next free thread), and claims again once half are gone:
+# the database is asked in batches, not once per delivery.
+PREFETCH = 32
+# The loop is woken to record outcomes once this many wait (else at its next poll).
+RECORD_BATCH = 64
 # The start of a receiver's answer that is read (and kept, bounded, for the delivery log); a
 # longer answer is cut off and its connection closed rather than read to the end.
 READ_LIMIT = 64 * 1024
@@ -64,6 +67,9 @@ class _Lane:
     endpoint_pk: int
     waiting: deque[Job] = field(default_factory=deque)
     running: int = 0
+    # A POST failed: the lane's threads take no further job until the loop has recorded the
+    # failure and asked the endpoint's breaker (a dead receiver must not get the whole batch).
+    paused: bool = False
 
     @property
     def held(self) -> int:
@@ -158,6 +164,7 @@ class Deliverer:
         """One pass: record finished attempts, keep leases alive, claim and start due work."""
         did = self.step_record(now)
         self.step_renew(now)
+        did = self.step_resume(now) or did
         did = self.step_claim(now) or did
         self.step_housekeeping(now)
         return did
@@ -173,6 +180,32 @@ class Deliverer:
         except Exception:
             self._results.extendleft(reversed(results))  # recorded on the next pass instead
             raise
+        return True
+
+    def step_resume(self, now: datetime) -> bool:
+        """Lanes a failure paused, once their outcomes are recorded: go on if the endpoint's
+        breaker still allows it, else give their waiting deliveries back."""
+        with self._lock:
+            unrecorded = {result.endpoint_pk for result in self._results}
+            paused = [
+                lane
+                for lane in self._lanes.values()
+                if lane.paused and not lane.running and lane.endpoint_pk not in unrecorded
+            ]
+        if not paused:
+            return False
+        verdicts = deliveries.endpoint_verdicts([lane.endpoint_pk for lane in paused], now)
+        for lane in paused:
+            if verdicts.get(lane.endpoint_pk) is Verdict.ALLOW:
+                with self._lock:
+                    lane.paused = False
+                self._start_lane(lane)
+                continue
+            with self._lock:
+                unstarted = [job.pk for job in lane.waiting]
+                lane.waiting.clear()
+                self._lanes.pop(lane.endpoint_pk, None)
+            deliveries.release_unstarted(self.deliverer_id, unstarted, now)
         return True
 
     def step_renew(self, now: datetime) -> None:
@@ -201,7 +234,9 @@ class Deliverer:
                     continue  # the lane's own deliveries will tell how the receiver is
                 pks = deliveries.claim_probe(endpoint, self.deliverer_id, now, self.lease_s)
             else:
-                room = self.per_endpoint * PREFETCH - lane.held
+                room = self.lane_capacity - lane.held
+                if room < self.lane_capacity // 2:
+                    continue  # still half full: refill in one batch later
                 pks = deliveries.claim(endpoint.pk, self.deliverer_id, room, now, self.lease_s)
             if not pks:
                 continue
@@ -223,28 +258,45 @@ class Deliverer:
 
     def _start_lane(self, lane: _Lane) -> None:
         with self._lock:
-            while lane.waiting and lane.running < self.per_endpoint and self._running < self.concurrency:
+            while (
+                lane.waiting
+                and not lane.paused
+                and lane.running < self.per_endpoint
+                and self._running < self.concurrency
+            ):
                 lane.running += 1
                 self._running += 1
                 self._pool.submit(self._run_lane, lane)
 
+    @property
+    def lane_capacity(self) -> int:
+        return self.per_endpoint * PREFETCH
+
     def _run_lane(self, lane: _Lane) -> None:
         while True:
             with self._lock:
-                if self._closing or not lane.waiting:
+                if self._closing or lane.paused or not lane.waiting:
                     lane.running -= 1
                     self._running -= 1
-                    if not lane.held:
+                    if not lane.held and not lane.paused:
                         self._lanes.pop(lane.endpoint_pk, None)
                     self._wake.set()
                     return
                 job = lane.waiting.popleft()
                 self._in_flight.add(job.pk)
+                if len(lane.waiting) == self.lane_capacity // 2:
+                    self._wake.set()  # time to claim this lane's next batch
             result = post(self.client, job, self.timeout_s)
             with self._lock:
                 self._results.append(result)
                 self._in_flight.discard(job.pk)
-            self._wake.set()
+                if (
+                    not result.unsendable
+                    and policy.verdict(result.status_code) is not policy.Verdict.DELIVERED
+                ):
+                    lane.paused = True
+                if len(self._results) >= RECORD_BATCH:
+                    self._wake.set()
 
     def held(self) -> list[int]:
         """The deliveries this deliverer holds a lease on: waiting, posting, or not yet recorded."""

@@ -23,7 +23,7 @@ from breaker import policy as breaker_policy
 from breaker.policy import BreakerConfig, Verdict
 from kernel.metrics import WEBHOOK_BREAKER_TRANSITIONS, WEBHOOK_DELIVERIES
 from webhooks import formats, policy
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookDelivery, WebhookEndpoint, webhook_id
 
 logger = logging.getLogger("waziper.webhooks")
 Status = WebhookDelivery.Status
@@ -191,56 +191,85 @@ class Job:
     attempts: int
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > now:
-        return (endpoint.secret, endpoint.previous_secret)
-    return (endpoint.secret,)
+def signing_secrets(
+    secret: str, previous: str, previous_until: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets that sign now: the endpoint's, and the previous one during a rotation's overlap."""
+    if previous and previous_until and previous_until > now:
+        return (secret, previous)
+    return (secret,)
 
 
-def event_of(delivery: WebhookDelivery) -> formats.Event | None:
-    """What the delivery's body is made from: its outbox event, or its own payload (a test)."""
-    if delivery.payload is not None:
-        instance = delivery.endpoint.instance
+_JOB_FIELDS = (
+    "pk",
+    "endpoint_id",
+    "attempts",
+    "event_type",
+    "payload",
+    "created_at",
+    "event_id",
+    "event__kind",
+    "event__payload",
+    "event__created_at",
+    "event__instance__instance_id",
+)
+_ENDPOINT_FIELDS = (
+    "pk",
+    "url",
+    "format",
+    "secret",
+    "previous_secret",
+    "previous_secret_until",
+    "instance__instance_id",
+)
+
+
+def event_of(row: dict, endpoint: dict) -> formats.Event | None:
+    """What a delivery's body is made from: its outbox event, or its own payload (a test)."""
+    if row["payload"] is not None:
         return formats.Event(
-            type=delivery.event_type,
-            kind=delivery.event_type,
-            payload=delivery.payload,
-            instance_id=instance.instance_id if instance is not None else None,
-            created_at=delivery.created_at,
+            type=row["event_type"],
+            kind=row["event_type"],
+            payload=row["payload"],
+            instance_id=endpoint["instance__instance_id"],
+            created_at=row["created_at"],
         )
-    event = delivery.event
-    if event is None:
-        return None
+    if row["event__kind"] is None:
+        return None  # pruned from the outbox
     return formats.Event(
-        type=delivery.event_type,
-        kind=event.kind,
-        payload=event.payload,
-        instance_id=event.instance.instance_id,
-        created_at=event.created_at,
+        type=row["event_type"],
+        kind=row["event__kind"],
+        payload=row["event__payload"],
+        instance_id=row["event__instance__instance_id"],
+        created_at=row["event__created_at"],
     )
 
 
 def load_jobs(pks: Sequence[int], now: datetime) -> list[Job]:
-    """The jobs of leased deliveries, in the order given: one query."""
-    rows = WebhookDelivery.objects.filter(pk__in=list(pks)).select_related(
-        "endpoint", "endpoint__instance", "event", "event__instance"
-    )
-    by_pk = {row.pk: row for row in rows}
+    """The jobs of leased deliveries, in the order given: two queries, whatever their number."""
+    rows = {row["pk"]: row for row in WebhookDelivery.objects.filter(pk__in=list(pks)).values(*_JOB_FIELDS)}
+    endpoint_pks = {row["endpoint_id"] for row in rows.values()}
+    endpoints = {
+        e["pk"]: e for e in WebhookEndpoint.objects.filter(pk__in=endpoint_pks).values(*_ENDPOINT_FIELDS)
+    }
     jobs = []
     for pk in pks:
-        row = by_pk.get(pk)
-        if row is None:
+        row = rows.get(pk)
+        endpoint = endpoints.get(row["endpoint_id"]) if row is not None else None
+        if row is None or endpoint is None:
             continue  # deleted with its endpoint meanwhile
-        event = event_of(row)
+        event = event_of(row, endpoint)
         jobs.append(
             Job(
-                pk=row.pk,
-                endpoint_pk=row.endpoint_id,
-                url=row.endpoint.url,
-                webhook_id=row.webhook_id,
-                body=formats.body(row.endpoint.format, event) if event is not None else None,
-                secrets=signing_secrets(row.endpoint, now),
-                attempts=row.attempts,
+                pk=pk,
+                endpoint_pk=endpoint["pk"],
+                url=endpoint["url"],
+                webhook_id=webhook_id(row["event_id"], pk),
+                body=formats.body(endpoint["format"], event) if event is not None else None,
+                secrets=signing_secrets(
+                    endpoint["secret"], endpoint["previous_secret"], endpoint["previous_secret_until"], now
+                ),
+                attempts=row["attempts"],
             )
         )
     return jobs
@@ -411,11 +440,7 @@ def _close(endpoint_pk: int, breaker: policy.EndpointBreaker, now: datetime) -> 
         probe_lease_until=None,
         updated_at=now,
     )
-    # The receiver is back: what waited for it (retries scheduled during the outage) goes now,
-    # in the order it was due.
-    woken = WebhookDelivery.objects.filter(
-        endpoint_id=endpoint_pk, status__in=(Status.PENDING, Status.FAILED), next_attempt_at__gt=now
-    ).update(next_attempt_at=now)
+    woken = wake_waiting(endpoint_pk, now)
     WEBHOOK_BREAKER_TRANSITIONS.labels(to_state=Breaker.CLOSED).inc()
     logger.info(
         "🔄 webhook endpoint %s: breaker closed (%s → closed); %d waiting delivery(ies) due now",
@@ -423,6 +448,17 @@ def _close(endpoint_pk: int, breaker: policy.EndpointBreaker, now: datetime) -> 
         breaker.state,
         woken,
     )
+
+
+def wake_waiting(endpoint_pk: int, now: datetime) -> int:
+    """The receiver is back (or a person says so): everything that waited for it (retries
+    scheduled during the outage included) is due as of its event's time, so the backlog goes out
+    at once and in the order the events happened, rather than retries last."""
+    return WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_pk,
+        status__in=(Status.PENDING, Status.FAILED),
+        next_attempt_at__gt=F("created_at"),
+    ).update(next_attempt_at=F("created_at"))
 
 
 def _disable_gone(endpoint_pk: int, result: Attempt, now: datetime) -> None:
@@ -436,6 +472,12 @@ def _disable_gone(endpoint_pk: int, result: Attempt, now: datetime) -> None:
 
 def may_deliver(endpoint: DueEndpoint, now: datetime) -> Verdict:
     return policy.may_deliver(endpoint.breaker, now).verdict
+
+
+def endpoint_verdicts(endpoint_pks: Iterable[int], now: datetime) -> dict[int, Verdict]:
+    """May these endpoints be posted to now? One query; a disabled or deleted one may not."""
+    rows = WebhookEndpoint.objects.filter(pk__in=list(endpoint_pks), enabled=True).values(*_BREAKER_FIELDS)
+    return {row["pk"]: policy.may_deliver(_breaker_of(row), now).verdict for row in rows}
 
 
 def prune(now: datetime) -> int:

@@ -67,6 +67,12 @@ class WebhookEndpoint(models.Model):
         return f"webhook {self.pk} → {self.url[:80]}"
 
 
+def webhook_id(event_id: int | None, delivery_pk: int) -> str:
+    """The `webhook-id` header of a delivery: its event's, the same on every attempt (and for
+    every endpoint), so receivers can de-duplicate; a test event has its delivery's."""
+    return f"evt_{event_id}" if event_id is not None else f"test_{delivery_pk}"
+
+
 class WebhookDelivery(models.Model):
     """One event for one endpoint, until it is delivered or given up on (and after: replayable).
 
@@ -130,8 +136,7 @@ class WebhookDelivery(models.Model):
 
     @property
     def webhook_id(self) -> str:
-        """The `webhook-id` header: the same on every attempt, so receivers can de-duplicate."""
-        return f"evt_{self.event_id}" if self.event_id is not None else f"test_{self.pk}"
+        return webhook_id(self.event_id, self.pk)
 
 
 class Deliverer(models.Model):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from instances.models import Instance, InstanceEvent
 from kernel import pg_listen
-from webhooks import events, fanout, formats, signing
+from webhooks import deliveries, events, fanout, formats, signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("waziper.webhooks")
@@ -84,10 +84,7 @@ def update_endpoint(
         fields["updated_at"] = now
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
         if fields.get("enabled"):
-            # What waited while it was off is due now.
-            WebhookDelivery.objects.filter(
-                endpoint_id=endpoint.pk, status__in=(Status.PENDING, Status.FAILED), next_attempt_at__gt=now
-            ).update(next_attempt_at=now)
+            deliveries.wake_waiting(endpoint.pk, now)  # what waited while it was off is due now
         endpoint.refresh_from_db()
     return endpoint
 
@@ -118,9 +115,7 @@ def reset_breaker(endpoint: WebhookEndpoint, *, now: datetime | None = None) -> 
     now = now or timezone.now()
     with transaction.atomic():
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(updated_at=now, **_closed_breaker())
-        return WebhookDelivery.objects.filter(
-            endpoint_id=endpoint.pk, status__in=(Status.PENDING, Status.FAILED), next_attempt_at__gt=now
-        ).update(next_attempt_at=now)
+        return deliveries.wake_waiting(endpoint.pk, now)
 
 
 def send_test(endpoint: WebhookEndpoint, *, now: datetime | None = None) -> WebhookDelivery:

@@ -4,7 +4,8 @@ body, arrival time) and answers as told — a status code, a hang until released
 
     python -m tests.support.webhook_receiver PORT   # the benchmark's receiver, in its own process
 
-As a process it also answers GET /stats (what it received) and POST /answer?code=N.
+As a process it also answers GET /stats (every POST's webhook-id, arrival time and the body's
+`timestamp`) and POST /answer?code=N.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ class Received:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def _timestamp(body: bytes) -> str | None:
+    """The `timestamp` of a standard body (the event's time), for latency figures."""
+    try:
+        value = json.loads(body).get("timestamp")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -83,7 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, b"")
             return
         with receiver.lock:
-            items = [{"id": r.webhook_id, "at": r.at, "body": r.body.decode()} for r in receiver.received]
+            received = list(receiver.received)
+        items = [{"id": r.webhook_id, "at": r.at, "timestamp": _timestamp(r.body)} for r in received]
         self._answer(200, json.dumps(items).encode(), {"Content-Type": "application/json"})
 
 

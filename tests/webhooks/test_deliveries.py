@@ -169,3 +169,20 @@ def test_unposted_claims_go_back_uncounted_and_a_successor_takes_back_the_rest(
     )
     assert deliveries.release_all_of("d1", T0) == 2
     assert sorted(deliveries.claim(endpoint.pk, "d1", 5, T0, LEASE)) == sorted([a, b, c])
+
+
+def test_after_the_breaker_closes_the_backlog_goes_out_in_the_order_of_its_events(
+    owner: Any, instance: Instance, settings: Any
+) -> None:
+    settings.WAZIPER_WEBHOOK_BREAKER_THRESHOLD = 2
+    endpoint = endpoint_with(owner, instance, 3)
+    first_two = deliveries.claim(endpoint.pk, "d1", 2, T0, LEASE)
+    failed = [Attempt(pk, endpoint.pk, 1, 503, retry_after_s=3600) for pk in first_two]
+    deliveries.record(failed, "d1", T0, half)  # retries an hour away; the breaker opens
+    events(instance, 1, at=T0 + timedelta(seconds=30))  # a later event, due before those retries
+    later = T0 + timedelta(seconds=60)
+    [due] = deliveries.due_endpoints(later)
+    [probe] = deliveries.claim_probe(due, "d1", later, LEASE)
+    deliveries.record([Attempt(probe, endpoint.pk, 1, 200)], "d1", later, half)
+    fourth = WebhookDelivery.objects.order_by("pk").last().pk
+    assert deliveries.claim(endpoint.pk, "d1", 5, later, LEASE) == [*first_two, fourth]

@@ -26,8 +26,9 @@ def test_a_rotation_keeps_the_previous_secret_signing_for_the_overlap(
     endpoint, old = make_endpoint(owner, URL, instance=instance)
     new = service.rotate_secret(endpoint, now=T0)
     assert new != old
-    assert deliveries.signing_secrets(endpoint, T0 + timedelta(seconds=3599)) == (new, old)
-    assert deliveries.signing_secrets(endpoint, T0 + timedelta(seconds=3600)) == (new,)
+    fields = (endpoint.secret, endpoint.previous_secret, endpoint.previous_secret_until)
+    assert deliveries.signing_secrets(*fields, T0 + timedelta(seconds=3599)) == (new, old)
+    assert deliveries.signing_secrets(*fields, T0 + timedelta(seconds=3600)) == (new,)
 
 
 def test_a_test_event_is_due_now_whatever_the_filter(owner: Any, instance: Instance) -> None:
