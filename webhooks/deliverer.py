@@ -51,7 +51,7 @@ logger = logging.getLogger("waziper.webhooks")
 # the database is asked in batches, not once per delivery.
 PREFETCH = 32
 # The loop is woken to record outcomes once this many wait (else at its next poll).
-RECORD_BATCH = 64
+RECORD_BATCH = 16
 # The start of a receiver's answer that is read (and kept, bounded, for the delivery log); a
 # longer answer is cut off and its connection closed rather than read to the end.
 READ_LIMIT = 64 * 1024
