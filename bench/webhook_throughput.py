@@ -178,13 +178,15 @@ class Bench:
         self.instance = create_instance(owner, name="bench", transport="sandbox")
         self.endpoint, _ = service.create_endpoint(owner, url=self.receiver.url, instance=self.instance)
 
-    def emit(self, count: int, batch: int = 200) -> list[int]:
+    def emit(self, count: int, batch: int = 100) -> list[int]:
         from django.db import transaction
 
         from instances.events import emit_event
 
         ids: list[int] = []
         for start in range(0, count, batch):
+            if start:
+                time.sleep(0.01)  # SQLite's lock is not fair: let the deliverer write too
             with transaction.atomic():
                 for n in range(start, min(count, start + batch)):
                     payload = {"kind": "text", "text": f"message {n}", "chat": "6281234567890@s.whatsapp.net"}

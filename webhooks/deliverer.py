@@ -139,6 +139,7 @@ class Deliverer:
             max_connections=self.concurrency,
         )
         self.shutdown_requested = False
+        self.started = False
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook")
         self._lock = threading.Lock()
         self._lanes: dict[int, _Lane] = {}
@@ -315,13 +316,16 @@ class Deliverer:
     def heartbeat_every_s(self) -> float:
         return min(self.lease_s / 3, settings.WAZIPER_WORKER_STALL_S / 4, 5.0)
 
-    def run(self) -> None:
-        now = self.clock.now()
+    def start(self, now: datetime) -> None:
+        """Register, and take back what a deliverer of this name left (before claiming anything)."""
         registry.register(self.deliverer_id, now)
         taken = deliveries.release_all_of(self.deliverer_id, now)
         if taken:
             logger.warning("webhooks: took back %d delivery(ies) a deliverer of this name left", taken)
         logger.info("webhook deliverer %s started", self.deliverer_id)
+        self.started = True
+
+    def run(self) -> None:
         listener = None
         if pg_listen.notify_supported():
             listener = pg_listen.Listener(NOTIFY_CHANNEL, lambda _payload: self._wake.set())
@@ -331,6 +335,9 @@ class Deliverer:
             while not self.shutdown_requested:
                 try:
                     now = self.clock.now()
+                    if not self.started:
+                        # Inside the guard: a database busy at start-up is waited out, not fatal.
+                        self.start(now)
                     busy = self.step(now)
                     if self._due("heartbeat", now, self.heartbeat_every_s()):
                         registry.beat(self.deliverer_id, now)

@@ -4,17 +4,23 @@ guard at delivery, and a graceful stop."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import OperationalError, connection
 from standardwebhooks.webhooks import Webhook
 
+from instances.events import emit_event
 from instances.models import Instance
 from kernel.clock import FakeClock
 from tests.support.webhook_receiver import Receiver
 from tests.support.webhooks import emit, inbound_message, make_endpoint, run_until_idle
+from webhooks import deliveries
+from webhooks.deliverer import Deliverer
+from webhooks.models import Deliverer as DelivererRow
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +230,38 @@ def test_an_endpoint_disabled_meanwhile_is_not_claimed(
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
     run_until_idle(make_deliverer(), clock)
     assert receiver.received == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_busy_at_start_up_is_waited_out(
+    owner: Any, instance: Instance, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = deliveries.release_all_of
+    calls: list[int] = []
+
+    def locked_once(owner_id: str, now: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real(owner_id, now)
+
+    monkeypatch.setattr(deliveries, "release_all_of", locked_once)
+    make_endpoint(owner, receiver.url(), instance=instance)
+    deliverer = Deliverer("starts-late")
+
+    def run() -> None:
+        try:
+            deliverer.run()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        emit_event(instance, "status", CONNECTED)
+        receiver.wait_for(1, timeout=20)
+    finally:
+        deliverer.shutdown_requested = True
+        thread.join(30)
+    assert len(calls) == 2
+    assert DelivererRow.objects.get().stopped_at is not None
