@@ -51,7 +51,7 @@ logger = logging.getLogger("waziper.webhooks")
 # the database is asked in batches, not once per delivery.
 PREFETCH = 32
 # The loop is woken to record outcomes once this many wait (else at its next poll).
-RECORD_BATCH = 16
+RECORD_BATCH = 32
 # The start of a receiver's answer that is read (and kept, bounded, for the delivery log); a
 # longer answer is cut off and its connection closed rather than read to the end.
 READ_LIMIT = 64 * 1024
@@ -140,6 +140,8 @@ class Deliverer:
         )
         self.shutdown_requested = False
         self.started = False
+        self.poll_s = settings.WAZIPER_WEBHOOK_POLL_MS / 1000
+        self._discovered_at = float("-inf")
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook")
         self._lock = threading.Lock()
         self._lanes: dict[int, _Lane] = {}
@@ -162,10 +164,15 @@ class Deliverer:
         return True
 
     def step(self, now: datetime) -> bool:
-        """One pass: record finished attempts, keep leases alive, claim and start due work."""
-        did = self.step_record(now)
+        """One pass: record finished attempts, keep leases alive, claim and start due work.
+
+        True if it started new work. Recording alone is not a reason to pass again at once: the
+        lanes wake the loop when a batch of outcomes is ready or a lane needs refilling, so the
+        database sees outcomes in batches instead of one transaction per POST.
+        """
+        self.step_record(now)
         self.step_renew(now)
-        did = self.step_resume(now) or did
+        did = self.step_resume(now)
         did = self.step_claim(now) or did
         self.step_housekeeping(now)
         return did
@@ -214,9 +221,19 @@ class Deliverer:
             deliveries.renew(self.deliverer_id, self.held(), now, self.lease_s)
 
     def step_claim(self, now: datetime) -> bool:
-        """Offer every endpoint with something due a turn, while threads are free."""
+        """Claim due work while threads are free: refill the lanes that are half empty, and
+        (when no lane holds anything, else once a poll interval) look for every endpoint with
+        something due and offer each a turn."""
         if self._closing or self._running >= self.concurrency:
             return False
+        with self._lock:
+            active = any(lane.held for lane in self._lanes.values())
+        if not active or time.monotonic() - self._discovered_at >= self.poll_s:
+            return self._claim_due(now)
+        return self._refill(now)
+
+    def _claim_due(self, now: datetime) -> bool:
+        self._discovered_at = time.monotonic()
         due = deliveries.due_endpoints(now)
         if not due:
             return False
@@ -239,15 +256,34 @@ class Deliverer:
                 if room < self.lane_capacity // 2:
                     continue  # still half full: refill in one batch later
                 pks = deliveries.claim(endpoint.pk, self.deliverer_id, room, now, self.lease_s)
-            if not pks:
-                continue
-            claimed = True
-            jobs = deliveries.load_jobs(pks, now)
-            with self._lock:
-                self._lanes[endpoint.pk] = lane
-                lane.waiting.extend(jobs)
-            self._start_lane(lane)
+            claimed = self._fill(lane, pks, now) or claimed
         return claimed
+
+    def _refill(self, now: datetime) -> bool:
+        """Between discoveries: claim the next batch for lanes that are half empty (a lane that
+        is not paused has a breaker that allows it: its last outcomes were no failure)."""
+        with self._lock:
+            lanes = [
+                lane
+                for lane in self._lanes.values()
+                if not lane.paused and self.lane_capacity - lane.held >= self.lane_capacity // 2
+            ]
+        claimed = False
+        for lane in lanes:
+            room = self.lane_capacity - lane.held
+            pks = deliveries.claim(lane.endpoint_pk, self.deliverer_id, room, now, self.lease_s)
+            claimed = self._fill(lane, pks, now) or claimed
+        return claimed
+
+    def _fill(self, lane: _Lane, pks: list[int], now: datetime) -> bool:
+        if not pks:
+            return False
+        jobs = deliveries.load_jobs(pks, now)
+        with self._lock:
+            self._lanes[lane.endpoint_pk] = lane
+            lane.waiting.extend(jobs)
+        self._start_lane(lane)
+        return True
 
     def step_housekeeping(self, now: datetime) -> None:
         if self._due("housekeeping", now, HOUSEKEEPING_S):
@@ -330,7 +366,6 @@ class Deliverer:
         if pg_listen.notify_supported():
             listener = pg_listen.Listener(NOTIFY_CHANNEL, lambda _payload: self._wake.set())
             listener.start()
-        poll_s = settings.WAZIPER_WEBHOOK_POLL_MS / 1000
         try:
             while not self.shutdown_requested:
                 try:
@@ -353,7 +388,7 @@ class Deliverer:
                     time.sleep(delay)
                     continue
                 if not busy:
-                    self._wake.wait(poll_s)
+                    self._wake.wait(self.poll_s)
                     self._wake.clear()
         finally:
             if listener is not None:

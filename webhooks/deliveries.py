@@ -145,7 +145,7 @@ def renew(owner: str, pks: Iterable[int], now: datetime, lease_s: float) -> int:
     )
 
 
-def _release(rows: Iterable[int] | None, owner: str, now: datetime, *, uncount: bool) -> int:
+def _release(rows: Iterable[int] | None, owner: str, *, uncount: bool) -> int:
     query = WebhookDelivery.objects.filter(lease_owner=owner, status=Status.DELIVERING)
     if rows is not None:
         query = query.filter(pk__in=list(rows))
@@ -157,7 +157,8 @@ def _release(rows: Iterable[int] | None, owner: str, now: datetime, *, uncount: 
         attempts=attempts,
         lease_owner="",
         lease_expires_at=None,
-        next_attempt_at=now,
+        # Due at once, and as of its event's time: it keeps its place in the backlog's order.
+        next_attempt_at=F("created_at"),
     )
     if done:
         WEBHOOK_DELIVERIES.labels(outcome="released").inc(done)
@@ -166,13 +167,13 @@ def _release(rows: Iterable[int] | None, owner: str, now: datetime, *, uncount: 
 
 def release_unstarted(owner: str, pks: Iterable[int], now: datetime) -> int:
     """Give back leased deliveries that were never posted: due at once, the attempt uncounted."""
-    return _release(pks, owner, now, uncount=True)
+    return _release(pks, owner, uncount=True)
 
 
 def release_all_of(owner: str, now: datetime) -> int:
     """A deliverer starting under the name of one that died takes back what it held: due at once
     (some may have been posted already: they go again with the same webhook-id)."""
-    return _release(None, owner, now, uncount=False)
+    return _release(None, owner, uncount=False)
 
 
 # --- what to post ------------------------------------------------------------------------------

@@ -186,3 +186,17 @@ def test_after_the_breaker_closes_the_backlog_goes_out_in_the_order_of_its_event
     deliveries.record([Attempt(probe, endpoint.pk, 1, 200)], "d1", later, half)
     fourth = WebhookDelivery.objects.order_by("pk").last().pk
     assert deliveries.claim(endpoint.pk, "d1", 5, later, LEASE) == [*first_two, fourth]
+
+
+def test_finished_deliveries_are_pruned_with_the_outbox_but_waiting_ones_kept(
+    owner: Any, instance: Instance, settings: Any
+) -> None:
+    settings.WAZIPER_EVENT_RETENTION_DAYS = 7
+    endpoint_with(owner, instance, 3)
+    old = T0 - timedelta(days=8)
+    delivered, dead, waiting = WebhookDelivery.objects.order_by("pk")
+    WebhookDelivery.objects.filter(pk=delivered.pk).update(status="delivered", created_at=old)
+    WebhookDelivery.objects.filter(pk=dead.pk).update(status="dead", created_at=old)
+    WebhookDelivery.objects.filter(pk=waiting.pk).update(status="failed", created_at=old)
+    assert deliveries.prune(T0) == 2
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [waiting.pk]
