@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rest_framework import status
@@ -17,8 +19,8 @@ FORCED_REASON = "Needs a person: request a new QR code (GET /get_qrcode) or rese
 
 
 def breaker_refusal(look: Outlook) -> Response:
-    """503 in the seed's words, with Retry-After when the breaker says when (not when forced open:
-    then only a person helps, and `reason` says how)."""
+    """503 in the words Waziper's clients know, with Retry-After when the breaker says when (not
+    when forced open: then only a person helps, and `reason` says how)."""
     extra: dict[str, Any] = {
         "circuit_breaker": True,
         "retry_after": look.retry_after_s,
@@ -34,15 +36,43 @@ def breaker_refusal(look: Outlook) -> Response:
 
 # A refusal from the session, by its code, as an HTTP status: the question was wrong (400), the
 # thing asked about does not exist or is not the account's (404/403), or WhatsApp failed (502).
-_REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "unsupported": 501}
+_REFUSAL_STATUS = {
+    "invalid": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "gone": 410,  # WhatsApp no longer serves it (expired media)
+    "too_large": 413,
+    "unsupported": 501,
+}
 
 
-def ask_session(instance: Instance, op: str, args: dict[str, Any] | None = None) -> Any:
-    """operations.session_queries.ask, its refusals turned into the API's errors: 503 with the
-    instance's state and Retry-After when no live session can answer, 504 when it did not answer
-    in time (the question is cancelled), and the session's own refusal otherwise."""
+# What every endpoint that asks a live session says of its errors (OpenAPI descriptions).
+ASKS_THE_SESSION = (
+    "503 with the instance's state and Retry-After while no live session can answer; 504 when it "
+    "does not answer within WAZIPER_SESSION_QUERY_TIMEOUT (the question is then cancelled)."
+)
+
+
+def ask_session(
+    instance: Instance,
+    op: str,
+    args: dict[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+    forget: bool = False,
+) -> Any:
+    """operations.session_queries.ask, its refusals turned into the API's errors (session_errors)."""
+    with session_errors():
+        return session_queries.ask(instance, op, args, timeout=timeout, forget=forget)
+
+
+@contextmanager
+def session_errors() -> Iterator[None]:
+    """Around anything that asks a live session (operations.groups, contacts, chats …): 503 with
+    the instance's state and Retry-After when no live session can answer, 504 when it did not
+    answer in time (the question is cancelled), and the session's own refusal otherwise."""
     try:
-        return session_queries.ask(instance, op, args)
+        yield
     except session_queries.SessionUnavailable as exc:
         headers = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
         raise ApiError(

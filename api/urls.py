@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.views import breaker, instances, profile, queue, sandbox, session, webhooks
+from api.views import (
+    breaker,
+    chats,
+    contacts,
+    groups,
+    instances,
+    messages,
+    profile,
+    queue,
+    sandbox,
+    session,
+    webhooks,
+)
 
 urlpatterns = [
     # instances and their WhatsApp session
@@ -17,8 +29,43 @@ urlpatterns = [
     path(
         "instances/<str:instance_id>/profile", profile.InstanceProfileView.as_view(), name="instance-profile"
     ),
+    # questions to the live session: groups, contacts, read receipts
+    path("instances/<str:instance_id>/groups", groups.GroupListView.as_view(), name="group-list"),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>", groups.GroupDetailView.as_view(), name="group-detail"
+    ),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>/participants",
+        groups.GroupParticipantsView.as_view(),
+        name="group-participants",
+    ),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>/invite-link",
+        groups.GroupInviteLinkView.as_view(),
+        name="group-invite-link",
+    ),
+    path(
+        "instances/<str:instance_id>/groups/<str:jid>/leave",
+        groups.GroupLeaveView.as_view(),
+        name="group-leave",
+    ),
+    path("get_groups", groups.WaziperGroupsView.as_view(), name="get-groups"),
+    path(
+        "instances/<str:instance_id>/contacts/check",
+        contacts.NumberCheckView.as_view(),
+        name="contacts-check",
+    ),
+    path(
+        "instances/<str:instance_id>/contacts/<str:phone>/picture",
+        contacts.PictureView.as_view(),
+        name="contacts-picture",
+    ),
+    path("instances/<str:instance_id>/read", chats.MarkReadView.as_view(), name="mark-read"),
     path("sandbox/<str:instance_id>/scan", sandbox.SandboxScanView.as_view(), name="sandbox-scan"),
     path("sandbox/<str:instance_id>/outbox", sandbox.SandboxOutboxView.as_view(), name="sandbox-outbox"),
+    path(
+        "sandbox/<str:instance_id>/incoming", sandbox.SandboxIncomingView.as_view(), name="sandbox-incoming"
+    ),
     # circuit breaker
     path("reset-circuit-breaker/<str:instance_id>", breaker.ResetBreakerView.as_view(), name="breaker-reset"),
     path(
@@ -29,7 +76,10 @@ urlpatterns = [
     path("send-message/<str:instance_id>", queue.SendMessageByPathView.as_view(), name="send-message-alias"),
     path("send_bulk", queue.SendBulkView.as_view(), name="send-bulk"),
     path("queue-status/<str:instance_id>", queue.QueueStatusView.as_view(), name="queue-status"),
-    path("messages/<str:message_id>", queue.MessageDetailView.as_view(), name="message-detail"),
+    # messages in both directions
+    path("messages", messages.MessageListView.as_view(), name="message-list"),
+    path("messages/<str:message_id>", messages.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<str:message_id>/media", messages.MessageMediaView.as_view(), name="message-media"),
     path("messages/<str:message_id>/cancel", queue.MessageCancelView.as_view(), name="message-cancel"),
     # webhooks
     path("webhooks", webhooks.WebhookListView.as_view(), name="webhook-list"),

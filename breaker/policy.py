@@ -1,7 +1,7 @@
 """The breaker's decisions as pure functions of (state, now): no database, no clock, no randomness
 of their own (callers pass `rand` in [0, 1)). `breaker.service` applies them in transactions.
 
-Rules (DESIGN "Circuit breaker"):
+Rules (docs/architecture.md, "The circuit breaker"):
 * closed: every connect allowed. Trips when `threshold` counting failures fall within `window_s`
   (since the last reset or close), or when `threshold` attempts in a row failed with no success
   between them. The second rule catches slow failures: with a 30 s connect timeout, fifteen

@@ -125,10 +125,12 @@ def event_summary(kind: str, payload: dict[str, Any]) -> str:
         return "new QR code"
     if kind == InstanceEvent.Kind.PAIR_CODE:
         return "pairing code issued"
-    if kind == InstanceEvent.Kind.MESSAGE:
+    if kind in (InstanceEvent.Kind.MESSAGE, InstanceEvent.Kind.MESSAGE_RECEIVED):
         return (
             f"{payload.get('kind') or 'message'} from {payload.get('chat') or payload.get('sender') or '?'}"
         )
+    if kind == InstanceEvent.Kind.MESSAGE_UPDATED:
+        return f"{payload.get('update') or 'update'} of {payload.get('target_wa_message_id') or '?'}"
     return ""
 
 

@@ -19,7 +19,7 @@ def check_sessions_dir(app_configs: Any, **kwargs: Any) -> list[Warning]:
 
 @register()
 def check_retry_schedule_fits_window(app_configs: Any, **kwargs: Any) -> list[Warning]:
-    """DESIGN: with the defaults, an instance failing every attempt trips inside the window."""
+    """With the defaults, an instance failing every attempt must trip inside the window."""
     threshold = settings.WAZIPER_BREAKER_THRESHOLD
     worst = sum(
         min(settings.WAZIPER_RETRY_CAP, settings.WAZIPER_RETRY_BASE * 2**n) for n in range(threshold - 1)

@@ -18,12 +18,16 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from instances.models import Instance, InstanceCommand
 from kernel import pg_listen, waiting
 
 NOTIFY_CHANNEL = "waziper_commands"
+# A worker answers most commands on the tick it takes them, tens of milliseconds after they
+# were written: the waiting request looks again this soon at first, then less and less often.
+FIRST_LOOK_S = 0.005
 
 
 def send(
@@ -42,6 +46,20 @@ def send(
         created_at=now or timezone.now(),
         deadline=deadline,
     )
+
+
+def newest_id() -> int:
+    """The newest command's id (0 when there is none): one look at the primary key's index, for
+    a worker that wants to know, between ticks, whether anything was asked."""
+    # Raw SQL: the worker asks this every few milliseconds while idle, and building a queryset
+    # would cost more than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(_NEWEST_SQL)
+        row = cursor.fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+_NEWEST_SQL = f"SELECT MAX(id) FROM {InstanceCommand._meta.db_table}"
 
 
 def pending_for(instance_pks: Iterable[int]) -> list[InstanceCommand]:
@@ -78,17 +96,52 @@ def cancel(command_pk: int, reason: str, now: datetime) -> bool:
     return finish(command_pk, {"error": reason, "code": "cancelled"}, now)
 
 
+def forget_result(command_pk: int) -> None:
+    """Drop a finished command's answer once its asker has read it: an answer that carries a
+    download's bytes must not stay in the table."""
+    InstanceCommand.objects.filter(pk=command_pk, finished_at__isnull=False).update(
+        result={"forgotten": True}
+    )
+
+
 def result_of(command_pk: int) -> dict[str, Any] | None:
     """The answer, or None while the command is unfinished."""
     row = InstanceCommand.objects.filter(pk=command_pk, finished_at__isnull=False).values("result").first()
     return None if row is None else (row["result"] or {})
 
 
+def results_of(command_pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The answers of those of `command_pks` that finished, by pk."""
+    rows = InstanceCommand.objects.filter(pk__in=command_pks, finished_at__isnull=False).values_list(
+        "pk", "result"
+    )
+    return {pk: result or {} for pk, result in rows}
+
+
+def wait_for_all(command_pks: list[int], timeout: float) -> dict[int, dict[str, Any]]:
+    """The answers of `command_pks`, waiting up to `timeout` seconds for all of them; those
+    that did not come are missing from the result."""
+    _ensure_listener()
+    answered: dict[int, dict[str, Any]] = {}
+
+    def all_answered() -> dict[int, dict[str, Any]] | None:
+        answered.update(results_of([pk for pk in command_pks if pk not in answered]))
+        return answered if len(answered) == len(command_pks) else None
+
+    waiting.poll(
+        all_answered, timeout, interval=settings.WAZIPER_EVENT_POLL_MS / 1000, first_interval=FIRST_LOOK_S
+    )
+    return answered
+
+
 def wait_for(command_pk: int, timeout: float) -> dict[str, Any] | None:
     """The command's answer, waiting up to `timeout` seconds; None if it did not come."""
     _ensure_listener()
     return waiting.poll(
-        lambda: result_of(command_pk), timeout, interval=settings.WAZIPER_EVENT_POLL_MS / 1000
+        lambda: result_of(command_pk),
+        timeout,
+        interval=settings.WAZIPER_EVENT_POLL_MS / 1000,
+        first_interval=FIRST_LOOK_S,
     )
 
 

@@ -40,6 +40,17 @@ def finish_orphaned_commands(live_workers: Iterable[str], now: datetime) -> int:
     )
 
 
+# A command's answer is read by the request that waits for it, within seconds; an hour more is
+# for someone looking at it in the admin. Answers to questions hold group members and numbers.
+FINISHED_COMMAND_RETENTION = timedelta(hours=1)
+
+
+def prune_commands(now: datetime) -> int:
+    """Finished commands, and their answers, once nobody needs them any more."""
+    before = now - FINISHED_COMMAND_RETENTION
+    return InstanceCommand.objects.filter(finished_at__lt=before).delete()[0]
+
+
 def clear_stale_leases(now: datetime) -> int:
     """Stopped instances whose lease lapsed: clear the stale owner so /health and the admin are
     honest."""

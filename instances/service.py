@@ -6,6 +6,7 @@ The web side writes desired state and commands; the worker reconciles actual sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,11 +73,12 @@ def create_instance(
     if transport not in Instance.Transport.values:
         raise ValidationError({"transport": f"Unknown transport {transport!r}; use neonize or sandbox."})
     fields: dict[str, Any] = {}
-    for field, check, raw in (
+    checks: tuple[tuple[str, Callable[[Any], Any], Any], ...] = (
         ("name", validate_instance_name, name),
         ("proxy_url", validate_proxy_url, proxy_url),
         ("sandbox", validate_sandbox_behaviour, sandbox),
-    ):
+    )
+    for field, check, raw in checks:
         try:
             fields[field] = check(raw)
         except ValidationError as exc:

@@ -1,7 +1,7 @@
 """The response envelope every endpoint answers with, and the one exception handler behind it.
 
-Waziper's clients read `status` and `message`; the old server said `"status": "error"` with HTTP
-200. We keep the body and send the real HTTP code.
+Waziper's clients read `status` and `message` and ignore the HTTP status; we keep that body and
+also send the real HTTP code, so other clients and proxies see a failure as one.
 """
 
 from __future__ import annotations
@@ -127,6 +127,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         logger.exception("unhandled error in %s", type(view).__name__ if view else "view", exc_info=exc)
         return error(INTERNAL_ERROR_MESSAGE, http_status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
+    # Every exception reaching here is an APIException: drf_exception_handler answers no other.
+    assert isinstance(exc, exceptions.APIException)
     body: dict[str, Any] = {"status": "error"}
     if isinstance(exc, exceptions.ValidationError):
         errors = _field_errors(exc.detail)
@@ -138,8 +140,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         body["errors"] = errors
     else:
         body["message"] = str(exc.detail)
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        body["retry_after"] = int(exc.wait + 0.999)
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        body["retry_after"] = int(wait + 0.999)
     if isinstance(exc, DatabaseUnavailable):
         body["retry_after"] = exc.retry_after_s
         response["Retry-After"] = str(exc.retry_after_s)
@@ -178,7 +181,7 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
     if _wants_html(request):
         from django.views.defaults import permission_denied
 
-        return permission_denied(request, exception)
+        return permission_denied(request, exception or PermissionDenied())
     return JsonResponse({"status": "error", "message": "Forbidden."}, status=403)
 
 

@@ -35,3 +35,8 @@ class ApiView(APIView):
         data = request.data  # parsing raises ParseError: 400
         if self.body_must_be_object and not isinstance(data, dict):
             raise exceptions.ParseError("The request body must be a JSON object or a form.")
+        if request.content_type.startswith("multipart/") and not data and not request.FILES:
+            # Django's parser skips what it cannot read: a non-empty body with no part in it is
+            # malformed, not an empty form.
+            if int(request.META.get("CONTENT_LENGTH") or 0) > 0:
+                raise exceptions.ParseError("Malformed multipart body: no part could be read.")

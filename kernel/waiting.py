@@ -37,12 +37,27 @@ sleep: Callable[[float], None] = _sleep_until_woken
 clock: Callable[[], float] = time.monotonic
 
 
-def poll(check: Callable[[], T], timeout: float, interval: float = INTERVAL_S) -> T | None:
+# With a first interval, each pause is this much longer than the one before, up to `interval`.
+GROWTH = 1.5
+
+
+def poll(
+    check: Callable[[], T],
+    timeout: float,
+    interval: float = INTERVAL_S,
+    *,
+    first_interval: float | None = None,
+) -> T | None:
     """Call `check` until it returns something other than None or `timeout` seconds pass.
 
     `check` runs at least once (so `timeout=0` is "look once") and once more at the deadline.
+    With `first_interval`, the pauses start that short and grow by half each time up to
+    `interval`: an answer that comes within a few milliseconds is seen within a few more
+    (rather than after a whole interval), and one that takes long still costs a look per
+    `interval`.
     """
     deadline = clock() + max(0.0, timeout)
+    pause = interval if first_interval is None else min(first_interval, interval)
     while True:
         found = check()
         if found is not None:
@@ -50,4 +65,5 @@ def poll(check: Callable[[], T], timeout: float, interval: float = INTERVAL_S) -
         remaining = deadline - clock()
         if remaining <= 0:
             return None
-        sleep(min(interval, remaining))
+        sleep(min(pause, remaining))
+        pause = min(interval, pause * GROWTH)

@@ -19,12 +19,11 @@ from webhooks.stats import webhook_summary
 def health_score(*, running: int, running_not_connected: int, open_breakers: int, worker_alive: bool) -> int:
     """0–100, higher is healthier.
 
-    The old server used 100 − 40 × (share not connected) − 15 × (open breakers). Its breaker
-    term is absolute, so any fleet with seven broken instances scored 0 whatever its size. We
-    keep its weights' intent with shares: −40 × share of running instances not connected,
-    −30 × share of running instances whose breaker is open, −30 when no worker is alive (then
-    nothing can connect or send, however the rows look). Stopped instances are deliberate and
-    do not count.
+    Shares, not counts, so the score means the same for 3 instances and 3,000 (a fixed penalty
+    per open breaker would put any fleet with seven broken phones at 0): −40 × share of running
+    instances not connected, −30 × share of running instances whose breaker is open, −30 when no
+    worker is alive (then nothing can connect or send, however the rows look). Stopped instances
+    are deliberate and do not count.
     """
     score = 100.0
     if running > 0:

@@ -87,28 +87,56 @@ def ask(
     *,
     timeout: float | None = None,
     now: datetime | None = None,
+    forget: bool = False,
 ) -> Any:
-    """Run `op` in the instance's live session and return its answer's data.
+    """Run `op` in the instance's live session and return its answer's data. With `forget`, the
+    answer is not kept in the command's row once read (a download's bytes).
 
     Raises SessionUnavailable, SessionTimeout or SessionRefused.
+    """
+    return ask_many(instance, op, [args or {}], timeout=timeout, now=now, forget=forget)[0]
+
+
+def ask_many(
+    instance: Instance,
+    op: str,
+    args_list: list[dict[str, Any]],
+    *,
+    timeout: float | None = None,
+    now: datetime | None = None,
+    forget: bool = False,
+) -> list[Any]:
+    """Put several questions to the instance's live session at once (the worker takes them all
+    on one tick) and wait for every answer under one bound; return their data in order.
+
+    Raises SessionUnavailable, SessionTimeout or SessionRefused, for the first question that
+    was not answered; the unanswered ones are cancelled.
     """
     now = now or timezone.now()
     timeout = settings.WAZIPER_SESSION_QUERY_TIMEOUT if timeout is None else timeout
     state = availability(instance, now)
     if not state.available:
         raise SessionUnavailable(state.status, state.reason, state.retry_after_s)
-    command = commands.send(
-        instance,
-        InstanceCommand.Kind.QUERY,
-        {"op": op, "args": args or {}},
-        deadline=now + timedelta(seconds=timeout),
-        now=now,
-    )
-    result = commands.wait_for(command.pk, timeout)
-    if result is None:
-        if commands.cancel(command.pk, "no answer in time", timezone.now()):
-            raise SessionTimeout(f"the session did not answer within {timeout:g}s")
-        result = commands.result_of(command.pk) or {}  # the answer came as we gave up
+    deadline = now + timedelta(seconds=timeout)
+    pks = [
+        commands.send(
+            instance, InstanceCommand.Kind.QUERY, {"op": op, "args": args}, deadline=deadline, now=now
+        ).pk
+        for args in args_list
+    ]
+    results = commands.wait_for_all(pks, timeout)
+    late = [pk for pk in pks if pk not in results]
+    cancelled = [pk for pk in late if commands.cancel(pk, "no answer in time", timezone.now())]
+    if cancelled:
+        raise SessionTimeout(f"the session did not answer within {timeout:g}s")
+    results.update(commands.results_of(late))  # the answers that came as we gave up
+    if forget:
+        for pk in pks:
+            commands.forget_result(pk)
+    return [_data(instance, results.get(pk) or {}) for pk in pks]
+
+
+def _data(instance: Instance, result: dict[str, Any]) -> Any:
     if "error" in result:
         code = str(result.get("code") or "")
         if code == "unavailable":

@@ -1,6 +1,6 @@
 """The queue's side of sending: claims and every status change after them.
 
-The worker's Dispatcher (instances/runtime/dispatching.py) decides *when*; these functions change
+The worker's sender (worker/sender.py) decides *when*; these functions change
 the rows. Every change is a conditional UPDATE on the status it expects (as healthchecks'
 sendalerts claims flips), so two workers, or a worker and a person in the admin, can race on a
 row and exactly one wins. Nothing here deletes a row.
@@ -23,11 +23,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.dateparse import parse_datetime
 
 from instances.events import emit_event
 from instances.models import Instance
@@ -38,7 +40,19 @@ from queueing.models import QueuedMessage
 logger = logging.getLogger("waziper.queue")
 Status = QueuedMessage.Status
 IN_FLIGHT = (Status.SENDING, Status.UNCERTAIN)
-CLAIM_FIELDS = ("pk", "message_id", "instance_id", "chat_id", "kind", "text", "media_url", "filename")
+CLAIM_FIELDS = (
+    "pk",
+    "message_id",
+    "instance_id",
+    "chat_id",
+    "kind",
+    "text",
+    "media_url",
+    "filename",
+    "payload",
+    "mentions",
+    "typing_s",
+)
 ERROR_LIMIT = 2000
 # Priority first, then whichever message has been due longest (a retry waits its turn behind
 # messages that were due before its backoff ended), then arrival. Matches the queue_claim index.
@@ -57,17 +71,28 @@ class Claimed:
     text: str
     media_url: str
     filename: str
+    payload: dict[str, Any]
+    mentions: list[str]
+    typing_s: float | None
     handed_off: bool
 
     @property
     def ref(self) -> str:
         return str(self.message_id)
 
+    @property
+    def target_sent_at(self) -> datetime | None:
+        """When the message a reaction, edit or delete acts on was sent (None: not ours, or none)."""
+        sent_at = (self.payload.get("target") or {}).get("sent_at")
+        return parse_datetime(sent_at) if isinstance(sent_at, str) else None
+
 
 @dataclass(frozen=True)
 class InstancePace:
     spacing: policy.Spacing
     last_handoff: datetime | None
+    # The instance's default typing time before a send, in seconds (None, None: no typing).
+    typing: tuple[float | None, float | None] = (None, None)
 
 
 # What a message.status event says about the message (`instance__instance_id`: the public id).
@@ -134,14 +159,15 @@ def pacing(instance_pks: Iterable[int]) -> dict[int, InstancePace]:
     rows = (
         Instance.objects.filter(pk__in=list(instance_pks))
         .annotate(last_handoff=Subquery(last))
-        .values_list("pk", "send_delay_min", "send_delay_max", "last_handoff")
+        .values_list("pk", "send_delay_min", "send_delay_max", "last_handoff", "typing_min_s", "typing_max_s")
     )
     return {
         pk: InstancePace(
             policy.spacing_for(low, high, settings.WAZIPER_SEND_DELAY_MIN, settings.WAZIPER_SEND_DELAY_MAX),
             last_handoff,
+            (typing_min, typing_max),
         )
-        for pk, low, high, last_handoff in rows
+        for pk, low, high, last_handoff, typing_min, typing_max in rows
     }
 
 

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from instances.models import Instance
+from queueing import references
 from queueing.models import QueuedMessage
 from queueing.validation import MessageDraft
 
@@ -53,6 +54,10 @@ def _row(instance: Instance, draft: MessageDraft, now: datetime, **extra: object
         text=draft.text,
         media_url=draft.media_url,
         filename=draft.filename,
+        payload=draft.payload,
+        quoted_message_id=draft.quoted_message_id,
+        mentions=list(draft.mentions),
+        typing_s=draft.typing_s,
         priority=draft.priority,
         status=Status.QUEUED,
         not_before=now,
@@ -118,9 +123,22 @@ def enqueue(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Enqueued:
-    """Queue one validated message. With `idempotency_key`, a repeat returns the first message."""
+    """Queue one validated message. With `idempotency_key`, a repeat returns the first message.
+
+    A message naming another (a reaction, an edit, a delete, a reply) is resolved here
+    (queueing/references.py), after the replay check: a repeat answers with the first message
+    even once the message it named is past WhatsApp's window. Raises django's ValidationError
+    naming `target_message_id` or `quoted_message_id` when that message cannot be acted on.
+    """
     now = now or timezone.now()
     request_hash = draft.fingerprint() if idempotency_key else ""
+    if draft.target_message_id or draft.quoted_message_id:
+        try:
+            if idempotency_key is not None and (earlier := _replay(instance, idempotency_key, request_hash)):
+                return earlier
+            draft = references.resolve(instance, draft, now)
+        except (OperationalError, InterfaceError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
     row = _row(instance, draft, now, idempotency_key=idempotency_key, request_hash=request_hash)
     return _guarded(instance, idempotency_key, request_hash, [row])
 
@@ -155,6 +173,16 @@ def enqueue_bulk(
         for index, draft in enumerate(drafts)
     ]
     return _guarded(instance, idempotency_key, request_hash, rows)
+
+
+def find_bulk_replay(instance: Instance, idempotency_key: str, request_hash: str) -> Enqueued | None:
+    """The bulk already queued under `idempotency_key` (for this request), or None; raises
+    IdempotencyConflict if the key was used for another request. For a caller that has work to
+    skip on a replay (checking recipients) before it calls enqueue_bulk."""
+    try:
+        return _replay(instance, f"{idempotency_key}#0", request_hash)
+    except (OperationalError, InterfaceError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
 
 
 def cancel(message: QueuedMessage, *, now: datetime | None = None) -> bool:

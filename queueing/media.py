@@ -185,3 +185,14 @@ def _save(
         mimetype = mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
     name = _filename(url, response.getheader("Content-Disposition"), mimetype)
     return FetchedMedia(path, size, mimetype, name)
+
+
+def is_webp(path: str) -> bool:
+    """Is the file a WebP image, by its magic bytes (RIFF container, WEBP form type)? What a
+    server calls its Content-Type does not decide: WhatsApp shows only real webp stickers."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP"

@@ -15,6 +15,14 @@ class QueuedMessage(models.Model):
         DOCUMENT = "document"
         AUDIO = "audio"
         VIDEO = "video"
+        LOCATION = "location"
+        CONTACT = "contact"
+        POLL = "poll"
+        STICKER = "sticker"
+        # Acts on an earlier message (payload["target"]): they carry no content of their own.
+        REACTION = "reaction"
+        EDIT = "edit"
+        DELETE = "delete"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -34,6 +42,18 @@ class QueuedMessage(models.Model):
     text = models.TextField(blank=True, help_text="Message text, or the caption of a media message")
     media_url = models.CharField(max_length=2000, blank=True)
     filename = models.CharField(max_length=255, blank=True)
+    # What a kind needs beyond text and media (queueing/validation.py checks it per kind): a
+    # location's coordinates, a contact's vCard, a poll's options, the message a reaction, edit
+    # or delete acts on (`target`) and the message a reply quotes (`quoted`), as resolved when
+    # it was queued.
+    payload = models.JSONField(default=dict, blank=True)
+    quoted_message_id = models.CharField(
+        max_length=128, blank=True, help_text="The message this one replies to, as the client named it"
+    )
+    mentions = models.JSONField(default=list, blank=True, help_text="JIDs mentioned (contextInfo)")
+    typing_s = models.FloatField(
+        null=True, blank=True, help_text="Seconds of 'typing…' before the send (null: the instance's default)"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     priority = models.SmallIntegerField(default=0, help_text="Higher is sent first")
     attempts = models.PositiveIntegerField(default=0)

@@ -108,7 +108,7 @@ def default_guard(allow_private: bool) -> Guard:
 
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def literal_ip(host: str) -> IPAddress | None:

@@ -93,3 +93,45 @@ def after_send_failure(
         return FailureDecision(False, None, True, f"gave up after {attempts} attempts")
     delay = retry_delay(attempts, rand, base_s=base_s, cap_s=cap_s)
     return FailureDecision(True, now + timedelta(seconds=delay), True, f"retry {attempts + 1}")
+
+
+# How long after a send WhatsApp lets its sender change it. Edits: 15 minutes ("You can edit
+# a message for up to 15 minutes after you send it", WhatsApp Help Center, "How to edit
+# messages"). Deleting for everyone: "about 2 days" ("How to delete messages"); phones past
+# it ignore the revoke, so we stop at 2 days rather than guess at the "about".
+EDIT_WINDOW = timedelta(minutes=15)
+DELETE_WINDOW = timedelta(days=2)
+ACTION_WINDOWS = {"edit": EDIT_WINDOW, "delete": DELETE_WINDOW}
+
+
+def action_deadline(kind: str, sent_at: datetime | None) -> datetime | None:
+    """Until when a `kind` (edit, delete) of a message sent at `sent_at` may go out; None: no limit."""
+    window = ACTION_WINDOWS.get(kind)
+    if window is None or sent_at is None:
+        return None
+    return sent_at + window
+
+
+def window_closed(kind: str, sent_at: datetime | None, now: datetime) -> str | None:
+    """Why a `kind` of a message sent at `sent_at` may no longer go out at `now`, or None."""
+    deadline = action_deadline(kind, sent_at)
+    if deadline is None or now <= deadline:
+        return None
+    return window_closed_reason(kind)
+
+
+def window_closed_reason(kind: str) -> str:
+    window = ACTION_WINDOWS[kind]
+    span = f"{window.days} days" if window.days else f"{int(window.total_seconds() // 60)} minutes"
+    verb = "edited" if kind == "edit" else "deleted for everyone"
+    return f"WhatsApp's window has passed: a message can be {verb} only within {span} of its send."
+
+
+def typing_for(low: float | None, high: float | None, rand: Rand) -> float:
+    """An instance's default "typing…" time in seconds: uniform in [low, high] (a lone bound is
+    the value); 0 when the instance sets neither."""
+    if low is None and high is None:
+        return 0.0
+    a = max(0.0, low if low is not None else high or 0.0)
+    b = max(0.0, high if high is not None else a)
+    return min(a, b) + abs(b - a) * rand()

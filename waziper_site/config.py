@@ -155,6 +155,11 @@ _DURATIONS = (
     _Seconds("WAZIPER_MEDIA_TIMEOUT", 20),
     _Seconds("WAZIPER_HEALTH_CACHE_S", 1, allow_zero=True),
     _Seconds("WAZIPER_SESSION_QUERY_TIMEOUT", 10),
+    _Seconds("WAZIPER_INBOX_MEDIA_TIMEOUT", 30),
+    # How long a session's answer about groups, and about which numbers have WhatsApp, is
+    # reused before the session is asked again (0: always ask).
+    _Seconds("WAZIPER_GROUPS_CACHE_S", 300, allow_zero=True),
+    _Seconds("WAZIPER_NUMBER_CHECK_CACHE_S", 86_400, allow_zero=True),
     _Seconds("WAZIPER_WEBHOOK_SECRET_OVERLAP", 24 * 3600, allow_zero=True),
     _Seconds("WAZIPER_WEBHOOK_CONNECT_TIMEOUT", 5),
     _Seconds("WAZIPER_WEBHOOK_TIMEOUT", 15),
@@ -171,7 +176,10 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         d.name: env_seconds(environ, d.name, d.default, allow_zero=d.allow_zero) for d in _DURATIONS
     }
     out["WAZIPER_BREAKER_THRESHOLD"] = env_int(environ, "WAZIPER_BREAKER_THRESHOLD", 15, minimum=1)
-    out["WAZIPER_SESSIONS_PER_HOST"] = env_int(environ, "WAZIPER_SESSIONS_PER_HOST", 1, minimum=1)
+    # Sessions per session-host process: memory per session against what one crash costs
+    # (docs/performance.md, "Session hosts"). A host retires after this many failed dials.
+    out["WAZIPER_SESSIONS_PER_HOST"] = env_int(environ, "WAZIPER_SESSIONS_PER_HOST", 10, minimum=1)
+    out["WAZIPER_HOST_RECYCLE_AFTER"] = env_int(environ, "WAZIPER_HOST_RECYCLE_AFTER", 50, minimum=1)
     out["WAZIPER_EVENT_POLL_MS"] = env_int(environ, "WAZIPER_EVENT_POLL_MS", 100, minimum=10)
     out["WAZIPER_WORKER_CAPACITY"] = env_int(environ, "WAZIPER_WORKER_CAPACITY", 1000, minimum=1)
     out["WAZIPER_SEND_MAX_ATTEMPTS"] = env_int(environ, "WAZIPER_SEND_MAX_ATTEMPTS", 5, minimum=1)
@@ -180,6 +188,10 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     out["WAZIPER_MEDIA_MAX_BYTES"] = env_int(environ, "WAZIPER_MEDIA_MAX_BYTES", 64 * 2**20, minimum=1)
     out["WAZIPER_FAILURE_RETENTION_DAYS"] = env_int(environ, "WAZIPER_FAILURE_RETENTION_DAYS", 30, minimum=1)
     out["WAZIPER_EVENT_RETENTION_DAYS"] = env_int(environ, "WAZIPER_EVENT_RETENTION_DAYS", 7, minimum=1)
+    out["WAZIPER_INBOX_RETENTION_DAYS"] = env_int(environ, "WAZIPER_INBOX_RETENTION_DAYS", 30, minimum=1)
+    out["WAZIPER_INBOX_MEDIA_MAX_BYTES"] = env_int(
+        environ, "WAZIPER_INBOX_MEDIA_MAX_BYTES", 16 * 2**20, minimum=1
+    )
     out["WAZIPER_ALLOW_PRIVATE_MEDIA_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_MEDIA_URLS", False)
     out["WAZIPER_ALLOW_PRIVATE_PROXY_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_PROXY_URLS", False)
     # 0: no limit. Superusers' own instances are never limited.

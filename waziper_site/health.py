@@ -44,13 +44,15 @@ _health_response = inline_serializer(
 
 
 class HealthView(APIView):
-    """Public, like the seed's: monitoring probes call it without a token. Aggregates only."""
+    """Public: monitoring probes call it without a token. Aggregates only."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes: list[Any] = []
 
-    @extend_schema(summary="Server health (seed-compatible)", responses={200: _health_response}, auth=[])
+    @extend_schema(
+        summary="Server health (the Waziper server's shape)", responses={200: _health_response}, auth=[]
+    )
     def get(self, request: Request) -> Response:
         # The instance figures are one aggregate over the whole table; monitors polling many
         # times a second share one computation per WAZIPER_HEALTH_CACHE_S in each process.

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "instances",
     "breaker",
     "queueing",
+    "inbox",
+    "directory",
     "webhooks",
     "dashboard",
     "worker",
@@ -127,8 +129,8 @@ else:
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The database carries events between web and worker processes (DESIGN "Shape"); the layer only
-# fans out inside one web process.
+# The database carries events between web and worker processes (docs/architecture.md, "The
+# outbox"); the layer only fans out inside one web process.
 CHANNEL_LAYERS = {"default": {"BACKEND": "live.layer.ThrottledInMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -24,6 +24,7 @@ from django.db import transaction
 from breaker import service as breaker_service
 from breaker.models import FailureEvent
 from breaker.policy import ConnectDecision, Verdict, retry_delay
+from inbox import service as inbox_service
 from instances import commands
 from instances.actual_state import InstanceGone, store_qr, write_state
 from instances.events import emit_event
@@ -159,6 +160,13 @@ class InstanceLifecycle:
         )
         self.set_status(now, Status.BREAKER_OPEN, decision.reason, next_attempt_at=self.next_attempt_at)
 
+    def deadline_passed(self, now: datetime) -> bool:
+        """Is a connect or a live check overdue (the loop then calls check_deadlines)?"""
+        deadline = self.connect_deadline if self.phase is Phase.CONNECTING else None
+        if self.phase is Phase.CONNECTED:
+            deadline = self.pong_deadline
+        return deadline is not None and now >= deadline
+
     def check_deadlines(self, now: datetime) -> bool:
         """End a connect that outlived WAZIPER_CONNECT_TIMEOUT, or a live check nobody answered.
         Return True if it did."""
@@ -229,8 +237,8 @@ class InstanceLifecycle:
         elif kind == base.RECEIPT:
             self.sender.on_receipt(self.pk, data, now)
         elif kind == base.INCOMING:
-            fields = ("message_id", "chat", "sender", "text", "kind")
-            emit_event(self.pk, "message", {k: data.get(k) for k in fields}, now=now)
+            # Stored once, with its outbox event, in this event's transaction (inbox/service.py).
+            inbox_service.store_incoming(self.pk, data, now)
         elif kind == base.PAIR_CODE:
             code = data.get("code")
             self._finish_command(base.PAIR_CODE, now, {"code": code} if code else data)
@@ -369,10 +377,14 @@ class InstanceLifecycle:
         session, self.session = self.session, None
         self.phase = Phase.IDLE
         self.connect_deadline = self.pong_deadline = None
-        # A logout or pairing code the session will now never answer: say so instead of
-        # leaving the web side waiting on a command that never finishes.
-        for event_kind in list(self.waiting_commands):
-            self._finish_command(event_kind, now, {"error": "the session ended before it answered"})
+        # A logout, pairing code or question the session will now never answer: say so instead
+        # of leaving the web side waiting on a command that never finishes. A question is
+        # `unavailable` (ask again once it reconnects), not something WhatsApp refused.
+        for key in list(self.waiting_commands):
+            ended: dict[str, Any] = {"error": "the session ended before it answered"}
+            if key.startswith(_QUERY_REF_PREFIX):
+                ended["code"] = "unavailable"
+            self._finish_command(key, now, ended)
         if session is None:
             return
         try:
@@ -440,6 +452,9 @@ class InstanceLifecycle:
         return events, self.unhandled_from
 
 
+# "?" keeps question refs apart from message refs (message ids) and the transport's own.
+_QUERY_REF_PREFIX = "?"
+
+
 def _query_ref(command_pk: int) -> str:
-    # "?" keeps question refs apart from message refs (message ids) and the transport's own.
-    return f"?{command_pk}"
+    return f"{_QUERY_REF_PREFIX}{command_pk}"

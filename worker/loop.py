@@ -46,6 +46,8 @@ Status = Instance.Status
 
 class Worker:
     IDLE_SLEEP_S = 0.05
+    # While idle, how often to look for a new command: a web request is waiting for its answer.
+    COMMAND_LOOK_S = 0.01
     FAST_STEP_S = 0.25  # lease scan and desired-state check
     PONG_TIMEOUT_S = 15.0
 
@@ -70,6 +72,12 @@ class Worker:
         self.shutdown_requested = False
         self.last_run: dict[str, datetime] = {}
         self.db_errors = 0
+        # The newest command id when commands were last taken (see idle).
+        self.newest_command = 0
+        self._last_command_scan: tuple[int, frozenset[int]] | None = None
+        # Real time between ticks (tests pass a fake pair).
+        self.sleep: Callable[[float], None] = time.sleep
+        self.monotonic: Callable[[], float] = time.monotonic
 
     # --- scheduling and guarding --------------------------------------------------------------
     def _due(self, name: str, now: datetime, every_s: float) -> bool:
@@ -87,7 +95,9 @@ class Worker:
     def _guard(self, lifecycle: InstanceLifecycle, now: datetime, what: str, fn: Callable[[], Any]) -> Any:
         """Run one instance's work; its exception is its own failure, never the loop's.
         Returns what `fn` returned, or None if it failed."""
-        with self._dropped_if_gone(lifecycle, now):
+        # The same as `with self._dropped_if_gone(…)`, written out: this runs for every held
+        # instance several times a tick, and a context manager's generator costs more than fn.
+        try:
             try:
                 return fn()
             except (DatabaseError, InstanceGone):
@@ -104,6 +114,12 @@ class Worker:
                 lifecycle.after_failure(
                     FailureEvent.Kind.TRANSPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", now
                 )
+        except InstanceGone:
+            self._drop_gone(lifecycle, now)
+        except DatabaseError:
+            if not self._is_gone(lifecycle.pk):
+                raise
+            self._drop_gone(lifecycle, now)
         return None
 
     @contextmanager
@@ -236,7 +252,8 @@ class Worker:
         """A connect that outlives WAZIPER_CONNECT_TIMEOUT is ended and counted, as is a live
         check nobody answered."""
         found = False
-        for lifecycle in list(self.leased.values()):
+        # Only the overdue ones are guarded: a guard per held instance per tick adds up.
+        for lifecycle in [lc for lc in self.leased.values() if lc.deadline_passed(now)]:
             found = (
                 bool(self._guard(lifecycle, now, "deadline", partial(lifecycle.check_deadlines, now)))
                 or found
@@ -248,24 +265,35 @@ class Worker:
         for lifecycle in self.leased.values():
             if lifecycle.session is not None:
                 by_transport.setdefault(lifecycle.transport, []).append(lifecycle.session)
-        for name, sessions in by_transport.items():
-            self.transports[name].poll(sessions, now)
+        for name, transport in self.transports.items():
+            # Sessions or not: a transport may look after processes of its own (idle hosts).
+            transport.poll(by_transport.get(name, []), now)
         found = False
         for lifecycle in list(self.leased.values()):
             session = lifecycle.session
             if session is None:
                 continue
             # Reading a session is that instance's business too: its exception is its failure.
-            events: list[TransportEvent] = (
-                self._guard(lifecycle, now, "poll", partial(session.poll, now)) or []
+            events: list[TransportEvent] | None = self._guard(
+                lifecycle, now, "poll", partial(session.poll, now)
             )
-            found = self._handle_events(lifecycle, session, events, now) or found
+            if events:
+                found = self._handle_events(lifecycle, session, events, now) or found
         return found
 
     def step_commands(self, now: datetime) -> bool:
         if not self.leased:
             return False
+        self.newest_command = commands.newest_id()
+        # Nothing new since the last look, for the same instances: the IN list of a thousand
+        # held instances costs more to build than the look for the newest id. Still a full look
+        # every FAST_STEP_S: on PostgreSQL a command may commit after one with a higher id.
+        scan = (self.newest_command, frozenset(self.leased))
+        if scan == self._last_command_scan and not self._due("commands", now, self.FAST_STEP_S):
+            return False
         pending = commands.pending_for(self.leased)
+        if not pending:
+            self._last_command_scan = scan
         for command in pending:
             taken = commands.take(command, self.worker_id, now)
             lifecycle = self.leased.get(command.instance_id)
@@ -347,12 +375,28 @@ class Worker:
                 time.sleep(delay)
                 continue
             if not busy:
-                time.sleep(self.IDLE_SLEEP_S)
+                self.idle()
         try:
             self.drain()
         except DatabaseError:
             logger.exception("database error while draining in-flight sends")
         self.shutdown(self.clock.now())
+
+    def idle(self) -> None:
+        """Pause IDLE_SLEEP_S between ticks that found nothing to do; a command written meanwhile
+        ends the pause within COMMAND_LOOK_S (one look at the newest command id costs far less
+        than a tick), so a request waiting for the live session is not kept waiting a whole
+        pause (docs/performance.md, "Asking a live session")."""
+        deadline = self.monotonic() + self.IDLE_SLEEP_S
+        while (left := deadline - self.monotonic()) > 0:
+            self.sleep(min(self.COMMAND_LOOK_S, left))
+            if not self.leased:
+                continue
+            try:
+                if commands.newest_id() != self.newest_command:
+                    return
+            except DatabaseError:
+                return  # the next tick meets the same error, and backs off
 
     DRAIN_S = 5.0
 

@@ -36,10 +36,13 @@ from django.utils.dateparse import parse_datetime
 from breaker.service import open_among
 from instances.models import Instance
 from queueing import dispatch, netguard, policy
-from queueing.media import FetchedMedia, MediaError, fetch_media
+from queueing.media import FetchedMedia, MediaError, fetch_media, is_webp
+from queueing.models import QueuedMessage
+from queueing.validation import TARGET_KINDS
 from worker.transports.base import OutgoingMessage, Session
 
 logger = logging.getLogger("waziper.dispatch")
+Kind = QueuedMessage.Kind
 
 DOWNLOAD_THREADS = 4
 # Instance send spacing set in the admin reaches a running worker within this long.
@@ -58,6 +61,8 @@ class _InFlight:
     claimed: dispatch.Claimed
     since: datetime
     media_path: str | None = None
+    # The session shows "typing…" this long before it sends: the result comes that much later.
+    typing_s: float = 0.0
 
 
 @dataclass
@@ -75,6 +80,7 @@ class _Pace:
     spacing: policy.Spacing
     next_at: datetime
     loaded_at: datetime
+    typing: tuple[float | None, float | None] = (None, None)
 
 
 def _discard(path: str | None) -> None:
@@ -196,7 +202,7 @@ class Dispatcher:
         once a minute, claims of ours we lost track of are settled too."""
         limit = timedelta(seconds=settings.WAZIPER_SEND_TIMEOUT)
         for pk, flight in list(self._in_flight.items()):
-            if now - flight.since >= limit:
+            if now - flight.since >= limit + timedelta(seconds=flight.typing_s):
                 del self._in_flight[pk]
                 reason = f"no send result within {settings.WAZIPER_SEND_TIMEOUT:g}s"
                 dispatch.mark_uncertain(flight.claimed.pk, self.worker_id, now, reason)
@@ -252,20 +258,49 @@ class Dispatcher:
             row = rows.get(pk) or dispatch.InstancePace(dispatch.default_spacing(), None)
             known = self._pace.get(pk)
             if known is not None:  # a refresh: keep our own schedule, take the new spacing
-                known.spacing, known.loaded_at = row.spacing, now
+                known.spacing, known.loaded_at, known.typing = row.spacing, now, row.typing
                 continue
             next_at = policy.next_send_at(row.last_handoff, row.spacing, now, self._rand)
-            self._pace[pk] = _Pace(row.spacing, next_at, now)
+            self._pace[pk] = _Pace(row.spacing, next_at, now, row.typing)
 
-    def _handed_off(self, pk: int, now: datetime) -> None:
+    def _handed_off(self, pk: int, now: datetime, typing_s: float = 0.0) -> None:
+        """The next send waits for this one's typing, then the spacing (from when it goes out)."""
         pace = self._pace[pk]
-        pace.next_at = now + timedelta(seconds=policy.send_delay(pace.spacing, self._rand))
+        gap = typing_s + policy.send_delay(pace.spacing, self._rand)
+        pace.next_at = now + timedelta(seconds=gap)
+
+    def _typing_s(self, claimed: dispatch.Claimed) -> float:
+        """The message's own typing time, else the instance's default; none for a reaction, an
+        edit or a delete (they change a message already in the chat)."""
+        if claimed.kind in TARGET_KINDS:
+            return 0.0
+        if claimed.typing_s is not None:
+            return max(0.0, claimed.typing_s)
+        pace = self._pace.get(claimed.instance_id)
+        return policy.typing_for(*pace.typing, self._rand) if pace is not None else 0.0
 
     # --- sending and media -----------------------------------------------------------------------
 
     def _send(
         self, session: Session, claimed: dispatch.Claimed, now: datetime, media: FetchedMedia | None = None
     ) -> None:
+        # WhatsApp's window for an edit or a delete is checked again now: a message that waited
+        # in the queue past it is failed, never sent (the phones would ignore it anyway).
+        if reason := policy.window_closed(claimed.kind, claimed.target_sent_at, now):
+            dispatch.record_failure(
+                claimed.instance_id,
+                claimed.ref,
+                self.worker_id,
+                error=reason,
+                retryable=False,
+                now=now,
+                rand=self._rand,
+            )
+            if media is not None:
+                _discard(media.path)
+            return
+        typing_s = self._typing_s(claimed)
+        payload = claimed.payload or {}
         message = OutgoingMessage(
             ref=claimed.ref,
             to=claimed.chat_id,
@@ -275,9 +310,17 @@ class Dispatcher:
             media_path=media.path if media else None,
             filename=claimed.filename or (media.filename if media else ""),
             mimetype=media.mimetype if media else "",
+            fields={k: v for k, v in payload.items() if k not in ("target", "quoted")},
+            target=payload.get("target"),
+            quoted=payload.get("quoted"),
+            mentions=tuple(claimed.mentions or ()),
+            typing_s=typing_s,
+            not_after=policy.action_deadline(claimed.kind, claimed.target_sent_at),
         )
-        self._in_flight[claimed.instance_id] = _InFlight(claimed, now, media.path if media else None)
-        self._handed_off(claimed.instance_id, now)
+        self._in_flight[claimed.instance_id] = _InFlight(
+            claimed, now, media.path if media else None, typing_s
+        )
+        self._handed_off(claimed.instance_id, now, typing_s)
         try:
             session.send(message, now)
         except Exception as exc:
@@ -367,6 +410,11 @@ class Dispatcher:
             except Exception as exc:  # a bug in the fetcher must not lose the message
                 logger.exception("media download of message %s crashed", download.claimed.ref)
                 self._download_failed(download.claimed, f"media download error: {exc}", False, now)
+                continue
+            if download.claimed.kind == Kind.STICKER and not is_webp(media.path):
+                _discard(media.path)
+                error = f"a sticker must be a webp file; {download.claimed.media_url} is {media.mimetype}"
+                self._download_failed(download.claimed, error, True, now)
                 continue
             session = connected.get(pk)
             try:

@@ -125,6 +125,15 @@ class OutboxQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=1000)
 
 
+RECEIVED_FIELDS_HELP = (
+    "The kind's own fields as the phone received them: a location's latitude, longitude, name "
+    "and address; a contact's name and vcard; a poll's question, options and selectable_count; a "
+    "reaction's emoji; `target_message_id` and `applied` (whether the phone had that message) for "
+    "a reaction, edit or delete; `quoted_message_id`, `mentions` and `typing_s` when given; "
+    "`reaction`: the emoji a later reaction put on this message."
+)
+
+
 class SandboxReceivedSerializer(serializers.ModelSerializer):
     class Meta:
         model = SandboxReceived
@@ -138,9 +147,14 @@ class SandboxReceivedSerializer(serializers.ModelSerializer):
             "filename",
             "media_bytes",
             "ref",
+            "fields",
+            "edited_at",
+            "revoked_at",
             "received_at",
         ]
         read_only_fields = fields
+        # `fields` is the model's JSON column (a serializer's own `fields` is its field map).
+        extra_kwargs = {"fields": {"help_text": RECEIVED_FIELDS_HELP}}
 
 
 class TokenBodySerializer(serializers.Serializer):

@@ -14,15 +14,28 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
+from kernel.fields import StringField
 from queueing import templating
 from queueing.models import QueuedMessage
 from queueing.validation import (
+    ALL_KIND_FIELDS,
+    CONTACT_NAME_LIMIT,
+    EMOJI_LIMIT,
     FILENAME_LIMIT,
     KINDS,
+    LOCATION_ADDRESS_LIMIT,
+    LOCATION_NAME_LIMIT,
     MEDIA_ALIAS,
     MEDIA_URL_LIMIT,
+    MENTIONS_LIMIT,
+    POLL_OPTION_LIMIT,
+    POLL_OPTIONS_RANGE,
+    POLL_QUESTION_LIMIT,
     PRIORITY_RANGE,
+    TARGET_KINDS,
     TEXT_LIMIT,
+    TYPING_RANGE_S,
+    VCARD_LIMIT,
     HostCheck,
     MessageDraft,
     bulk_host_check,
@@ -50,15 +63,102 @@ def _text(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, **kwargs)
 
 
+class _NumberField(serializers.FloatField):
+    """A FloatField that refuses true/false (float(True) is 1.0: a client bug, not a latitude)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+_POLL_SIZE = f"A poll needs {POLL_OPTIONS_RANGE[0]} to {POLL_OPTIONS_RANGE[1]} options."
+
+
+def _string(**kwargs: Any) -> StringField:
+    return StringField(required=False, allow_blank=True, **kwargs)
+
+
 class _MessageFields(serializers.Serializer):
-    caption = _text(help_text="Message text, or the caption of a media message.")
+    caption = _text(help_text="Message text, the caption of a media message, or an edit's new text.")
     message = _text(help_text="Alias of `caption` (Waziper's name); `caption` wins if both are set.")
     type = serializers.CharField(required=False, allow_blank=True, help_text=TYPE_HELP)
-    media_url = _text(help_text="http(s) URL of the file for media types.")
+    media_url = _text(help_text="http(s) URL of the file for media types, or of a webp file for `sticker`.")
     filename = _text(help_text="File name shown for documents.")
     priority = serializers.IntegerField(
         required=False, default=0, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1]
     )
+    # -- the kinds' own fields (queueing/validation.py KIND_FIELDS) --
+    latitude = _NumberField(
+        required=False, min_value=-90, max_value=90, help_text="`location`: degrees north, -90 to 90."
+    )
+    longitude = _NumberField(
+        required=False, min_value=-180, max_value=180, help_text="`location`: degrees east, -180 to 180."
+    )
+    location_name = _string(max_length=LOCATION_NAME_LIMIT, help_text="`location`: the place's name.")
+    location_address = _string(max_length=LOCATION_ADDRESS_LIMIT, help_text="`location`: its address.")
+    contact_name = _string(max_length=CONTACT_NAME_LIMIT, help_text="`contact`: the name shown.")
+    contact_phone = _string(
+        max_length=16, help_text="`contact`: the number, 8 to 15 digits (or give `vcard` instead)."
+    )
+    vcard = _string(
+        max_length=VCARD_LIMIT,
+        help_text=f"`contact`: a whole vCard, BEGIN:VCARD to END:VCARD, at most {VCARD_LIMIT} bytes.",
+    )
+    question = _string(max_length=POLL_QUESTION_LIMIT, help_text="`poll`: the question.")
+    options = serializers.ListField(
+        child=StringField(max_length=POLL_OPTION_LIMIT),
+        required=False,
+        min_length=POLL_OPTIONS_RANGE[0],
+        max_length=POLL_OPTIONS_RANGE[1],
+        error_messages={
+            "min_length": _POLL_SIZE,
+            "max_length": _POLL_SIZE,
+        },
+        help_text=f"`poll`: {POLL_OPTIONS_RANGE[0]} to {POLL_OPTIONS_RANGE[1]} distinct answers.",
+    )
+    selectable_count = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=POLL_OPTIONS_RANGE[1],
+        help_text="`poll`: how many answers one voter may choose, 1 (default) to the number of options.",
+    )
+    emoji = _string(
+        max_length=EMOJI_LIMIT,
+        trim_whitespace=False,
+        help_text='`reaction`: the emoji; "" takes an earlier reaction away.',
+    )
+    target_message_id = _string(
+        max_length=64,
+        help_text="`reaction`, `edit`, `delete`: the message acted on, by this API's message_id or "
+        "WhatsApp's id. Edits and deletes: only messages this instance sent, within WhatsApp's "
+        "window (15 minutes to edit, 2 days to delete).",
+    )
+    # -- on any message that carries content --
+    quoted_message_id = _string(
+        max_length=64,
+        help_text="Reply to this message: this API's message_id or WhatsApp's id (in a group, only "
+        "one this instance sent).",
+    )
+    mentions = serializers.ListField(
+        child=StringField(max_length=64),
+        required=False,
+        max_length=MENTIONS_LIMIT,
+        help_text="Phone numbers or user JIDs to mention (text and captions); write `@<number>` in "
+        "the text to show the mention, or leave it out to notify silently.",
+    )
+    typing_s = _NumberField(
+        required=False,
+        allow_null=True,
+        min_value=TYPING_RANGE_S[0],
+        max_value=TYPING_RANGE_S[1],
+        help_text="Seconds of 'typing…' shown in the chat before the message (default: the "
+        "instance's setting, usually none).",
+    )
+
+
+# Fields passed to clean_message as they are (kinds' own and the ones any message may carry).
+_PASSED = (*sorted(ALL_KIND_FIELDS), "quoted_message_id", "mentions", "typing_s")
 
 
 @dataclass
@@ -75,6 +175,8 @@ class _Fields:
     priority: Any
     # Which of text_field, media_url and filename came from the top level.
     from_top: frozenset[str]
+    # The kinds' own fields and quoted_message_id, mentions, typing_s (item's own, else the top's).
+    extra: dict[str, Any]
 
     @classmethod
     def of(cls, attrs: dict[str, Any], template: dict[str, Any] | None = None) -> _Fields:
@@ -96,6 +198,11 @@ class _Fields:
             filename=pick("filename"),
             priority=attrs.get("priority") or template.get("priority") or 0,
             from_top=frozenset(name for name in (text_field, "media_url", "filename") if not own(name)),
+            extra={
+                name: attrs[name] if name in attrs else template.get(name)
+                for name in _PASSED
+                if name in attrs or template.get(name) is not None
+            },
         )
 
     def draft(self, host_check: HostCheck | None = None) -> MessageDraft:
@@ -111,6 +218,7 @@ class _Fields:
                 allow_private=settings.WAZIPER_ALLOW_PRIVATE_MEDIA_URLS,
                 text_field=self.text_field,
                 host_check=host_check,
+                **self.extra,
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
@@ -138,21 +246,25 @@ class SendMessageSerializer(_MessageFields):
         attrs: dict[str, Any] = {}
         errors: dict[str, Any] = {}
         for field in self._writable_fields:
-            # A form repeating a key would otherwise send to its last value only, silently.
-            if hasattr(data, "getlist") and len(data.getlist(field.field_name)) > 1:
-                errors[field.field_name] = [REPEATED]
+            name = str(field.field_name)
+            # A form repeating a key would otherwise send to its last value only, silently
+            # (list fields, such as a poll's options, are given by repeating their key).
+            listed = isinstance(field, serializers.ListField)
+            if not listed and hasattr(data, "getlist") and len(data.getlist(name)) > 1:
+                errors[name] = [REPEATED]
                 continue
             try:
-                attrs[field.field_name] = field.run_validation(field.get_value(data))
+                attrs[name] = field.run_validation(field.get_value(data))
             except serializers.ValidationError as exc:
-                errors[field.field_name] = exc.detail
+                errors[name] = exc.detail
             except SkipField:
                 pass
         try:
             attrs["draft"] = draft_from(attrs)
         except serializers.ValidationError as exc:
-            for name, detail in exc.detail.items():
-                errors.setdefault(name, detail)
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            for name, messages in detail.items():
+                errors.setdefault(name, messages)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -262,6 +374,14 @@ class SendBulkSerializer(_MessageFields):
         required=False,
         help_text="Distinct messages; unset fields use the top level.",
     )
+    skip_not_on_whatsapp = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Check the phone numbers first (the instance's session, or a recent answer kept in "
+        "the database) and skip those without WhatsApp, listed in `skipped`, instead of queueing "
+        "messages that can never arrive. The check needs the session: while it cannot answer, "
+        "nothing is queued (503).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         has_recipients, has_messages = bool(attrs.get("recipients")), bool(attrs.get("messages"))
@@ -278,8 +398,10 @@ class SendBulkSerializer(_MessageFields):
         if too_long:
             raise serializers.ValidationError(too_long)
         template = {
-            key: attrs.get(key) for key in ("caption", "message", "type", "media_url", "filename", "priority")
+            key: attrs.get(key)
+            for key in ("caption", "message", "type", "media_url", "filename", "priority", *_PASSED)
         }
+        _refuse_in_bulk(attrs, name)
         renderer = templating.Renderer()
         rendered: dict[int, _Fields] = {}
         errors: dict[str, Any] = {}
@@ -308,9 +430,33 @@ class SendBulkSerializer(_MessageFields):
         attrs["drafts"] = drafts
         # The request, not the rendered texts (spintax differs each time), identifies a replay.
         asked = {k: v for k, v in attrs.items() if k not in ("drafts", "instance_id")}
+        if not asked["skip_not_on_whatsapp"]:  # as before the option existed, so old keys replay
+            del asked["skip_not_on_whatsapp"]
         canonical = json.dumps(asked, sort_keys=True, default=str)
         attrs["request_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         return attrs
+
+
+BULK_REFUSED_KIND = "A {kind} acts on one message: send it with POST /send_message, not in a bulk."
+BULK_REFUSED_REPLY = "A reply quotes one message in one chat: send it with POST /send_message."
+
+
+def _refuse_in_bulk(attrs: dict[str, Any], name: str) -> None:
+    """Reactions, edits, deletes and replies name one message in one chat: never a bulk."""
+    errors: dict[str, Any] = {}
+
+    def check(fields: dict[str, Any], where: str) -> None:
+        kind = fields.get("type")
+        if isinstance(kind, str) and kind.strip().lower() in TARGET_KINDS:
+            errors[f"{where}type"] = [BULK_REFUSED_KIND.format(kind=kind.strip().lower())]
+        if fields.get("quoted_message_id"):
+            errors[f"{where}quoted_message_id"] = [BULK_REFUSED_REPLY]
+
+    check(attrs, "")
+    for index, item in enumerate(attrs[name]):
+        check(item, f"{name}.{index}.")
+    if errors:
+        raise serializers.ValidationError(errors)
 
 
 class _RenderErrors(Exception):
@@ -378,6 +524,17 @@ class MessageSerializer(serializers.ModelSerializer):
     # A plain string in the schema: instances have a `status` enum too, and two enums of one
     # name make drf-spectacular invent hashed names for both.
     status = serializers.CharField(read_only=True, help_text=" | ".join(QueuedMessage.Status.values))
+    payload = serializers.DictField(
+        read_only=True,
+        help_text="The kind's own fields: a location's latitude, longitude, name and address; a "
+        "contact's name and vcard; a poll's question, options and selectable_count; a reaction's "
+        "emoji; `target` (the message a reaction, edit or delete acts on) and `quoted` (the "
+        "message a reply quotes), as found when queued.",
+    )
+    mentions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    typing_s = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Asked-for typing time; null: the instance's default."
+    )
 
     class Meta:
         model = QueuedMessage
@@ -389,6 +546,10 @@ class MessageSerializer(serializers.ModelSerializer):
             "caption",
             "media_url",
             "filename",
+            "payload",
+            "quoted_message_id",
+            "mentions",
+            "typing_s",
             "status",
             "attempts",
             "last_error",

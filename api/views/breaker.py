@@ -23,7 +23,7 @@ class ResetBreakerView(ApiView):
     @extend_schema(
         operation_id="breaker_reset",
         tags=["circuit breaker"],
-        summary="Reset an instance's circuit breaker (seed-compatible body)",
+        summary="Reset an instance's circuit breaker (Waziper-compatible body)",
         description="Closes the breaker and counts failures from now on; history is kept and the "
         "reset is recorded with who and why. Owner or staff only.",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],

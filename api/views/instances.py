@@ -1,4 +1,4 @@
-"""/instances and /instances/<id>: create, list, show, delete (DESIGN "HTTP API")."""
+"""/instances and /instances/<id>: create, list, show, delete."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""Queue endpoints (DESIGN "HTTP API"): parse, scope to the caller, call the queue, shape the envelope."""
+"""Queue endpoints: parse, scope to the caller, call the queue, shape the envelope."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -20,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.lookup import get_instance
+from api.responses import ASKS_THE_SESSION, session_errors
 from api.serializers.queue import (
     MessageSerializer,
     QueueStatusSerializer,
@@ -38,11 +40,13 @@ from kernel.schema import (
     instance_id_query,
 )
 from kernel.views import ApiView
-from queueing import enqueue as queue
+from operations import bulk_sends
+from queueing import enqueue
 from queueing.models import QueuedMessage
 from queueing.stats import queue_status
 from queueing.validation import validate_idempotency_key
 
+T = TypeVar("T")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MESSAGE_NOT_FOUND = "Message not found."
 RETRY_AFTER_S = 2
@@ -54,8 +58,18 @@ _QUEUED_DATA = inline_serializer(
 _BULK_DATA = inline_serializer(
     "BulkQueuedData",
     fields={
-        "bulk_id": serializers.UUIDField(),
+        "bulk_id": serializers.UUIDField(allow_null=True, help_text="null when every recipient was skipped"),
         "count": serializers.IntegerField(),
+        "skipped": inline_serializer(
+            "BulkSkippedRecipient",
+            fields={
+                "index": serializers.IntegerField(help_text="Its place in recipients (or messages)"),
+                "recipient": serializers.CharField(),
+                "reason": serializers.CharField(help_text="not_on_whatsapp"),
+            },
+            many=True,
+            help_text="Recipients left out by skip_not_on_whatsapp (else empty)",
+        ),
         "messages": inline_serializer(
             "BulkQueuedMessage",
             fields={
@@ -93,16 +107,18 @@ def _idempotency_key(request: Request) -> str | None:
         raise exceptions.ValidationError({IDEMPOTENCY_HEADER: exc.messages}) from None
 
 
-def _queued(request: Request, write: Any) -> queue.Enqueued | Response:
+def _queued(request: Request, write: Callable[[], T]) -> T | Response:
     try:
         return write()
-    except queue.QueueUnavailable:
+    except DjangoValidationError as exc:  # the message it names cannot be acted on (references.py)
+        raise exceptions.ValidationError(exc.message_dict) from None
+    except enqueue.QueueUnavailable:
         return error(
             "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
             http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
-    except queue.IdempotencyConflict:
+    except enqueue.IdempotencyConflict:
         return error(
             f"This {IDEMPOTENCY_HEADER} was already used for a different request.",
             http_status=status.HTTP_409_CONFLICT,
@@ -112,7 +128,11 @@ def _queued(request: Request, write: Any) -> queue.Enqueued | Response:
 class SendMessageView(ApiView):
     @extend_schema(
         summary="Queue a message",
-        description="Validates and queues; the worker sends it while the instance is connected.",
+        description="Validates and queues; the worker sends it while the instance is connected. "
+        "`type` picks the kind: text, image, video, audio, document (or `media`), sticker, "
+        "location, contact, poll, reaction, edit, delete; each kind's own fields are named after "
+        "it below. A reaction, edit or delete names its message in `target_message_id`; an "
+        "unknown one, one of another instance, or one past WhatsApp's window is a 400 naming it.",
         parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
         request=SendMessageSerializer,
         responses={
@@ -127,7 +147,8 @@ class SendMessageView(ApiView):
         serializer = SendMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = _queued(
-            request, lambda: queue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key)
+            request,
+            lambda: enqueue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key),
         )
         if isinstance(result, Response):
             return result
@@ -146,13 +167,23 @@ class SendBulkView(ApiView):
     @extend_schema(
         summary="Queue many messages in one transaction",
         description="`%name%` placeholders are filled from each recipient's params; `{a|b}` spintax "
-        "is spun per recipient. All messages are queued, or none.",
+        "is spun per recipient. All messages are queued, or none. With `skip_not_on_whatsapp`, phone "
+        "numbers are checked first and those without WhatsApp are left out and listed in `skipped` "
+        "(200 with `count: 0` when that is all of them); the check asks the instance's session for "
+        "numbers not checked within WAZIPER_NUMBER_CHECK_CACHE_S, so while it cannot answer nothing "
+        "is queued: " + ASKS_THE_SESSION,
         parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
         request=SendBulkSerializer,
         responses={
             202: envelope("BulkQueued", _BULK_DATA, "2 messages queued"),
             200: envelope("BulkReplayed", _BULK_DATA),
             **_WRITE_ERRORS,
+            **error_responses(502, 504),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="Database busy or full, or (skip_not_on_whatsapp) no live session to check "
+                "the numbers: nothing queued; see Retry-After.",
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -161,27 +192,53 @@ class SendBulkView(ApiView):
         serializer = SendBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attrs = serializer.validated_data
+        if attrs["skip_not_on_whatsapp"]:
+            return _bulk_to_whatsapp_users(request, instance, attrs, key)
         result = _queued(
             request,
-            lambda: queue.enqueue_bulk(
+            lambda: enqueue.enqueue_bulk(
                 instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
             ),
         )
         if isinstance(result, Response):
             return result
-        data = {
-            "bulk_id": str(result.bulk_id),
-            "count": len(result.messages),
-            "messages": [
-                {"message_id": str(m.message_id), "chat_id": m.chat_id, "status": m.status}
-                for m in result.messages
-            ],
-        }
-        if result.created:
-            return success(
-                f"{len(result.messages)} messages queued", data, http_status=status.HTTP_202_ACCEPTED
-            )
-        return success("Messages already queued (Idempotency-Key replay)", data)
+        return _bulk_answer(result, [])
+
+
+def _bulk_answer(result: enqueue.Enqueued, skipped: list[bulk_sends.Skipped]) -> Response:
+    data = {
+        "bulk_id": str(result.bulk_id),
+        "count": len(result.messages),
+        "skipped": [{"index": s.index, "recipient": s.recipient, "reason": s.reason} for s in skipped],
+        "messages": [
+            {"message_id": str(m.message_id), "chat_id": m.chat_id, "status": m.status}
+            for m in result.messages
+        ],
+    }
+    if result.created:
+        return success(f"{len(result.messages)} messages queued", data, http_status=status.HTTP_202_ACCEPTED)
+    return success("Messages already queued (Idempotency-Key replay)", data)
+
+
+def _bulk_to_whatsapp_users(
+    request: Request, instance: Any, attrs: dict[str, Any], key: str | None
+) -> Response:
+    """/send_bulk with skip_not_on_whatsapp (operations/bulk_sends.py): the numbers are checked
+    first; a session that cannot answer is the queries' 503/504, with nothing queued."""
+    with session_errors():
+        outcome = _queued(
+            request,
+            lambda: bulk_sends.enqueue_bulk_to_whatsapp_users(
+                instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
+            ),
+        )
+    if isinstance(outcome, Response):
+        return outcome
+    if outcome.enqueued is not None:
+        return _bulk_answer(outcome.enqueued, outcome.skipped)
+    skipped = [{"index": s.index, "recipient": s.recipient, "reason": s.reason} for s in outcome.skipped]
+    data = {"bulk_id": None, "count": 0, "skipped": skipped, "messages": []}
+    return success("No messages queued: no recipient has WhatsApp", data)
 
 
 class QueueStatusView(ApiView):
@@ -197,7 +254,7 @@ class QueueStatusView(ApiView):
         return success("Success", queue_status(instance, timezone.now()))
 
 
-def _message(request: Request, message_id: str, action: Action) -> QueuedMessage:
+def queued_message(request: Request, message_id: str, action: Action) -> QueuedMessage:
     """The message if the caller may `action` its instance: 404 when they may not even view it
     (as for a missing one), 403 when they may view but not change it."""
     try:
@@ -216,16 +273,6 @@ def _message(request: Request, message_id: str, action: Action) -> QueuedMessage
     return found
 
 
-class MessageDetailView(ApiView):
-    @extend_schema(
-        summary="One message's status",
-        parameters=[_MESSAGE_ID_PATH, ACCESS_TOKEN_QUERY],
-        responses={200: envelope("MessageStatus", MessageSerializer()), **error_responses(404)},
-    )
-    def get(self, request: Request, message_id: str) -> Response:
-        return success("Success", MessageSerializer(_message(request, message_id, "view")).data)
-
-
 class MessageCancelView(ApiView):
     @extend_schema(
         summary="Cancel a queued message",
@@ -238,8 +285,8 @@ class MessageCancelView(ApiView):
         },
     )
     def post(self, request: Request, message_id: str) -> Response:
-        message = _message(request, message_id, "change")
-        if queue.cancel(message):
+        message = queued_message(request, message_id, "change")
+        if enqueue.cancel(message):
             return success("Message cancelled", MessageSerializer(message).data)
         return error(
             f"Only queued messages can be cancelled; this one is {message.status}.",

@@ -1,14 +1,21 @@
-"""The sandbox's simulated phone over HTTP: scan the QR code it is shown, read what it received."""
+"""The sandbox's simulated phone over HTTP: scan the QR code it is shown, read what it received,
+and have one of its contacts send the instance a message."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.lookup import get_instance
 from api.serializers.instances import OutboxQuerySerializer, SandboxReceivedSerializer, TokenBodySerializer
+from api.serializers.messages import SandboxIncomingSerializer
+from instances import sandbox_phone
 from instances import service as instances_service
 from instances.models import Action, Instance, SandboxReceived
 from kernel.envelope import Conflict, success
@@ -45,6 +52,7 @@ class SandboxScanView(ApiView):
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
+        TokenBodySerializer(data=request.data).is_valid(raise_exception=True)
         instance = sandbox_instance(request, instance_id, action="change")
         instances_service.request_sandbox_scan(instance)
         return success(
@@ -73,3 +81,58 @@ class SandboxOutboxView(ApiView):
         rows = SandboxReceived.objects.filter(instance=instance, id__gt=query.validated_data["since"])
         rows = rows.order_by("id")[: query.validated_data["limit"]]
         return success("Success", SandboxReceivedSerializer(rows, many=True).data)
+
+
+class SandboxIncomingView(ApiView):
+    @extend_schema(
+        operation_id="sandbox_incoming",
+        tags=["sandbox"],
+        summary="Sandbox only: a contact sends the instance a message",
+        description="Any kind a phone can send: text, image, video, audio, document, sticker, "
+        "location, contact, poll, reaction, edit, revoke (the last three name their "
+        "`target_message_id`). The worker reports it as neonize reports a received message, so "
+        "it reaches the inbox (GET /messages) and the `message.received` / `message.updated` "
+        "events the same way: at the next tick while the instance is connected, or once it "
+        "connects (WhatsApp keeps messages for an offline device too). 409 while no account is "
+        "linked: link the simulated phone first.",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        request=SandboxIncomingSerializer,
+        responses={
+            202: envelope(
+                "SandboxIncoming",
+                inline_serializer(
+                    "SandboxIncomingData",
+                    fields={
+                        "instance_id": serializers.CharField(),
+                        "wa_message_id": serializers.CharField(),
+                        "kind": serializers.CharField(),
+                        "connected": serializers.BooleanField(
+                            help_text="false: it waits until the instance connects"
+                        ),
+                    },
+                ),
+                message="Message sent",
+            ),
+            **error_responses(404, 409, body=True),
+        },
+    )
+    def post(self, request: Request, instance_id: str) -> Response:
+        instance = sandbox_instance(request, instance_id, action="change")
+        data: Mapping[str, Any] = request.data if isinstance(request.data, Mapping) else {}
+        try:
+            sent = sandbox_phone.send_to_instance(instance, data)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        except sandbox_phone.NotLinked as exc:
+            raise Conflict(str(exc)) from None
+        connected = instance.status == Instance.Status.CONNECTED
+        return success(
+            "Message sent" if connected else "Message sent; the instance receives it once it connects",
+            {
+                "instance_id": instance.instance_id,
+                "wa_message_id": sent.wa_message_id,
+                "kind": sent.message["kind"],
+                "connected": connected,
+            },
+            http_status=status.HTTP_202_ACCEPTED,
+        )

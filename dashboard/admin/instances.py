@@ -30,6 +30,7 @@ from instances.validation import (
     validate_proxy_url,
     validate_sandbox_behaviour,
     validate_send_delays,
+    validate_typing,
 )
 
 
@@ -64,8 +65,9 @@ class InstanceForm(forms.ModelForm):
         return validate_sandbox_behaviour(self.cleaned_data.get("sandbox"))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         errors: dict[str, Any] = validate_send_delays(data.get("send_delay_min"), data.get("send_delay_max"))
+        errors.update(validate_typing(data.get("typing_min_s"), data.get("typing_max_s")))
         if data.get("sandbox") and data.get("transport") != Instance.Transport.SANDBOX:
             errors["sandbox"] = "Sandbox behaviour applies only to sandbox instances."
         # A new instance, or one given to another owner, must fit the owner's instance limit.
@@ -123,6 +125,7 @@ class InstanceAdmin(admin.ModelAdmin):
                     "sandbox",
                     "desired_state",
                     ("send_delay_min", "send_delay_max"),
+                    ("typing_min_s", "typing_max_s"),
                     ("status", "status_detail"),
                     ("jid", "push_name"),
                     ("worker_id", "lease_expires_at"),
@@ -140,7 +143,12 @@ class InstanceAdmin(admin.ModelAdmin):
             "Advanced",
             {
                 "classes": ["collapse"],
-                "fields": ["sandbox", "desired_state", ("send_delay_min", "send_delay_max")],
+                "fields": [
+                    "sandbox",
+                    "desired_state",
+                    ("send_delay_min", "send_delay_max"),
+                    ("typing_min_s", "typing_max_s"),
+                ],
             },
         ),
     ]
@@ -278,11 +286,11 @@ class AccessTokenAdmin(admin.ModelAdmin):
     exclude = ["key_hash"]
     actions = ["revoke_tokens"]
 
-    def has_add_permission(self, request) -> bool:  # raw keys are shown once, by `create_token`
+    def has_add_permission(self, request: HttpRequest) -> bool:  # raw keys are shown once, by `create_token`
         return False
 
     @admin.action(description="Revoke the selected tokens")
-    def revoke_tokens(self, request, queryset) -> None:
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {revoked} token(s).")
 
@@ -297,10 +305,10 @@ class InstanceEventAdmin(InstanceScopedAdmin):
     search_fields = ["instance__instance_id"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -317,5 +325,5 @@ class SandboxPhoneAdmin(InstanceScopedAdmin):
 
 @admin.register(SandboxReceived)
 class SandboxReceivedAdmin(InstanceScopedAdmin):
-    list_display = ["id", "instance", "chat_id", "kind", "wa_message_id", "received_at"]
+    list_display = ["id", "instance", "chat_id", "kind", "wa_message_id", "received_at", "revoked_at"]
     search_fields = ["instance__instance_id", "chat_id", "wa_message_id", "ref"]

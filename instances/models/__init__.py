@@ -12,7 +12,7 @@ from instances.models.instance import (
     may_act_on_all,
     new_instance_id,
 )
-from instances.models.sandbox import SandboxPhone, SandboxReceived
+from instances.models.sandbox import SandboxIncoming, SandboxPhone, SandboxReceived
 from instances.models.throttle import ThrottleBucket
 from instances.models.token import AccessToken, hash_key
 from instances.models.worker import WorkerProcess
@@ -26,6 +26,7 @@ __all__ = [
     "InstanceCommand",
     "InstanceEvent",
     "InstanceQuerySet",
+    "SandboxIncoming",
     "SandboxPhone",
     "SandboxReceived",
     "ThrottleBucket",

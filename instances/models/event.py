@@ -17,7 +17,7 @@ class InstanceEvent(models.Model):
         STATUS = "status"
         BREAKER = "breaker"
         PAIR_CODE = "pair_code"
-        MESSAGE = "message"  # an incoming message's text (the live pages show it)
+        MESSAGE = "message"  # an incoming message's text: no longer written, older rows keep it
         MESSAGE_RECEIVED = "message.received"
         MESSAGE_UPDATED = "message.updated"  # an edit, a revoke or a reaction
         MESSAGE_STATUS = "message.status"  # one of our sends moved: sent, delivered, read, failed …

@@ -100,6 +100,10 @@ class Instance(models.Model):
     # Per-instance overrides of the anti-ban send spacing (null: the WAZIPER_SEND_DELAY_* settings).
     send_delay_min = models.FloatField(null=True, blank=True)
     send_delay_max = models.FloatField(null=True, blank=True)
+    # Seconds of "typing…" before each message (a random time in [min, max]; null: none), unless
+    # a message asks for its own `typing_s`.
+    typing_min_s = models.FloatField(null=True, blank=True, help_text="0 to 10 seconds; empty: no typing")
+    typing_max_s = models.FloatField(null=True, blank=True, help_text="0 to 10 seconds; empty: the minimum")
 
     # Lease: which worker holds this instance's session, and until when unless renewed.
     worker_id = models.CharField(max_length=64, blank=True)
@@ -138,5 +142,5 @@ class Instance(models.Model):
         return self.transport == self.Transport.SANDBOX
 
     def session_dir(self) -> str:
-        """Where this instance's WhatsApp session store lives (DESIGN: sessions/<instance_id>/)."""
+        """Where this instance's WhatsApp session store lives: sessions/<instance_id>/."""
         return os.path.join(settings.WAZIPER_SESSIONS_DIR, self.instance_id)

@@ -35,6 +35,12 @@ class SandboxReceived(models.Model):
     filename = models.CharField(max_length=255, blank=True)
     media_bytes = models.PositiveIntegerField(default=0)
     ref = models.CharField(max_length=64, blank=True, help_text="The gateway's message id")
+    # The kind's own fields as the phone saw them (a location's coordinates, a poll's options, the
+    # message a reaction, edit or delete acted on, a reply's quoted id, mentions, typing time),
+    # and what later messages did to this one (`reaction`).
+    fields = models.JSONField(default=dict, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True, help_text="Changed by a later edit")
+    revoked_at = models.DateTimeField(null=True, blank=True, help_text="Deleted for everyone")
     received_at = models.DateTimeField()
 
     class Meta:
@@ -44,3 +50,30 @@ class SandboxReceived(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.chat_id} ({self.wa_message_id})"
+
+
+class SandboxIncoming(models.Model):
+    """A message one of the simulated phone's contacts sends to the sandbox instance. The API and
+    `sandbox_message` write it; the worker's sandbox session delivers it as an `incoming` event,
+    exactly as neonize would report one, while the instance is connected (WhatsApp keeps
+    messages for an account whose device is offline, and so does this)."""
+
+    instance = models.ForeignKey(
+        "instances.Instance", on_delete=models.CASCADE, related_name="sandbox_incoming"
+    )
+    wa_message_id = models.CharField(max_length=64)
+    message = models.JSONField(help_text="What the contact sends (instances/sandbox_phone.py)")
+    media = models.BinaryField(blank=True, default=b"", help_text="The media's bytes, for downloads")
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "sandbox incoming message"
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "wa_message_id"], name="sandbox_incoming_wa_id"),
+        ]
+        indexes = [models.Index(fields=["delivered_at", "instance", "id"], name="sandbox_incoming_due")]
+
+    def __str__(self) -> str:
+        return f"{self.message.get('kind', '?')} from {self.message.get('from', '?')} ({self.wa_message_id})"

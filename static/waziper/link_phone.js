@@ -89,7 +89,8 @@
     if (list.querySelector('li[data-id="' + frame.id + '"]')) return;
     var li = document.createElement("li");
     li.setAttribute("data-id", frame.id);
-    var what = frame.status || frame.state || frame.code || "";
+    var what = frame.status || frame.state || frame.code || frame.update || "";
+    if (frame.type === "message.received") what = frame.kind + " from " + (frame.sender_phone || frame.chat || "?");
     li.textContent = (frame.at || "").slice(11, 19) + " · " + frame.type + " " + what + " " + (frame.detail || "");
     list.insertBefore(li, list.firstChild);
     while (list.children.length > 100) list.removeChild(list.lastChild);

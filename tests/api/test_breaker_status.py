@@ -41,7 +41,8 @@ def test_a_fresh_instance_is_closed_with_the_default_limits(
     assert ISSUE_KEYS <= set(data)
     assert (data["state"], data["failures_in_window"], data["recent_failures"]) == ("closed", 0, [])
     assert (data["threshold"], data["window_s"], data["cooldown_s"]) == (15, 300, 600)
-    assert data["opened_at"] is None and data["open_until"] is None
+    assert data["opened_at"] is None
+    assert data["open_until"] is None
 
 
 def test_an_open_breaker_shows_its_failures_and_until_when(
@@ -52,7 +53,8 @@ def test_an_open_breaker_shows_its_failures_and_until_when(
     trip_breaker(instance)
     data = owner_client.get(_url(instance)).json()["data"]
     assert (data["state"], data["failures_in_window"], data["threshold"]) == ("open", 3, 3)
-    assert data["opened_at"] is not None and data["open_until"] > data["opened_at"]
+    assert data["opened_at"] is not None
+    assert data["open_until"] > data["opened_at"]
     assert data["retry_attempts"] == 2
     assert data["recent_failures"][0]["kind"] == "connect_failed"
     assert data["recent_failures"][0]["detail"] == "dial refused"

@@ -35,7 +35,8 @@ def test_it_returns_a_shown_qr_code_at_once(
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"status", "message", "base64", "qr", "expires_at"}
-    assert body["status"] == "success" and body["message"] == "Success"
+    assert body["status"] == "success"
+    assert body["message"] == "Success"
     assert body["qr"] == QR_CODE
     assert body["expires_at"] == expires_at.isoformat()
     assert body["base64"].startswith("data:image/png;base64,")
@@ -63,7 +64,8 @@ def test_it_restarts_an_instance_parked_after_its_qr_expired(
     Instance.objects.filter(pk=instance.pk).update(status="qr_expired", last_qr="old", qr_expires_at=None)
     worker.run_while_waiting(fake_wait)
     body = _get(owner_client, instance).json()
-    assert body["status"] == "success" and body["qr"] not in ("", "old")
+    assert body["status"] == "success"
+    assert body["qr"] not in ("", "old")
 
 
 @pytest.mark.parametrize("forced", [False, True], ids=["open", "forced_open"])
@@ -82,7 +84,8 @@ def test_it_resets_an_open_breaker_as_a_qr_request(
     assert _get(owner_client, instance).status_code == 200
     assert BreakerState.objects.get(pk=instance.pk).state == "closed"
     reset = BreakerReset.objects.get(instance=instance)
-    assert reset.source == "qr_request" and reset.user == owner
+    assert reset.source == "qr_request"
+    assert reset.user == owner
     assert reset.previous_state == ("forced_open" if forced else "open")
 
 
@@ -105,7 +108,8 @@ def test_the_worker_holding_a_tripped_instance_connects_at_once(
     worker.tick()
     worker.tick(1)
     failing.refresh_from_db()
-    assert failing.status == "breaker_open" and worker.holds(failing.pk)
+    assert failing.status == "breaker_open"
+    assert worker.holds(failing.pk)
     Instance.objects.filter(pk=failing.pk).update(sandbox={})  # the network is back
     worker.run_while_waiting(fake_wait)
     response = _get(owner_client, failing, wait=3)

@@ -37,7 +37,8 @@ def test_it_shows_the_instance(owner_client: APIClient, instance: Instance) -> N
     data = response.json()["data"]
     assert (data["instance_id"], data["name"], data["transport"]) == (instance.instance_id, "shop", "sandbox")
     assert data["status"] == "stopped"
-    assert "last_qr" not in data and "worker_id" not in data
+    assert "last_qr" not in data
+    assert "worker_id" not in data
 
 
 def test_it_accepts_a_lower_case_id(owner_client: APIClient, instance: Instance) -> None:
@@ -58,7 +59,8 @@ def test_delete_removes_the_row_its_history_and_its_store(
         "instance_id": instance.instance_id,
     }
     assert not Instance.objects.exists()
-    assert not BreakerState.objects.exists() and not InstanceEvent.objects.exists()
+    assert not BreakerState.objects.exists()
+    assert not InstanceEvent.objects.exists()
     assert not store.exists()
     assert owner_client.get(_url(instance)).status_code == 404
 

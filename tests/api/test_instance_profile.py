@@ -37,7 +37,12 @@ def test_it_answers_with_the_linked_accounts_jid_and_name(
     assert response.json() == {
         "status": "success",
         "message": "Success",
-        "data": {"jid": instance.jid, "name": "Sandbox Phone"},
+        "data": {
+            "jid": instance.jid,
+            "name": "Sandbox Phone",
+            "picture_url": None,
+            "about": "Hey there! I am using WhatsApp.",
+        },
     }
 
 

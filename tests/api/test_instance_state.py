@@ -25,7 +25,8 @@ def test_it_returns_the_instance_and_its_breaker(owner_client: APIClient, instan
     response = _get(owner_client, instance)
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "success" and body["message"] == "Success"
+    assert body["status"] == "success"
+    assert body["message"] == "Success"
     assert body["data"]["instance_id"] == instance.instance_id
     assert body["data"]["name"] == "shop"
     assert body["data"]["jid"] == ""
@@ -68,7 +69,8 @@ def test_it_is_503_with_retry_after_while_the_breaker_is_open(
     body = response.json()
     assert body["status"] == "error"
     assert body["message"] == "Unable to create session at this time."
-    assert body["circuit_breaker"] is True and body["breaker_state"] == "open"
+    assert body["circuit_breaker"] is True
+    assert body["breaker_state"] == "open"
     # 600 s cooldown ± 20 % jitter
     assert 480 <= body["retry_after"] <= 720
     assert response["Retry-After"] == str(body["retry_after"])
@@ -81,8 +83,10 @@ def test_a_forced_open_breaker_is_503_without_retry_after(
     response = _get(owner_client, instance)
     assert response.status_code == 503
     body = response.json()
-    assert body["circuit_breaker"] is True and body["breaker_state"] == "forced_open"
-    assert body["retry_after"] is None and "GET /get_qrcode" in body["reason"]
+    assert body["circuit_breaker"] is True
+    assert body["breaker_state"] == "forced_open"
+    assert body["retry_after"] is None
+    assert "GET /get_qrcode" in body["reason"]
     assert "Retry-After" not in response
 
 

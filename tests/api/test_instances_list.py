@@ -61,7 +61,8 @@ def test_it_creates_a_stopped_instance_from_json(owner_client: APIClient, owner:
     )
     assert response.status_code == 201
     body = response.json()
-    assert body["status"] == "success" and body["message"] == "Instance created"
+    assert body["status"] == "success"
+    assert body["message"] == "Instance created"
     created = Instance.objects.get(instance_id=body["data"]["instance_id"])
     assert (created.owner, created.name, created.sandbox) == (owner, "support", {"connect": "fail"})
     assert (created.desired_state, created.status) == ("stopped", "stopped")

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from inbox.service import message_dict
 from instances.models import AccessToken, Instance
 from queueing.models import QueuedMessage
-from tests.support.auth_matrix import staff_with
+from tests.support.auth_matrix import auth_matrix, call_as, staff_with
+from tests.support.inbox import receive
 from tests.support.queue import T0, queue_message
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +24,8 @@ def test_it_shows_a_message(owner_client: APIClient, instance: Instance) -> None
     response = owner_client.get(f"/messages/{message.message_id}")
     assert response.status_code == 200
     data = response.json()["data"]
-    assert data["status"] == "failed" and data["attempts"] == 5
+    assert data["status"] == "failed"
+    assert data["attempts"] == 5
     assert data["last_error"] == "sandbox: send failed"
     assert data["instance_id"] == instance.instance_id
     assert data["failed_at"].startswith("2026-01-01T12:00:00")
@@ -87,7 +90,8 @@ def test_it_cancels_a_queued_message(owner_client: APIClient, instance: Instance
     assert response.status_code == 200
     assert response.json()["data"]["status"] == "cancelled"
     message.refresh_from_db()
-    assert message.status == "cancelled" and message.cancelled_at is not None
+    assert message.status == "cancelled"
+    assert message.cancelled_at is not None
 
 
 @pytest.mark.parametrize("status", ["sending", "sent", "read", "failed", "cancelled", "uncertain"])
@@ -104,3 +108,53 @@ def test_cancelling_anything_but_queued_is_a_409(
 def test_cancel_needs_post(owner_client: APIClient, instance: Instance) -> None:
     message = queue_message(instance)
     assert owner_client.get(f"/messages/{message.message_id}/cancel").status_code == 405
+
+
+# -- received messages ---------------------------------------------------------------------------
+
+
+def test_it_shows_a_received_message_as_its_events_carry_it(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    message = receive(instance, text="halo", raw={"key": {"id": "X"}, "message": {"conversation": "halo"}})
+    response = owner_client.get(f"/messages/{message.api_id}")
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data == message_dict(message, instance.instance_id)
+    assert (data["direction"], data["raw"]["message"]) == ("in", {"conversation": "halo"})
+
+
+def test_a_queued_message_is_shown_as_before(owner_client: APIClient, instance: Instance) -> None:
+    message = queue_message(instance)
+    data = owner_client.get(f"/messages/{message.message_id}").json()["data"]
+    assert "direction" not in data
+    assert data["message_id"] == str(message.message_id)
+
+
+@pytest.mark.parametrize("bad", ["in_999999", "in_x", "in_", "in_-1"])
+def test_an_unknown_received_id_is_a_404(owner_client: APIClient, bad: str) -> None:
+    assert owner_client.get(f"/messages/{bad}").status_code == 404
+
+
+def test_someone_elses_received_message_is_a_404(
+    api: APIClient, stranger_token: str, instance: Instance
+) -> None:
+    message = receive(instance)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {stranger_token}")
+    assert api.get(f"/messages/{message.api_id}").status_code == 404
+
+
+def test_a_received_message_cannot_be_cancelled(owner_client: APIClient, instance: Instance) -> None:
+    message = receive(instance)
+    assert owner_client.post(f"/messages/{message.api_id}/cancel").status_code == 404
+
+
+@auth_matrix("GET", ok=200, action="view")
+def test_auth_matrix_of_a_received_message(
+    request: pytest.FixtureRequest, instance: Instance, who: str, where: str, expected: int
+) -> None:
+    message = receive(instance)
+    response = call_as(request, who, where, "GET", f"/messages/{message.api_id}")
+    assert response.status_code == expected
+    if expected == 404:
+        assert response.json() == {"status": "error", "message": "Message not found."}

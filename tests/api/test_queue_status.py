@@ -53,9 +53,11 @@ def test_it_counts_every_status_and_ages_the_oldest(owner_client: APIClient, ins
         "cancelled": 0,
         "uncertain": 1,
     }
-    assert data["total"] == 6 and data["pending"] == 2
+    assert data["total"] == 6
+    assert data["pending"] == 2
     assert 89 <= data["oldest_queued_age_s"] < 120
-    assert data["paused"] is False and data["paused_reason"] is None
+    assert data["paused"] is False
+    assert data["paused_reason"] is None
     assert data["next_send_at"] is not None
     assert data["success_rate"] == pytest.approx(2 / 3, abs=1e-4)
 
@@ -63,7 +65,8 @@ def test_it_counts_every_status_and_ages_the_oldest(owner_client: APIClient, ins
 def test_a_stopped_instance_is_paused_and_says_why(owner_client: APIClient, instance: Instance) -> None:
     queue_message(instance)
     data = owner_client.get(f"/queue-status/{instance.instance_id}").json()["data"]
-    assert data["paused"] is True and "stopped" in data["paused_reason"]
+    assert data["paused"] is True
+    assert "stopped" in data["paused_reason"]
     assert data["next_send_at"] is None
 
 
@@ -75,7 +78,8 @@ def test_an_open_breaker_pauses_the_queue(owner_client: APIClient, instance: Ins
             instance, "connect_failed", "x", now=now + timedelta(seconds=i), rand=lambda: 0.5
         )
     data = owner_client.get(f"/queue-status/{instance.instance_id}").json()["data"]
-    assert data["paused"] is True and "circuit breaker is open until" in data["paused_reason"]
+    assert data["paused"] is True
+    assert "circuit breaker is open until" in data["paused_reason"]
 
 
 def test_a_disconnected_instance_pauses_the_queue(owner_client: APIClient, instance: Instance) -> None:
@@ -103,10 +107,12 @@ def test_the_command_prints_the_same_figures(instance: Instance) -> None:
     out = StringIO()
     call_command("queue_status", instance.instance_id.lower(), "--json", stdout=out)
     data = json.loads(out.getvalue())
-    assert data["counts"]["queued"] == 2 and data["total"] == 6
+    assert data["counts"]["queued"] == 2
+    assert data["total"] == 6
     text = StringIO()
     call_command("queue_status", instance.instance_id, stdout=text)
-    assert "6 (2 pending)" in text.getvalue() and "success rate    66.7%" in text.getvalue()
+    assert "6 (2 pending)" in text.getvalue()
+    assert "success rate    66.7%" in text.getvalue()
 
 
 def test_the_command_refuses_an_unknown_instance() -> None:

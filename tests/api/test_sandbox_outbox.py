@@ -50,6 +50,9 @@ def test_it_lists_what_was_received_oldest_first(owner_client: APIClient, instan
         "filename",
         "media_bytes",
         "ref",
+        "fields",
+        "edited_at",
+        "revoked_at",
         "received_at",
     }
 

@@ -30,7 +30,8 @@ def test_the_worker_links_the_phone_after_the_scan(
     assert response.json()["qr_shown"] is True
     worker.tick()
     instance.refresh_from_db()
-    assert instance.status == "connected" and instance.jid.endswith("@s.whatsapp.net")
+    assert instance.status == "connected"
+    assert instance.jid.endswith("@s.whatsapp.net")
 
 
 def test_it_records_the_scan_for_the_worker(owner_client: APIClient, instance: Instance) -> None:
@@ -81,3 +82,13 @@ def test_auth_matrix(
     assert_auth_outcome(call_as(request, who, where, "POST", _url(instance)), expected)
     requested = SandboxPhone.objects.get(instance=instance).scan_requested_at
     assert (requested is not None) == (expected == 202)
+
+
+def test_a_body_access_token_that_is_not_a_string_is_a_400_naming_it(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    show_qr(instance)
+    response = owner_client.post(_url(instance), {"access_token": 9147906}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"access_token"}
+    assert SandboxPhone.objects.get(instance=instance).scan_requested_at is None

@@ -78,7 +78,8 @@ def test_instance_id_is_documented_where_it_travels(schema: dict[str, Any]) -> N
     for path in ("/instance", "/get_qrcode", "/logout"):
         for op in schema["paths"][path].values():
             (param,) = [p for p in op["parameters"] if p["name"] == "instance_id"]
-            assert param["in"] == "query" and param["schema"]["pattern"] == "^[0-9A-Fa-f]{13}$"
+            assert param["in"] == "query"
+            assert param["schema"]["pattern"] == "^[0-9A-Fa-f]{13}$"
     for op in schema["paths"]["/reset-circuit-breaker/{instance_id}"].values():
         assert [p["in"] for p in op["parameters"] if p["name"] == "instance_id"] == ["path"]
 

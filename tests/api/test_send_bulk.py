@@ -42,7 +42,8 @@ def test_it_queues_one_message_per_recipient_with_placeholders_filled(
     )
     assert response.status_code == 202
     data = response.json()["data"]
-    assert data["count"] == 2 and len(data["messages"]) == 2
+    assert data["count"] == 2
+    assert len(data["messages"]) == 2
     rows = list(QueuedMessage.objects.order_by("id").values_list("chat_id", "text", "bulk_id"))
     assert rows[0][:2] == ("6281200000001", "Hi Ann, your order A1 is ready")
     assert rows[1][:2] == ("6281200000002", "Hi Budi, your order B2 is ready")
@@ -114,12 +115,14 @@ def test_more_than_the_limit_is_a_400(owner_client: APIClient, instance: Instanc
     response = bulk(
         owner_client, instance, {"caption": "x", "recipients": [f"628120000000{i}" for i in range(4)]}
     )
-    assert response.status_code == 400 and "recipients" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "recipients" in response.json()["errors"]
 
 
 def test_recipients_or_messages_is_required(owner_client: APIClient, instance: Instance) -> None:
     response = bulk(owner_client, instance, {"caption": "x"})
-    assert response.status_code == 400 and "recipients" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "recipients" in response.json()["errors"]
 
 
 def test_form_posts_may_list_recipients_comma_separated(

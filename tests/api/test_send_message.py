@@ -24,7 +24,8 @@ def test_it_queues_a_text_and_answers_202(owner_client: APIClient, instance: Ins
     response = send(owner_client, instance, caption="Hello")
     assert response.status_code == 202
     body = response.json()
-    assert body["status"] == "success" and body["message"] == "Message queued"
+    assert body["status"] == "success"
+    assert body["message"] == "Message queued"
     assert body["data"]["status"] == "queued"
     message = QueuedMessage.objects.get(message_id=body["data"]["message_id"])
     assert (message.instance, message.chat_id, message.kind, message.text) == (
@@ -111,12 +112,14 @@ def test_missing_chat_id_is_a_400(owner_client: APIClient, instance: Instance) -
     response = owner_client.post(
         f"/send_message?instance_id={instance.instance_id}", {"caption": "x"}, format="json"
     )
-    assert response.status_code == 400 and "chat_id" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "chat_id" in response.json()["errors"]
 
 
 def test_missing_instance_id_is_a_400(owner_client: APIClient) -> None:
     response = owner_client.post("/send_message", {"chat_id": "6281234567890", "caption": "x"}, format="json")
-    assert response.status_code == 400 and "instance_id" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "instance_id" in response.json()["errors"]
 
 
 def test_someone_elses_instance_is_a_404(api: APIClient, stranger_token: str, instance: Instance) -> None:
@@ -204,7 +207,8 @@ def test_a_malformed_idempotency_key_is_a_400_naming_the_header(
         format="json",
         HTTP_IDEMPOTENCY_KEY="x" * 300,
     )
-    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

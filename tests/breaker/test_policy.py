@@ -52,7 +52,8 @@ def test_closed_allows() -> None:
 
 def test_open_refuses_until_open_until_with_retry_after() -> None:
     decision = decide_connect(BreakerView(OPEN, open_until=T0 + timedelta(seconds=90)), T0)
-    assert decision.verdict is Verdict.REFUSE and not decision.allowed
+    assert decision.verdict is Verdict.REFUSE
+    assert not decision.allowed
     assert decision.retry_after_s == 90
 
 
@@ -65,7 +66,8 @@ def test_half_open_at_open_until_and_not_a_tick_before() -> None:
 def test_probe_in_flight_refuses_others() -> None:
     view = BreakerView(HALF_OPEN, probe_lease_until=T0 + timedelta(seconds=5))
     decision = decide_connect(view, T0)
-    assert decision.verdict is Verdict.REFUSE and decision.retry_after_s == 5
+    assert decision.verdict is Verdict.REFUSE
+    assert decision.retry_after_s == 5
 
 
 def test_expired_probe_lease_lets_another_probe() -> None:
@@ -77,7 +79,8 @@ def test_forced_open_never_allows_by_itself() -> None:
     view = BreakerView(FORCED_OPEN)
     for later in (T0, T0 + timedelta(days=365)):
         decision = decide_connect(view, later)
-        assert decision.verdict is Verdict.REFUSE and decision.retry_after_s is None
+        assert decision.verdict is Verdict.REFUSE
+        assert decision.retry_after_s is None
 
 
 def test_unknown_state_is_a_programming_error() -> None:
@@ -109,6 +112,6 @@ def test_retry_delay_is_full_jitter_of_a_capped_exponential() -> None:
 
 
 def test_default_schedule_trips_inside_the_window_even_at_worst_jitter() -> None:
-    # DESIGN: with the defaults, an instance that fails every attempt trips inside the window.
+    # With the defaults, an instance that fails every attempt trips inside the window.
     worst = sum(retry_delay(n, 1, 20, 1.0) for n in range(CFG.threshold - 1))
     assert worst < CFG.window_s

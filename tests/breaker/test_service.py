@@ -45,7 +45,8 @@ def test_trips_at_exactly_the_threshold(instance: Instance) -> None:
     outcome = breaker_service.record_failure(
         instance, "connect_failed", "dial 14", now=T0 + timedelta(seconds=14), rand=MID
     )
-    assert outcome.tripped and outcome.state == "open"
+    assert outcome.tripped
+    assert outcome.state == "open"
     state = state_of(instance)
     assert state.open_until == T0 + timedelta(seconds=14 + 600)
     assert [e["state"] for e in breaker_events(instance)] == ["open"]
@@ -57,7 +58,8 @@ def test_failures_outside_the_window_do_not_count(instance: Instance) -> None:
     breaker_service.record_success(instance, now=T0 + timedelta(seconds=20))  # a connect worked in between
     later = T0 + timedelta(seconds=400)
     outcome = fail(instance, 10, start=later)
-    assert not outcome.tripped and outcome.failures_in_window == 10
+    assert not outcome.tripped
+    assert outcome.failures_in_window == 10
 
 
 def test_failures_before_a_reset_do_not_count(instance: Instance) -> None:
@@ -71,7 +73,8 @@ def test_failures_before_a_reset_do_not_count(instance: Instance) -> None:
 def test_slow_failures_in_a_row_trip_even_outside_the_window(instance: Instance) -> None:
     # fifteen 30-second hangs, 40 s apart: never fifteen within 300 s, still fifteen in a row
     outcome = fail(instance, 15, step=40, kind="connect_timeout")
-    assert outcome.tripped and "in a row" in breaker_events(instance)[0]["reason"]
+    assert outcome.tripped
+    assert "in a row" in breaker_events(instance)[0]["reason"]
 
 
 def test_uncounted_failures_are_kept_but_never_trip(instance: Instance) -> None:
@@ -87,9 +90,11 @@ def test_open_refuses_with_retry_after_then_one_probe(instance: Instance) -> Non
     fail(instance, 15)
     open_until = state_of(instance).open_until
     before = breaker_service.allow_connect(instance, now=open_until - timedelta(seconds=30), worker_id="w1")
-    assert before.verdict is Verdict.REFUSE and before.retry_after_s == 30
+    assert before.verdict is Verdict.REFUSE
+    assert before.retry_after_s == 30
     assert breaker_service.allow_connect(instance, now=open_until, worker_id="w1").verdict is Verdict.PROBE
-    assert state_of(instance).state == "half_open" and state_of(instance).probe_owner == "w1"
+    assert state_of(instance).state == "half_open"
+    assert state_of(instance).probe_owner == "w1"
     assert breaker_service.allow_connect(instance, now=open_until, worker_id="w2").verdict is Verdict.REFUSE
 
 
@@ -99,7 +104,8 @@ def test_probe_success_closes_and_clears_the_count(instance: Instance) -> None:
     breaker_service.allow_connect(instance, now=open_until, worker_id="w1")
     assert breaker_service.record_success(instance, now=open_until + timedelta(seconds=1)) == "closed"
     state = state_of(instance)
-    assert state.consecutive_failures == 0 and state.counted_since == open_until + timedelta(seconds=1)
+    assert state.consecutive_failures == 0
+    assert state.counted_since == open_until + timedelta(seconds=1)
     assert [e["state"] for e in breaker_events(instance)] == ["open", "half_open", "closed"]
     assert not fail(instance, 14, start=open_until + timedelta(seconds=2)).tripped
 
@@ -113,7 +119,8 @@ def test_probe_failure_reopens_with_the_cooldown_doubled_and_capped(instance: In
         outcome = breaker_service.record_failure(
             instance, "connect_failed", "probe", now=open_until, rand=MID
         )
-        assert outcome.tripped and outcome.state == "open"
+        assert outcome.tripped
+        assert outcome.state == "open"
         cooldowns.append(state_of(instance).cooldown_s)
     assert cooldowns == [1200, 2400, 3600, 3600]
 
@@ -144,15 +151,18 @@ def test_expired_probe_lease_lets_another_worker_probe(instance: Instance, setti
     decision = breaker_service.allow_connect(
         instance, now=open_until + timedelta(seconds=lease), worker_id="w2"
     )
-    assert decision.verdict is Verdict.PROBE and state_of(instance).probe_owner == "w2"
+    assert decision.verdict is Verdict.PROBE
+    assert state_of(instance).probe_owner == "w2"
 
 
 @pytest.mark.parametrize("kind", ["logged_out", "banned"])
 def test_logged_out_or_banned_forces_open_until_a_person_resets(instance: Instance, kind: str) -> None:
     outcome = breaker_service.record_failure(instance, kind, "device removed", now=T0)
-    assert outcome.tripped and outcome.state == "forced_open"
+    assert outcome.tripped
+    assert outcome.state == "forced_open"
     far = breaker_service.allow_connect(instance, now=T0 + timedelta(days=30), worker_id="w1")
-    assert far.verdict is Verdict.REFUSE and far.retry_after_s is None
+    assert far.verdict is Verdict.REFUSE
+    assert far.retry_after_s is None
     breaker_service.reset(
         instance, source="qr_request", now=T0 + timedelta(days=30), actor="alice", reason="new QR"
     )
@@ -187,10 +197,14 @@ def test_reset_of_a_closed_breaker_emits_no_transition(instance: Instance) -> No
 def test_status_reports_the_figures(instance: Instance) -> None:
     fail(instance, 15)
     data = breaker_service.status(instance, now=T0 + timedelta(seconds=100))
-    assert data["state"] == "open" and data["failures_in_window"] == 15 and data["threshold"] == 15
-    assert data["window_s"] == 300 and data["cooldown_s"] == 600
+    assert data["state"] == "open"
+    assert data["failures_in_window"] == 15
+    assert data["threshold"] == 15
+    assert data["window_s"] == 300
+    assert data["cooldown_s"] == 600
     assert data["retry_after_s"] == pytest.approx(514)
-    assert len(data["recent_failures"]) == 10 and data["recent_failures"][0]["detail"] == "dial 14"
+    assert len(data["recent_failures"]) == 10
+    assert data["recent_failures"][0]["detail"] == "dial 14"
 
 
 def test_per_instance_overrides_win_over_settings(instance: Instance) -> None:
@@ -220,7 +234,8 @@ def test_one_probe_wins_a_race(instance: Instance) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert verdicts.count(Verdict.PROBE) == 1 and verdicts.count(Verdict.REFUSE) == 7
+    assert verdicts.count(Verdict.PROBE) == 1
+    assert verdicts.count(Verdict.REFUSE) == 7
     assert [e["state"] for e in breaker_events(instance)].count("half_open") == 1
 
 

@@ -58,7 +58,8 @@ def test_reset_breaker_all_resets_only_open_ones(owner: Any) -> None:
     tripped, healthy = (create_instance(owner, transport="sandbox") for _ in range(2))
     trip(tripped)
     output = run("reset_breaker", "--all")
-    assert f"{tripped.instance_id}: open → closed" in output and healthy.instance_id not in output
+    assert f"{tripped.instance_id}: open → closed" in output
+    assert healthy.instance_id not in output
     assert not BreakerReset.objects.filter(instance=healthy).exists()
 
 
@@ -78,16 +79,21 @@ def test_reset_breaker_needs_ids_or_all_not_both(args: list[str]) -> None:
 def test_breaker_status_of_one_instance(instance: Instance) -> None:
     trip(instance)
     data = json.loads(run("breaker_status", instance.instance_id, "--json"))
-    assert data["state"] == "open" and data["failures_in_window"] == 15 and data["threshold"] == 15
+    assert data["state"] == "open"
+    assert data["failures_in_window"] == 15
+    assert data["threshold"] == 15
     text = run("breaker_status", instance.instance_id.lower())
-    assert f"{instance.instance_id}: open" in text and "15/15" in text and "refused 14" in text
+    assert f"{instance.instance_id}: open" in text
+    assert "15/15" in text
+    assert "refused 14" in text
 
 
 def test_breaker_status_table_lists_every_instance(owner: Any) -> None:
     first, second = (create_instance(owner, transport="sandbox", name=f"n{i}") for i in range(2))
     trip(first)
     rows = {r["instance_id"]: r for r in json.loads(run("breaker_status", "--json"))["breakers"]}
-    assert rows[first.instance_id]["state"] == "open" and rows[second.instance_id]["state"] == "closed"
+    assert rows[first.instance_id]["state"] == "open"
+    assert rows[second.instance_id]["state"] == "closed"
 
 
 def test_breaker_status_of_unknown_instance_is_an_error() -> None:

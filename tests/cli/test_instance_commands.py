@@ -25,20 +25,23 @@ def test_create_token_creates_the_user_and_prints_a_working_token() -> None:
     assert raw.startswith("wzp_")
     assert "shown once" in output
     token = AccessToken.objects.authenticate(raw)
-    assert token is not None and token.user.username == "bob"
+    assert token is not None
+    assert token.user.username == "bob"
     assert not token.user.has_usable_password()
 
 
 def test_create_token_json_for_an_existing_user(owner: Any) -> None:
     data = json.loads(run("create_token", "alice", "--json", "--name", "crm"))
-    assert data["user"] == "alice" and data["user_created"] is False
+    assert data["user"] == "alice"
+    assert data["user_created"] is False
     assert AccessToken.objects.authenticate(data["token"]).name == "crm"
 
 
 def test_create_instance_prints_the_id(owner: Any) -> None:
     instance_id = run("create_instance", "--owner", "alice", "--transport", "sandbox").strip()
     instance = Instance.objects.get(instance_id=instance_id)
-    assert instance.owner == owner and instance.transport == "sandbox"
+    assert instance.owner == owner
+    assert instance.transport == "sandbox"
     assert instance.sandbox_phone is not None
 
 
@@ -57,7 +60,8 @@ def test_create_instance_json(owner: Any) -> None:
             "--json",
         )
     )
-    assert data["sandbox"] == {"connect": "fail"} and data["name"] == "shop"
+    assert data["sandbox"] == {"connect": "fail"}
+    assert data["name"] == "shop"
     assert Instance.objects.get(instance_id=data["instance_id"]).sandbox == {"connect": "fail"}
 
 
@@ -65,7 +69,8 @@ def test_create_instance_defaults_to_neonize_with_a_proxy(owner: Any) -> None:
     data = json.loads(
         run("create_instance", "--owner", "alice", "--proxy", "socks5://127.0.0.1:1080", "--json")
     )
-    assert data["transport"] == "neonize" and data["proxy_url"] == "socks5://127.0.0.1:1080"
+    assert data["transport"] == "neonize"
+    assert data["proxy_url"] == "socks5://127.0.0.1:1080"
 
 
 @pytest.mark.parametrize(
@@ -97,7 +102,8 @@ def test_ensure_admin_creates_one_superuser_once() -> None:
     data = json.loads(run("ensure_admin", "--json"))
     assert data["created"] is True
     user = get_user_model().objects.get(username="admin")
-    assert user.is_superuser and user.check_password(data["password"])
+    assert user.is_superuser
+    assert user.check_password(data["password"])
     assert json.loads(run("ensure_admin", "--json")) == {"created": False}
     assert run("ensure_admin") == ""
 

@@ -34,6 +34,8 @@ def field_errors(response: Any) -> set[str]:
         ({"name": "bell\x07"}, "name"),
         ({"send_delay_max": "1e300"}, "send_delay_max"),  # timedelta overflows in the worker
         ({"send_delay_min": "5", "send_delay_max": "1"}, "send_delay_max"),
+        ({"typing_min_s": "11"}, "typing_min_s"),
+        ({"typing_min_s": "3", "typing_max_s": "2"}, "typing_max_s"),
     ],
 )
 def test_adding_refuses_bad_fields_naming_them(
@@ -49,6 +51,7 @@ def test_adding_refuses_bad_fields_naming_them(
         ({"proxy_url": "ftp://host:21"}, "proxy_url"),
         ({"sandbox": '{"connect": "explode"}'}, "sandbox"),
         ({"send_delay_max": "-1"}, "send_delay_max"),
+        ({"typing_max_s": "-1"}, "typing_max_s"),
     ],
 )
 def test_changing_refuses_bad_fields_and_keeps_the_row(
@@ -71,6 +74,14 @@ def test_a_good_change_is_saved_normalised(admin_client: Client, instance: Insta
         {"connect": "fail"},
         0,
     )
+
+
+def test_the_instances_typing_range_is_saved(admin_client: Client, instance: Instance) -> None:
+    url = f"/admin/instances/instance/{instance.pk}/change/"
+    response = admin_client.post(url, form(instance.owner, typing_min_s="1.5", typing_max_s="4"))
+    assert response.status_code == 302
+    instance.refresh_from_db()
+    assert (instance.typing_min_s, instance.typing_max_s) == (1.5, 4.0)
 
 
 def test_adding_past_the_owners_instance_limit_names_the_owner_field(

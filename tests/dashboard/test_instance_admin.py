@@ -242,7 +242,14 @@ def test_advanced_is_a_closed_details_element(admin_client: Client, instance: In
 
 def test_the_add_page_folds_only_editable_fields(admin_client: Client) -> None:
     sets = fieldsets(admin_client, "/admin/instances/instance/add/")
-    assert sets["Advanced"][1] == ["sandbox", "desired_state", "send_delay_min", "send_delay_max"]
+    assert sets["Advanced"][1] == [
+        "sandbox",
+        "desired_state",
+        "send_delay_min",
+        "send_delay_max",
+        "typing_min_s",
+        "typing_max_s",
+    ]
 
 
 # --- the list ----------------------------------------------------------------------------------

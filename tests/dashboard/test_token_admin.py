@@ -36,4 +36,5 @@ def test_token_owner_and_revocation_cannot_be_edited(
         {"name": "x", "user": stranger.pk, "revoked_at": ""},
     )
     token.refresh_from_db()
-    assert token.user == owner and token.revoked_at is not None
+    assert token.user == owner
+    assert token.revoked_at is not None

@@ -69,7 +69,8 @@ def test_pages_send_anyone_but_staff_to_the_admin_login(path: str, instance: Ins
     client = Client()
     client.force_login(owner)  # the owner, but not staff
     response = client.get(url(instance) if path == "LINK" else path)
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_staff_without_permissions_may_neither_look_nor_press(instance: Instance, staff: Any) -> None:
@@ -112,7 +113,8 @@ def test_link_phone_shows_the_shown_qr_and_where_the_live_updates_come_from(
     page = staff_client.get(url(instance)).content.decode()
     assert qr_data_uri(QR) in page
     assert f'data-ws-path="/ws/instances/{instance.instance_id}/"' in page
-    assert 'id="wz-snapshot"' in page and "Simulate scan" in page
+    assert 'id="wz-snapshot"' in page
+    assert "Simulate scan" in page
     assert "waiting for QR scan" in page
 
 
@@ -131,7 +133,8 @@ def test_reset_records_an_admin_reset_and_asks_the_worker_to_reconnect_now(
     trip_breaker(instance)
     hold(instance)
     response = staff_client.post(url(instance, "reset-breaker"), HTTP_ACCEPT="application/json")
-    assert response.status_code == 200 and response.json()["status"] == "success"
+    assert response.status_code == 200
+    assert response.json()["status"] == "success"
     assert BreakerState.objects.get(instance=instance).state == "closed"
     reset = BreakerReset.objects.get(instance=instance)
     assert (reset.source, reset.actor, reset.previous_state) == ("admin", admin_user.username, "open")
@@ -165,7 +168,8 @@ def test_simulate_scan_asks_the_sandbox_phone_and_is_refused_for_real_phones(
     assert SandboxPhone.objects.get(instance=instance).scan_requested_at is not None
     real = create_instance(owner, name="real", transport="neonize")
     response = staff_client.post(url(real, "scan"), HTTP_ACCEPT="application/json")
-    assert response.status_code == 400 and "sandbox" in response.json()["message"]
+    assert response.status_code == 400
+    assert "sandbox" in response.json()["message"]
 
 
 def test_pairing_sends_the_number_to_the_worker_and_shows_its_code(
@@ -323,8 +327,10 @@ def test_health_page_shows_the_health_figures_and_two_svg_charts(
 ) -> None:
     trip_breaker(instance)
     page = staff_client.get("/admin/dashboard/?hours=1").content.decode()
-    assert page.count('class="wz-chart"') == 2 and "Failures per instance, last 1 h" in page
-    assert 'id="wz-health-score"' in page and "no live worker" in page
+    assert page.count('class="wz-chart"') == 2
+    assert "Failures per instance, last 1 h" in page
+    assert 'id="wz-health-score"' in page
+    assert "no live worker" in page
     assert f"shop ({instance.instance_id}): 15 at" in page
 
 
@@ -352,7 +358,8 @@ def test_throughput_counts_sent_and_failed_messages_per_slice(instance: Instance
 def test_charts_round_the_axis_and_escape_labels() -> None:
     assert [charts.nice_max(v) for v in (0, 1, 3, 7, 12, 250)] == [1, 1, 5, 10, 20, 500]
     svg = charts.stacked_bars(["10:00", "11:00"], [("<b>x</b>", [1, 2])], title="t")
-    assert "&lt;b&gt;x&lt;/b&gt;: 2 at 11:00" in svg and "<b>" not in svg
+    assert "&lt;b&gt;x&lt;/b&gt;: 2 at 11:00" in svg
+    assert "<b>" not in svg
     assert svg.count("<rect") == 3  # two bars and the legend's swatch
 
 

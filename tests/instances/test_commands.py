@@ -61,9 +61,47 @@ def test_a_cancel_after_the_answer_changes_nothing(instance: Instance) -> None:
     assert commands.result_of(command.pk) == {"data": "in time"}
 
 
+def test_a_read_answer_can_be_forgotten_so_a_downloads_bytes_do_not_stay(instance: Instance) -> None:
+    command = commands.send(instance, InstanceCommand.Kind.QUERY, {"op": "download_media"})
+    commands.finish(command.pk, {"data": {"base64": "x" * 1000}}, timezone.now())
+    commands.forget_result(command.pk)
+    assert commands.result_of(command.pk) == {"forgotten": True}
+
+
+def test_forgetting_an_unanswered_command_leaves_it_to_be_answered(instance: Instance) -> None:
+    command = commands.send(instance, InstanceCommand.Kind.QUERY, {"op": "download_media"})
+    commands.forget_result(command.pk)
+    assert commands.finish(command.pk, {"data": 1}, timezone.now()) is True
+
+
+def test_the_newest_id_is_the_last_command_written(instance: Instance) -> None:
+    assert commands.newest_id() == 0
+    commands.send(instance, InstanceCommand.Kind.RECONNECT)
+    last = commands.send(instance, InstanceCommand.Kind.RECONNECT)
+    assert commands.newest_id() == last.pk
+
+
 def test_an_unfinished_command_has_no_result(instance: Instance) -> None:
     command = commands.send(instance, InstanceCommand.Kind.RECONNECT)
     assert commands.result_of(command.pk) is None
+
+
+def test_waiting_for_several_commands_gives_the_answers_that_came(instance: Instance, settings: Any) -> None:
+    settings.WAZIPER_EVENT_POLL_MS = 10
+    answered, unanswered = (
+        commands.send(instance, InstanceCommand.Kind.QUERY, {"op": "groups"}) for _ in range(2)
+    )
+    commands.finish(answered.pk, {"data": []}, timezone.now())
+    assert commands.wait_for_all([answered.pk, unanswered.pk], 0.05) == {answered.pk: {"data": []}}
+
+
+def test_waiting_for_several_commands_ends_once_all_are_answered(instance: Instance) -> None:
+    pks = [commands.send(instance, InstanceCommand.Kind.QUERY, {"op": "groups"}).pk for _ in range(3)]
+    for pk in pks:
+        commands.finish(pk, {"data": pk}, timezone.now())
+    started = time.monotonic()
+    assert commands.wait_for_all(pks, 30) == {pk: {"data": pk} for pk in pks}
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,7 +20,8 @@ def test_issue_stores_only_the_sha256_of_the_key(owner: Any) -> None:
     token.refresh_from_db()
     assert token.key_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert raw not in {token.key_hash, token.prefix, token.name}
-    assert raw.startswith(token.prefix) and len(token.prefix) == 12
+    assert raw.startswith(token.prefix)
+    assert len(token.prefix) == 12
 
 
 def test_authenticate_finds_the_token_by_its_key(owner: Any) -> None:

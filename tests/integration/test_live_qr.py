@@ -94,13 +94,15 @@ def test_the_workers_qr_and_connect_reach_clients_of_serve_and_of_a_second_daphn
             # The same outbox row, so the same frame, at both web processes.
             assert qrs[0] == qrs[1]
             stored = await asyncio.to_thread(lambda: Instance.objects.get(pk=instance.pk).last_qr)
-            assert qrs[0]["qr"] == stored and qrs[0]["base64"] == qr_data_uri(stored)
+            assert qrs[0]["qr"] == stored
+            assert qrs[0]["base64"] == qr_data_uri(stored)
             await asyncio.to_thread(request_sandbox_scan, instance)
             connected = [
                 await next_frame(ws, lambda f: f["type"] == "status" and f["status"] == "connected")
                 for ws in sockets
             ]
-            assert connected[0]["id"] == connected[1]["id"] and connected[0]["phone"].startswith("+628")
+            assert connected[0]["id"] == connected[1]["id"]
+            assert connected[0]["phone"].startswith("+628")
         finally:
             for ws in sockets:
                 await ws.close()

@@ -1,15 +1,14 @@
 """The real Worker, stepping on a real clock, with the real neonize transport: session hosts
-running real neonize, dialing the fault kit's loopback proxies. The retry schedule is compressed
-by settings; the breaker keeps its default threshold (15) where the test is about it.
+running real neonize, several sessions each, forked from the fork server and dialing the fault
+kit's loopback proxies. The retry schedule is compressed by settings; the breaker keeps its
+default threshold (15) where the test is about it.
 
-A host costs ~0.6 s of CPU to start, so 300 attempts take ~2 minutes on two cores: the fds /
-threads / RSS test is also the "twenty instances at once" test.
+The fds / threads / RSS test is also the "twenty instances at once" test: 300 attempts.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from instances.service import create_instance, request_running
 from kernel.clock import SystemClock
 from tests.support.worker import make_worker
 from worker.loop import Worker
+from worker.sessionhost.main import TEST_GO_PANIC_ENV
+from worker.transports.host_pool import HostPool
 from worker.transports.host_process import REAPER
 from worker.transports.neonize import NeonizeSession, NeonizeTransport
 
@@ -32,6 +33,8 @@ from worker.transports.neonize import NeonizeSession, NeonizeTransport
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DIAL_ERROR = "failed to dial whatsapp web websocket"
 CLOCK = SystemClock()
+SESSIONS_PER_HOST = 3
+CRASHER = "DEADC0DE00001"  # an instance id: its connect makes its host's Go runtime panic
 
 
 @pytest.fixture
@@ -39,10 +42,20 @@ def worker(settings: Any) -> Any:
     settings.WAZIPER_RETRY_BASE = 0.01
     settings.WAZIPER_RETRY_CAP = 0.02
     settings.WAZIPER_BREAKER_COOLDOWN = 600
-    w = make_worker(CLOCK, transports={"neonize": NeonizeTransport(sessions_per_host=1)})
+    transport = NeonizeTransport(
+        sessions_per_host=SESSIONS_PER_HOST, env={**os.environ, TEST_GO_PANIC_ENV: CRASHER}
+    )
+    transport.pool.IDLE_S = 0.5  # empty hosts exit soon, so fd counts settle quickly
+    w = make_worker(CLOCK, transports={"neonize": transport})
     yield w
     w.shutdown(CLOCK.now())
     assert REAPER.wait_idle(5), "session hosts outlived the worker"
+
+
+def pool_of(worker: Worker) -> HostPool:
+    transport = worker.transports["neonize"]
+    assert isinstance(transport, NeonizeTransport)
+    return transport.pool
 
 
 def neonize(owner: Any, name: str, proxy_url: str = "", threshold: int | None = None) -> Instance:
@@ -108,7 +121,8 @@ def test_a_refusing_proxy_trips_the_breaker_at_the_default_threshold_with_neoniz
     assert [f.kind for f in recorded] == ["connect_failed"] * settings.WAZIPER_BREAKER_THRESHOLD
     assert all(DIAL_ERROR in f.detail and "connection refused" in f.detail for f in recorded)
     refused.refresh_from_db()
-    assert refused.status == "breaker_open" and session_of(worker, refused) is None
+    assert refused.status == "breaker_open"
+    assert session_of(worker, refused) is None
 
 
 def test_a_hanging_proxy_is_cut_off_by_the_connect_timeout_until_the_breaker_trips(
@@ -124,7 +138,8 @@ def test_a_hanging_proxy_is_cut_off_by_the_connect_timeout_until_the_breaker_tri
     assert [f.kind for f in failures(hung)] == ["connect_timeout"] * 4
     assert failures(hung)[-1].detail == "no answer within 2.5s; connection cancelled"
     hung.refresh_from_db()
-    assert hung.status == "breaker_open" and session_of(worker, hung) is None
+    assert hung.status == "breaker_open"
+    assert session_of(worker, hung) is None
 
 
 def test_a_corrupt_store_forces_the_breaker_open_after_one_attempt_without_a_crash_loop(
@@ -143,37 +158,95 @@ def test_a_corrupt_store_forces_the_breaker_open_after_one_attempt_without_a_cra
         worker.run_once(CLOCK.now())
         time.sleep(0.01)
     [failure] = failures(instance)
-    assert failure.kind == "connect_failed" and "re-link required" in failure.detail
+    assert failure.kind == "connect_failed"
+    assert "re-link required" in failure.detail
     instance.refresh_from_db()
     assert instance.status == "breaker_open"
 
 
-def test_a_host_killed_mid_session_is_recorded_and_reconnected_while_others_are_untouched(
+def host_of(worker: Worker, instance: Instance) -> int | None:
+    session = session_of(worker, instance)
+    return session.pid if session is not None else None
+
+
+def dialing(worker: Worker, *instances: Instance) -> Callable[[], bool]:
+    """Each has a session whose host is up and has said ready (its dial is under way)."""
+
+    def check() -> bool:
+        sessions = [session_of(worker, i) for i in instances]
+        return all(s is not None and bool(s.ready) and s.pid is not None for s in sessions)
+
+    return check
+
+
+def test_a_go_crash_costs_the_sessions_of_its_host_which_reconnect_while_others_are_untouched(
     owner: Any, worker: Worker, settings: Any
 ) -> None:
     settings.WAZIPER_CONNECT_TIMEOUT = 60
     with FaultProxy("hang") as hang:
-        victim, bystander = neonize(owner, "victim", hang.url), neonize(owner, "bystander", hang.url)
+        kept = [neonize(owner, f"kept-{i}", hang.url) for i in range(SESSIONS_PER_HOST)]
+        run_until(worker, dialing(worker, *kept), 60, "a full host dialing")
+        victims = [neonize(owner, f"victim-{i}", hang.url) for i in range(SESSIONS_PER_HOST - 1)]
+        run_until(worker, dialing(worker, *victims), 60, "a second host dialing")
+        kept_host, doomed = host_of(worker, kept[0]), host_of(worker, victims[0])
+        assert {host_of(worker, i) for i in kept} == {kept_host}
+        assert {host_of(worker, i) for i in victims} == {doomed} != {kept_host}
 
-        def dialing() -> bool:
-            return hang.accepted >= 2
-
-        run_until(worker, dialing, 60, "both hosts dialing")
-        killed, kept = session_of(worker, victim).pid, session_of(worker, bystander).pid
-        os.kill(killed, signal.SIGKILL)
+        crasher = create_instance(owner, name="crasher", transport="neonize", proxy_url=hang.url)
+        Instance.objects.filter(pk=crasher.pk).update(instance_id=CRASHER)
+        BreakerState.objects.create(instance=crasher, threshold=1)  # one crash, then it rests
+        request_running(crasher)  # placed on the host with room: the victims'
 
         def redialed() -> bool:
-            session = session_of(worker, victim)
-            return session is not None and session.pid not in (None, killed) and bool(session.ready)
+            pids = [host_of(worker, i) for i in victims]
+            return all(pid not in (None, doomed) for pid in pids) and dialing(worker, *victims)()
 
-        run_until(worker, redialed, 60, "victim reconnected in a new host")
-        [failure] = failures(victim)
-        assert failure.kind == "host_crashed" and f"(pid {killed}) killed by SIGKILL" in failure.detail
-        assert session_of(worker, bystander).pid == kept and os.kill(kept, 0) is None
-        assert failures(bystander) == []
-        for instance in (victim, bystander):
-            instance.refresh_from_db()
-            assert instance.status == "connecting"
+        run_until(worker, redialed, 60, "the victims reconnected on another host")
+
+    [crash] = failures(crasher)
+    assert crash.kind == "host_crashed"
+    assert f"session host (pid {doomed}) killed by SIGABRT: panic: runtime error" in crash.detail
+    for victim in victims:
+        assert [(f.kind, f.detail) for f in failures(victim)] == [(crash.kind, crash.detail)]
+        victim.refresh_from_db()
+        assert victim.status == "connecting"
+    for instance in kept:  # the other host: same process, nothing recorded
+        assert host_of(worker, instance) == kept_host
+        assert failures(instance) == []
+    crasher.refresh_from_db()
+    assert crasher.status == "breaker_open"
+
+
+def test_a_hung_dial_given_up_costs_no_other_session_of_its_host(
+    owner: Any, worker: Worker, settings: Any
+) -> None:
+    settings.WAZIPER_CONNECT_TIMEOUT = 4.0
+    with FaultProxy("hang") as hang, FaultProxy("refuse") as refuse:
+        first = neonize(owner, "first", hang.url, threshold=1)
+        run_until(worker, dialing(worker, first), 60, "the first dial under way")
+        host = host_of(worker, first)
+        started = time.monotonic()
+        others = [neonize(owner, f"other-{i}", hang.url) for i in range(SESSIONS_PER_HOST - 1)]
+        run_until(worker, lambda: time.monotonic() - started > 1.5 and dialing(worker, *others)(), 60, "")
+        assert {host_of(worker, i) for i in others} == {host}
+
+        # The first dial hits the connect timeout; the others, started 1.5 s later, not yet.
+        run_until(worker, lambda: bool(failures(first)), 30, "the first dial given up")
+        assert [f.kind for f in failures(first)] == ["connect_timeout"]
+        for other in others:
+            assert failures(other) == []
+            assert host_of(worker, other) == host
+        assert os.kill(host, 0) is None  # the host lives on for the sessions it still carries
+
+        # It takes no new session (it carries a dial nobody can cancel); a newcomer gets its own
+        # host, whose lock is free: its refused dial is answered at once.
+        newcomer = neonize(owner, "newcomer", refuse.url, threshold=1)
+        run_until(worker, lambda: bool(failures(newcomer)), 30, "the newcomer's dial refused")
+        assert [f.kind for f in failures(newcomer)] == ["connect_failed"]
+        assert all(failures(other) == [] for other in others)
+        [pooled] = [h for h in pool_of(worker).hosts if h.process.pid == host]
+        assert pooled.retiring
+        assert pooled.abandoned == {first.instance_id}
 
 
 @pytest.mark.timeout(400)
@@ -181,10 +254,13 @@ def test_twenty_instances_failing_at_once_leave_the_workers_fds_threads_and_rss_
     owner: Any, worker: Worker, settings: Any
 ) -> None:
     threshold = settings.WAZIPER_BREAKER_THRESHOLD
+    pool = pool_of(worker)
     with FaultProxy("refuse") as refuse:
-        # Warm-up: every code path imported, the reaper thread started, the allocator settled.
+        # Warm-up: every code path imported, the reaper thread and the fork server started, the
+        # allocator settled.
         warm = [neonize(owner, f"warm-{i}", refuse.url, threshold=3) for i in range(2)]
         run_until(worker, all_open(*warm), 60, "warm-up breakers open")
+        run_until(worker, lambda: not pool.hosts, 30, "idle hosts gone")
         assert REAPER.wait_idle(5)
         before = fds(), threading.active_count(), rss_kb()
 
@@ -192,8 +268,9 @@ def test_twenty_instances_failing_at_once_leave_the_workers_fds_threads_and_rss_
         started = time.monotonic()
         run_until(worker, all_open(*crowd), 330, "twenty breakers open")
         elapsed = time.monotonic() - started
-        for _ in range(10):  # the worker goes on as usual with every breaker open
-            worker.run_once(CLOCK.now())
+        hosts = pool.started
+        # The worker goes on as usual with every breaker open; its empty hosts exit.
+        run_until(worker, lambda: not pool.hosts, 30, "idle hosts gone")
         assert REAPER.wait_idle(5)
         after = fds(), threading.active_count(), rss_kb()
 
@@ -205,6 +282,10 @@ def test_twenty_instances_failing_at_once_leave_the_workers_fds_threads_and_rss_
         DIAL_ERROR in d and "connection refused" in d for d in recorded.values_list("detail", flat=True)
     )
     counts = [(len(m[0]), m[1], m[2]) for m in (before, after)]
-    print(f"\n{20 * threshold} attempts in {elapsed:.0f}s; fds, threads, RSS KB: {counts[0]} -> {counts[1]}")
+    print(
+        f"\n{20 * threshold} attempts in {elapsed:.0f}s on {hosts} hosts in all; "
+        f"fds, threads, RSS KB: {counts[0]} -> {counts[1]}"
+    )
     assert after[0] == before[0]
-    assert after[1] == before[1] and after[2] <= before[2] * 1.05
+    assert after[1] == before[1]
+    assert after[2] <= before[2] * 1.05

@@ -76,7 +76,8 @@ def test_a_blast_survives_a_killed_worker_without_loss_or_duplicates(owner: Any,
                     "recipients": [{"chat_id": r, "params": {"n": r}} for r in recipients],
                 },
             )
-            assert code == 202 and body["data"]["count"] == BATCH
+            assert code == 202
+            assert body["data"]["count"] == BATCH
 
         wait_until(lambda: SandboxReceived.objects.count() >= TOTAL // 2, timeout=300, message="half sent")
         first = WorkerProcess.objects.get(stopped_at__isnull=True)
@@ -97,7 +98,8 @@ def test_a_blast_survives_a_killed_worker_without_loss_or_duplicates(owner: Any,
     assert "exited with code -9; restarting" in out
 
     statuses = Counter(QueuedMessage.objects.values_list("status", flat=True))
-    assert sum(statuses.values()) == TOTAL and set(statuses) <= SETTLED, statuses
+    assert sum(statuses.values()) == TOTAL, statuses
+    assert set(statuses) <= SETTLED, statuses
     refs = Counter(SandboxReceived.objects.values_list("ref", flat=True))
     assert max(refs.values()) == 1, "a message reached the phone twice"
     delivered_ok = set(
@@ -108,6 +110,8 @@ def test_a_blast_survives_a_killed_worker_without_loss_or_duplicates(owner: Any,
     )
     assert delivered_ok <= set(refs)  # everything reported sent really arrived
     assert statuses["uncertain"] <= 1  # at most the one send in flight when the worker died
-    assert code == 200 and body["data"]["total"] == TOTAL
-    assert sum(body["data"]["counts"].values()) == TOTAL and body["data"]["pending"] == 0
+    assert code == 200
+    assert body["data"]["total"] == TOTAL
+    assert sum(body["data"]["counts"].values()) == TOTAL
+    assert body["data"]["pending"] == 0
     print(f"\nkilled after {at_kill} received; final {dict(statuses)}")

@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from inbox.service import store_incoming
 from instances.models import AccessToken, Instance
 from kernel import waiting
 from tests.support.worker_sim import FakeWait, show_qr, trip_breaker
@@ -121,15 +122,21 @@ def _ensure_instances(owner: Any, settings: Any) -> None:
 
 
 def _message_ids(owner: Any, token: str) -> list[str]:
-    """Real message ids for the message endpoints, queued through the API if it has them."""
-    Instance.objects.create(instance_id=MESSAGES, owner=owner, transport="sandbox")
+    """Real message ids for the message endpoints: one queued through the API, and one received
+    (with media, so that its download is asked for)."""
+    instance = Instance.objects.create(instance_id=MESSAGES, owner=owner, transport="sandbox")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     body = {"instance_id": MESSAGES, "chat_id": "6281234567890", "message": "hello"}
     response = client.post("/send_message", body, format="json")
-    if response.status_code != 202:
-        return []
-    return [response.json()["data"]["message_id"]]
+    media = {"mimetype": "image/jpeg", "size": 3, "download": {"media_type": "image"}}
+    received = store_incoming(
+        instance.pk,
+        {"message_id": "3EB0FUZZ", "chat": "628@s.whatsapp.net", "kind": "image", "media": media},
+        timezone.now(),
+    ).message
+    queued = [response.json()["data"]["message_id"]] if response.status_code == 202 else []
+    return queued + ([received.api_id] if received is not None else [])
 
 
 def _fuzz(schema: Any, before_each: Any) -> tuple[list[str], Counter[tuple[str, int]]]:

@@ -28,7 +28,8 @@ def test_serve_answers_health_and_serves_the_styled_admin(settings) -> None:
         css = [part.split('"')[0] for part in page.split('href="')[1:] if ".css" in part.split('"')[0]]
         assert css, "the admin login page links no stylesheet"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{css[0]}") as resp:
-            assert resp.status == 200 and "text/css" in resp.headers["Content-Type"]
+            assert resp.status == 200
+            assert "text/css" in resp.headers["Content-Type"]
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)

@@ -54,7 +54,8 @@ def test_failing_instance_trips_while_a_healthy_one_stays_connected_and_sigterm_
             lambda: BreakerState.objects.filter(instance=failing, state="open").exists(),
             message="breaker open",
         )
-        assert status(failing) == "breaker_open" and status(healthy) == "connected"
+        assert status(failing) == "breaker_open"
+        assert status(healthy) == "connected"
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:
             scraped = resp.read().decode()
         assert 'waziper_breaker_transitions_total{to_state="open"} 1.0' in scraped
@@ -63,7 +64,8 @@ def test_failing_instance_trips_while_a_healthy_one_stays_connected_and_sigterm_
         worker.send_signal(signal.SIGTERM)
         out, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0, out
-    assert "Queue processor started" in out and "worker it-worker stopped" in out
+    assert "Queue processor started" in out
+    assert "worker it-worker stopped" in out
     assert not Instance.objects.exclude(worker_id="").exists()  # leases released
     assert WorkerProcess.objects.get(worker_id="it-worker").stopped_at is not None
 

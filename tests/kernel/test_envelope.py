@@ -99,3 +99,16 @@ def test_503_with_retry_after_when_the_database_is_unavailable(api: APIClient) -
         "message": "The database is busy or unavailable; please retry shortly.",
         "retry_after": 5,
     }
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_with_no_readable_part_is_a_400(owner_client: Any, instance: Any) -> None:
+    boundary = "2377f6249fcd11dec1de41090b9e0f92"
+    response = owner_client.generic(
+        "POST",
+        f"/logout?instance_id={instance.instance_id}",
+        f"--{boundary}\r\n39669--{boundary}--\r\n",
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "Malformed multipart body: no part could be read."

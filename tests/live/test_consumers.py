@@ -84,7 +84,8 @@ async def test_the_owner_and_those_with_the_view_permission_are_let_in_by_sessio
     else:
         comm = await connect(instance, query=f"access_token={token}")
     snapshot = await comm.receive_json_from()
-    assert snapshot["type"] == "snapshot" and snapshot["instance_id"] == instance.instance_id
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["instance_id"] == instance.instance_id
     await comm.disconnect()
 
 
@@ -141,8 +142,10 @@ async def test_first_frame_is_the_snapshot_with_the_shown_qr_as_an_image(instanc
     snapshot = await comm.receive_json_from()
     assert snapshot["type"] == "snapshot"
     assert snapshot["status"] == "qr_pending"
-    assert snapshot["qr"] == QR and snapshot["base64"] == qr_data_uri(QR)
-    assert snapshot["breaker"]["state"] == "closed" and snapshot["breaker"]["threshold"] == 15
+    assert snapshot["qr"] == QR
+    assert snapshot["base64"] == qr_data_uri(QR)
+    assert snapshot["breaker"]["state"] == "closed"
+    assert snapshot["breaker"]["threshold"] == 15
     last_id = await db(lambda: instance.events.order_by("-id").first().id)()
     assert snapshot["last_event_id"] == last_id
     await comm.disconnect()
@@ -160,11 +163,16 @@ async def test_qr_status_and_breaker_changes_are_pushed_in_order(instance: Insta
     frames = await frames_until(comm, lambda f: f["type"] == "breaker")
     assert [f["type"] for f in frames] == ["status", "qr", "status", "breaker"]
     qr = frames[1]
-    assert qr["qr"] == QR and qr["base64"] == qr_data_uri(QR) and qr["expires_at"]
-    assert frames[2]["status"] == "connected" and frames[2]["phone"] == "+6281234567890"
-    assert frames[3]["state"] == "forced_open" and "open_until" in frames[3]
+    assert qr["qr"] == QR
+    assert qr["base64"] == qr_data_uri(QR)
+    assert qr["expires_at"]
+    assert frames[2]["status"] == "connected"
+    assert frames[2]["phone"] == "+6281234567890"
+    assert frames[3]["state"] == "forced_open"
+    assert "open_until" in frames[3]
     ids = [f["id"] for f in frames]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
     assert await comm.receive_nothing(timeout=0.1)
     await comm.disconnect()
 
@@ -196,7 +204,8 @@ async def test_since_replays_what_a_page_missed_then_continues_live_without_repe
     assert all(f["replay"] for f in replayed)
     pushed = await db(emit_event)(instance, "status", {"status": "connected", "detail": "live"})
     frame = await comm.receive_json_from()
-    assert frame["id"] == pushed.id and "replay" not in frame
+    assert frame["id"] == pushed.id
+    assert "replay" not in frame
     assert await comm.receive_nothing(timeout=0.1)
     await comm.disconnect()
 

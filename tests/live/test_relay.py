@@ -110,7 +110,8 @@ async def test_the_relay_survives_database_errors_and_delivers_afterwards(instan
     page, _ = await open_page(instance, owner)
     event = await db(emit_event)(instance, "status", {"status": "starting", "detail": ""})
     assert (await page.receive_json_from(timeout=5))["id"] == event.id
-    assert relay.stats.errors == 3 and relay.task is not None
+    assert relay.stats.errors == 3
+    assert relay.task is not None
     await page.disconnect()
 
 
@@ -131,7 +132,8 @@ async def test_each_tick_is_one_query_however_many_pages_are_open(owner) -> None
         await db(emit_event)(i, "status", {"status": "starting", "detail": ""})
     for page in pages:
         assert (await page.receive_json_from(timeout=5))["type"] == "status"
-    assert per_tick and set(per_tick) == {1}
+    assert per_tick
+    assert set(per_tick) == {1}
     for page in pages:
         await page.disconnect()
 
@@ -142,10 +144,12 @@ async def test_the_relay_stops_when_the_last_page_leaves_and_restarts_with_the_n
     relay = get_relay()
     page, _ = await open_page(instance, owner)
     task = relay.task
-    assert task is not None and relay.subscribers == 1
+    assert task is not None
+    assert relay.subscribers == 1
     await page.disconnect()
     await task  # it notices within one tick
-    assert relay.task is None and relay.position is None
+    assert relay.task is None
+    assert relay.position is None
     page, _ = await open_page(instance, owner)
     assert relay.task is not None
     await page.disconnect()
@@ -201,7 +205,8 @@ async def test_an_id_that_never_appears_is_skipped_after_the_grace() -> None:
     assert await _received(channel) == []
     clock["now"] += 0.001
     await relay.tick()
-    assert await _received(channel) == [13] and relay.stats.gaps_skipped == 1
+    assert await _received(channel) == [13]
+    assert relay.stats.gaps_skipped == 1
 
 
 def test_the_relay_reads_the_outbox_by_primary_key(instance: Instance) -> None:

@@ -36,7 +36,12 @@ def test_the_live_session_answers_the_question(
     instance = connected(owner, worker)
     worker.run_while_waiting(fake_wait)
     profile = session_queries.ask(instance, "profile")
-    assert profile == {"jid": instance.jid, "name": "Sandbox Phone"}
+    assert profile == {
+        "jid": instance.jid,
+        "name": "Sandbox Phone",
+        "picture_url": None,
+        "about": "Hey there! I am using WhatsApp.",
+    }
 
 
 def test_a_stopped_instance_is_unavailable_with_its_state_and_no_retry_time(instance: Instance) -> None:
@@ -109,7 +114,7 @@ def test_a_question_past_its_deadline_is_never_put_to_the_session(owner: Any, wo
     assert commands.result_of(command.pk)["code"] == "expired"
 
 
-def test_a_question_for_a_session_that_ends_before_answering_is_answered_with_an_error(
+def test_a_question_for_a_session_that_ends_before_answering_is_answered_unavailable(
     owner: Any, worker: SteppedWorker
 ) -> None:
     instance = connected(owner, worker, query="hang")
@@ -122,4 +127,41 @@ def test_a_question_for_a_session_that_ends_before_answering_is_answered_with_an
     worker.tick()
     worker.worker.leased[instance.pk].session.drop()
     worker.tick()
-    assert commands.result_of(command.pk) == {"error": "the session ended before it answered"}
+    assert commands.result_of(command.pk) == {
+        "error": "the session ended before it answered",
+        "code": "unavailable",  # asked again after a reconnect, it may well be answered: a 503
+    }
+
+
+def test_several_questions_are_asked_at_once_and_answered_in_order(
+    owner: Any, worker: SteppedWorker, fake_wait: FakeWait
+) -> None:
+    instance = connected(owner, worker, on_whatsapp=["628200000002"])
+    worker.run_while_waiting(fake_wait)
+    answers = session_queries.ask_many(
+        instance, "check_numbers", [{"phones": ["628200000002"]}, {"phones": ["628200000003"]}]
+    )
+    assert [a[0]["on_whatsapp"] for a in answers] == [True, False]
+    assert fake_wait.sleeps == 1  # the worker took both on one tick
+
+
+def test_several_questions_without_all_answers_in_time_cancel_the_rest(
+    owner: Any, worker: SteppedWorker, fake_wait: FakeWait
+) -> None:
+    instance = connected(owner, worker)
+    worker.run_while_waiting(fake_wait)
+    session = worker.worker.leased[instance.pk].session
+    answer = session.query
+
+    def answer_the_first_only(op: str, args: dict[str, Any], **kwargs: Any) -> None:
+        if args["phones"] == ["628200000002"]:
+            answer(op, args, **kwargs)
+
+    session.query = answer_the_first_only  # type: ignore[method-assign]
+    with pytest.raises(session_queries.SessionTimeout):
+        session_queries.ask_many(
+            instance, "check_numbers", [{"phones": ["628200000002"]}, {"phones": ["628200000003"]}], timeout=1
+        )
+    results = list(InstanceCommand.objects.order_by("pk").values_list("result", flat=True))
+    assert "data" in results[0]
+    assert results[1] == {"error": "no answer in time", "code": "cancelled"}

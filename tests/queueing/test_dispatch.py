@@ -44,7 +44,8 @@ def test_cancelled_and_other_instances_messages_are_not_claimed(instance: Instan
 def test_a_text_claim_is_handed_off_and_counted_at_once(instance: Instance) -> None:
     message = queue_message(instance)
     claimed = dispatch.claim_next(instance.pk, "w1", LATER)
-    assert claimed.handed_off and claimed.ref == str(message.message_id)
+    assert claimed.handed_off
+    assert claimed.ref == str(message.message_id)
     row = fresh(message)
     assert (row.status, row.claimed_by, row.claimed_at, row.handed_off_at, row.attempts) == (
         "sending",
@@ -231,7 +232,8 @@ def test_resend_uncertain_setting_requeues_instead(instance: Instance, settings)
     handed, _, _ = orphan_setup(instance)
     dispatch.resolve_orphans({"alive"}, LATER)
     row = fresh(handed)
-    assert row.status == "queued" and row.last_error.startswith("re-sent after:")
+    assert row.status == "queued"
+    assert row.last_error.startswith("re-sent after:")
 
 
 def test_nothing_is_ever_deleted(instance: Instance) -> None:

@@ -73,20 +73,77 @@ def decide(**kw):
 
 def test_transient_failure_retries_after_backoff() -> None:
     d = decide(attempts=2)
-    assert d.retry and d.counts_attempt and d.not_before == T0 + timedelta(seconds=5)
+    assert d.retry
+    assert d.counts_attempt
+    assert d.not_before == T0 + timedelta(seconds=5)
 
 
 def test_transient_failure_gives_up_at_exactly_max_attempts() -> None:
     assert decide(attempts=4).retry
     d = decide(attempts=5)
-    assert not d.retry and "after 5 attempts" in d.reason
+    assert not d.retry
+    assert "after 5 attempts" in d.reason
 
 
 def test_permanent_failure_fails_at_once() -> None:
     d = decide(attempts=1, retryable=False)
-    assert not d.retry and d.reason == "permanent error"
+    assert not d.retry
+    assert d.reason == "permanent error"
 
 
 def test_dead_socket_waits_for_reconnect_without_using_an_attempt() -> None:
     d = decide(attempts=5, dead_socket=True, retryable=False)
-    assert d.retry and not d.counts_attempt and d.not_before == T0
+    assert d.retry
+    assert not d.counts_attempt
+    assert d.not_before == T0
+
+
+# --- WhatsApp's windows for edits and deletes, and typing -------------------------------------
+
+
+def test_an_edit_may_go_out_up_to_15_minutes_after_the_send() -> None:
+    assert policy.window_closed("edit", T0, T0 + timedelta(minutes=15)) is None
+
+
+def test_an_edit_past_15_minutes_is_refused_with_whatsapps_window_in_words() -> None:
+    reason = policy.window_closed("edit", T0, T0 + timedelta(minutes=15, seconds=1))
+    assert reason == (
+        "WhatsApp's window has passed: a message can be edited only within 15 minutes of its send."
+    )
+
+
+def test_a_delete_may_go_out_for_two_days() -> None:
+    assert policy.window_closed("delete", T0, T0 + timedelta(days=2)) is None
+
+
+def test_a_delete_past_two_days_is_refused() -> None:
+    reason = policy.window_closed("delete", T0, T0 + timedelta(days=2, seconds=1))
+    assert reason is not None
+    assert "deleted for everyone only within 2 days" in reason
+
+
+@pytest.mark.parametrize("kind", ["reaction", "text"])
+def test_other_kinds_have_no_window(kind: str) -> None:
+    assert policy.window_closed(kind, T0, T0 + timedelta(days=365)) is None
+
+
+def test_a_message_not_sent_by_us_has_no_deadline() -> None:
+    assert policy.action_deadline("edit", None) is None
+
+
+def test_the_deadline_is_the_send_plus_the_window() -> None:
+    assert policy.action_deadline("edit", T0) == T0 + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "rand", "seconds"),
+    [
+        (None, None, HIGH, 0.0),
+        (2.0, 4.0, LOW, 2.0),
+        (2.0, 4.0, lambda: 0.5, 3.0),
+        (3.0, None, HIGH, 3.0),
+        (None, 5.0, LOW, 5.0),
+    ],
+)
+def test_the_instances_typing_time_is_uniform_in_its_range(low, high, rand, seconds) -> None:
+    assert policy.typing_for(low, high, rand) == pytest.approx(seconds)

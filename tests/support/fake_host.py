@@ -1,10 +1,11 @@
 """A stand-in for the session host in tests: answers commands from a script, without neonize.
 
-    python fake_host.py '<json script>'
+    python fake_host.py '<json script>'      (or @path: the script in a file)
 
 The script maps a command name (or "start", run at once) to a list of steps, run in order:
 an event object is written as a JSON line ("$ref" and "$session" in a value become the
 command's); {"raw": text} writes text to stdout as is; {"stderr": text} writes to stderr;
+{"write_path": text} writes text into the file the command's args name (a media download);
 {"exit": code} ends the process. A command may instead map to {"each": [steps, steps, …]}: its
 first arrival runs the first list, the next the second, and so on. After the steps of "start"
 (default: a ready event) it reads commands until stdin closes, then exits 0, as the real host
@@ -31,8 +32,11 @@ def fill(value: Any, cmd: dict[str, Any]) -> Any:
 
 def run(steps: list[dict[str, Any]], cmd: dict[str, Any]) -> None:
     for step in steps:
-        if "raw" in step:
+        if "raw" in step and "event" not in step:  # an event may have a `raw` field of its own
             sys.stdout.write(step["raw"])
+        elif "write_path" in step:
+            with open(cmd["args"]["path"], "w") as file:
+                file.write(step["write_path"])
         elif "stderr" in step:
             sys.stderr.write(step["stderr"])
             sys.stderr.flush()
@@ -45,7 +49,11 @@ def run(steps: list[dict[str, Any]], cmd: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    script = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    raw = sys.argv[1] if len(sys.argv) > 1 else "{}"
+    if raw.startswith("@"):  # a script too long for a command line, in a file
+        with open(raw[1:]) as f:
+            raw = f.read()
+    script = json.loads(raw)
     run(script.get("start", [{"event": "ready", "pid": os.getpid()}]), {})
     seen: dict[str, int] = {}
     for line in sys.stdin:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from worker.sessionhost import protocol as p
+from worker.sessionhost.events import NEONIZE_EVENTS, Relay
 from worker.sessionhost.main import Host
-from worker.sessionhost.support import NEONIZE_EVENTS, Relay
 
 
 class Tracker:
@@ -57,7 +57,7 @@ class FakeOutput:
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
 
-    def emit(self, kind: str, session: str | None = None, **data: Any) -> None:
+    def emit(self, kind: str, session: str | None = None, /, **data: Any) -> None:
         self.lines.append(p.event(kind, session, **data))
 
 

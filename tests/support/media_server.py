@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40  # 10 248 bytes
+# A RIFF/WEBP container as a sticker file starts (what the sender checks), 2 KiB in all.
+WEBP = b"RIFF" + (2048 - 8).to_bytes(4, "little") + b"WEBPVP8 " + bytes(2048 - 16)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -30,6 +32,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.hits.append(parts.path)  # type: ignore[attr-defined]
         if parts.path == "/cat.png":
             self._send(200, PNG, {"Content-Type": "image/png"})
+        elif parts.path == "/sticker.webp":
+            self._send(200, WEBP, {"Content-Type": "image/webp"})
         elif parts.path == "/invoice":
             self._send(
                 200,

@@ -5,10 +5,12 @@ together for the API tests."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
 from instances.models import Instance
+from instances.service import create_instance, request_running
 from kernel import waiting
 from kernel.clock import FakeClock
 from tests.support.worker_sim import FakeWait
@@ -56,3 +58,14 @@ class SteppedWorker:
 
     def holds(self, instance_pk: int) -> bool:
         return instance_pk in self.worker.leased
+
+
+def connected_sandbox(owner: Any, worker: SteppedWorker, **behaviour: Any) -> Instance:
+    """A sandbox instance of `owner` with a linked phone, connected in `worker`'s hands (its
+    behaviour JSON: `linked` plus `behaviour`)."""
+    instance = create_instance(owner, transport="sandbox", sandbox={"linked": True, **behaviour})
+    request_running(instance)
+    worker.tick(times=5)
+    instance.refresh_from_db()
+    assert instance.status == Instance.Status.CONNECTED
+    return instance

@@ -29,6 +29,16 @@ def test_a_worker_is_stalled_after_a_minute_without_progress_unless_configured()
     assert load_waziper_settings({"WAZIPER_WORKER_STALL_S": "2.5"})["WAZIPER_WORKER_STALL_S"] == 2.5
 
 
+def test_session_answers_are_cached_five_minutes_for_groups_and_a_day_for_numbers() -> None:
+    cfg = load_waziper_settings({})
+    assert (cfg["WAZIPER_GROUPS_CACHE_S"], cfg["WAZIPER_NUMBER_CHECK_CACHE_S"]) == (300, 86_400)
+
+
+def test_a_cache_of_zero_seconds_always_asks_the_session() -> None:
+    cfg = load_waziper_settings({"WAZIPER_GROUPS_CACHE_S": "0", "WAZIPER_NUMBER_CHECK_CACHE_S": "0"})
+    assert (cfg["WAZIPER_GROUPS_CACHE_S"], cfg["WAZIPER_NUMBER_CHECK_CACHE_S"]) == (0, 0)
+
+
 def test_durations_accept_decimals() -> None:
     cfg = load_waziper_settings({"WAZIPER_BREAKER_WINDOW": "0.2", "WAZIPER_CONNECT_TIMEOUT": " 1.5 "})
     assert cfg["WAZIPER_BREAKER_WINDOW"] == 0.2
@@ -65,6 +75,11 @@ def test_booleans_accept_common_spellings() -> None:
         ({"WAZIPER_THROTTLE_RATE": "lots"}, "WAZIPER_THROTTLE_RATE"),
         ({"WAZIPER_EVENT_POLL_MS": "1"}, "WAZIPER_EVENT_POLL_MS"),
         ({"WAZIPER_WORKER_STALL_S": "0"}, "WAZIPER_WORKER_STALL_S"),
+        ({"WAZIPER_SESSIONS_PER_HOST": "0"}, "WAZIPER_SESSIONS_PER_HOST"),
+        ({"WAZIPER_HOST_RECYCLE_AFTER": "0"}, "WAZIPER_HOST_RECYCLE_AFTER"),
+        ({"WAZIPER_HOST_RECYCLE_AFTER": "many"}, "WAZIPER_HOST_RECYCLE_AFTER"),
+        ({"WAZIPER_GROUPS_CACHE_S": "-1"}, "WAZIPER_GROUPS_CACHE_S"),
+        ({"WAZIPER_NUMBER_CHECK_CACHE_S": "a day"}, "WAZIPER_NUMBER_CHECK_CACHE_S"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
@@ -87,7 +102,8 @@ def test_database_url_errors_never_print_the_password(url: str) -> None:
     # The message goes to the terminal and, under systemd, to the journal.
     with pytest.raises(SettingsError) as exc:
         check_database_url(url)
-    assert "s3cr" not in str(exc.value) and ":***@" in str(exc.value)
+    assert "s3cr" not in str(exc.value)
+    assert ":***@" in str(exc.value)
 
 
 def test_manage_py_stops_with_one_line_naming_the_bad_variable() -> None:
@@ -135,6 +151,33 @@ def test_bad_tenant_and_access_settings_are_refused_naming_the_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=named):
         load_waziper_settings(env)
+
+
+def test_inbox_settings_default_to_thirty_days_sixteen_mebibytes_and_thirty_seconds() -> None:
+    cfg = load_waziper_settings({})
+    assert cfg["WAZIPER_INBOX_RETENTION_DAYS"] == 30
+    assert cfg["WAZIPER_INBOX_MEDIA_MAX_BYTES"] == 16 * 2**20
+    assert cfg["WAZIPER_INBOX_MEDIA_TIMEOUT"] == 30
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WAZIPER_INBOX_RETENTION_DAYS": "0"}, "WAZIPER_INBOX_RETENTION_DAYS"),
+        ({"WAZIPER_INBOX_MEDIA_MAX_BYTES": "lots"}, "WAZIPER_INBOX_MEDIA_MAX_BYTES"),
+        ({"WAZIPER_INBOX_MEDIA_TIMEOUT": "-5"}, "WAZIPER_INBOX_MEDIA_TIMEOUT"),
+    ],
+)
+def test_bad_inbox_settings_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_waziper_settings(env)
+
+
+def test_session_hosts_default_to_ten_sessions_and_a_recycle_after_fifty_failed_dials() -> None:
+    cfg = load_waziper_settings({})
+    assert (cfg["WAZIPER_SESSIONS_PER_HOST"], cfg["WAZIPER_HOST_RECYCLE_AFTER"]) == (10, 50)
+    cfg = load_waziper_settings({"WAZIPER_SESSIONS_PER_HOST": "1", "WAZIPER_HOST_RECYCLE_AFTER": "5"})
+    assert (cfg["WAZIPER_SESSIONS_PER_HOST"], cfg["WAZIPER_HOST_RECYCLE_AFTER"]) == (1, 5)
 
 
 def test_webhook_settings_default_to_the_documented_figures() -> None:

@@ -58,7 +58,8 @@ def test_health_has_the_seeds_shape_and_no_auth(api: APIClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"status", "message", "data", "timestamp"}
-    assert body["status"] == "success" and body["message"] == "Server is running"
+    assert body["status"] == "success"
+    assert body["message"] == "Server is running"
     assert SEED_DATA_KEYS <= set(body["data"])
     assert body["data"]["server_status"] == "running"
     assert body["timestamp"].endswith("Z")
@@ -85,7 +86,8 @@ def test_health_counts_the_fleet(api: APIClient, owner: Any) -> None:
     assert data["total_retry_attempts"] == sum(i % 3 for i in range(8))
     assert data["total_recent_failures"] == 8  # the hour-old one is outside the window
     assert data["queue"]["depth"] == 8
-    assert data["worker"]["alive"] is True and data["worker"]["worker_id"] == "w1"
+    assert data["worker"]["alive"] is True
+    assert data["worker"]["worker_id"] == "w1"
     # 6 of 8 running not connected, 2 of 8 breakers open, worker alive: 100 - 30 - 7.5
     assert data["health_score"] == 62
 

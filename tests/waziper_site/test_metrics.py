@@ -17,7 +17,8 @@ def test_staff_token_scrapes_the_fleet_gauges(api: APIClient, staff_token: str, 
     breaker_service.record_failure(instance, "connect_failed", "refused", now=timezone.now())
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token}")
     response = api.get("/metrics")
-    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
     body = response.content.decode()
     assert 'waziper_instances{status="stopped"} 1.0' in body
     assert 'waziper_breakers{state="closed"} 1.0' in body

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from breaker.models import FailureEvent
+from directory import cache
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, InstanceEvent, WorkerProcess
 from instances.service import create_instance
+from tests.support.inbox import receive
 from worker.cleanup import run_cleanup
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +30,8 @@ def test_prunes_history_older_than_the_retention(instance: Instance, settings: A
     FailureEvent.objects.create(instance=instance, kind="connect_failed", at=NOW - timedelta(days=1))
     InstanceEvent.objects.create(instance=instance, kind="status", payload={}, created_at=old)
     counts = run_cleanup("me", NOW)
-    assert counts["failures_pruned"] == 1 and counts["events_pruned"] == 1
+    assert counts["failures_pruned"] == 1
+    assert counts["events_pruned"] == 1
     assert FailureEvent.objects.count() == 1
 
 
@@ -42,7 +45,22 @@ def test_marks_silent_workers_stopped_and_finishes_their_commands(instance: Inst
     assert WorkerProcess.objects.get(worker_id="gone").stopped_at == NOW
     assert WorkerProcess.objects.get(worker_id="alive").stopped_at is None
     stuck.refresh_from_db()
-    assert stuck.finished_at == NOW and "stopped" in stuck.result["error"]
+    assert stuck.finished_at == NOW
+    assert "stopped" in stuck.result["error"]
+
+
+def test_prunes_finished_commands_after_an_hour_and_keeps_pending_ones(instance: Instance) -> None:
+    hour = timedelta(hours=1)
+
+    def command(finished_at: datetime | None) -> InstanceCommand:
+        return InstanceCommand.objects.create(
+            instance=instance, kind="query", created_at=NOW - 2 * hour, finished_at=finished_at
+        )
+
+    old, recent, pending = command(NOW - hour - timedelta(seconds=1)), command(NOW - hour / 2), command(None)
+    assert run_cleanup("me", NOW)["commands_pruned"] == 1
+    assert set(InstanceCommand.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+    assert not InstanceCommand.objects.filter(pk=old.pk).exists()
 
 
 def test_clears_lapsed_leases(instance: Instance) -> None:
@@ -51,7 +69,8 @@ def test_clears_lapsed_leases(instance: Instance) -> None:
     )
     run_cleanup("me", NOW)
     instance.refresh_from_db()
-    assert instance.worker_id == "" and instance.lease_expires_at is None
+    assert instance.worker_id == ""
+    assert instance.lease_expires_at is None
 
 
 def test_removes_stores_of_deleted_and_logged_out_instances_only(owner: Any, settings: Any) -> None:
@@ -70,3 +89,17 @@ def test_remove_session_store_refuses_anything_but_an_instance_id(settings: Any)
     assert remove_session_store("../x") is False
     assert remove_session_store("x") is False
     assert os.path.isdir(os.path.join(settings.WAZIPER_SESSIONS_DIR, "x"))
+
+
+def test_prunes_received_messages_older_than_the_inbox_retention(instance: Instance, settings: Any) -> None:
+    receive(instance, message_id="OLD", now=NOW - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS + 1))
+    receive(instance, message_id="NEW", now=NOW - timedelta(days=1))
+    assert run_cleanup("me", NOW)["inbox_pruned"] == 1
+
+
+def test_prunes_session_answers_older_than_their_cache(instance: Instance, settings: Any) -> None:
+    settings.WAZIPER_NUMBER_CHECK_CACHE_S = 60
+    cache.store_numbers(
+        instance, [{"phone": "628200000002", "on_whatsapp": True}], NOW - timedelta(minutes=2)
+    )
+    assert run_cleanup("me", NOW)["directory_pruned"] == 1

@@ -18,6 +18,7 @@ from instances.service import (
 )
 from kernel.clock import FakeClock
 from tests.support.worker import make_worker, status_of, tick
+from tests.support.worker_sim import FakeWait
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dbengines]
 
@@ -45,13 +46,16 @@ def test_connect_qr_scan_connected(owner: Any, clock: FakeClock) -> None:
     worker = make_worker(clock)
     tick(worker, clock)
     instance.refresh_from_db()
-    assert instance.status == "qr_pending" and instance.worker_id == "w1"
-    assert instance.last_qr.startswith("2@") and instance.qr_expires_at == clock.now() + timedelta(seconds=60)
+    assert instance.status == "qr_pending"
+    assert instance.worker_id == "w1"
+    assert instance.last_qr.startswith("2@")
+    assert instance.qr_expires_at == clock.now() + timedelta(seconds=60)
     assert InstanceEvent.objects.filter(instance=instance, kind="qr").count() == 1
     request_sandbox_scan(instance)
     tick(worker, clock, 1)
     instance.refresh_from_db()
-    assert instance.status == "connected" and instance.jid.endswith("@s.whatsapp.net")
+    assert instance.status == "connected"
+    assert instance.jid.endswith("@s.whatsapp.net")
     assert statuses(instance) == ["starting", "connecting", "qr_pending", "connected"]
 
 
@@ -65,8 +69,10 @@ def test_qr_rotates_then_parks_as_qr_expired_without_a_failure(owner: Any, clock
     for _ in range(5):
         tick(worker, clock, 20)
     instance.refresh_from_db()
-    assert len(codes) == 2 and InstanceEvent.objects.filter(instance=instance, kind="qr").count() == 6
-    assert instance.status == "qr_expired" and instance.desired_state == "stopped"
+    assert len(codes) == 2
+    assert InstanceEvent.objects.filter(instance=instance, kind="qr").count() == 6
+    assert instance.status == "qr_expired"
+    assert instance.desired_state == "stopped"
     assert not FailureEvent.objects.filter(instance=instance).exists()
     tick(worker, clock, 1)
     assert instance.pk not in worker.leased
@@ -155,7 +161,8 @@ def test_hanging_connect_is_cancelled_at_the_timeout_and_counted(
     assert not FailureEvent.objects.filter(instance=instance).exists()
     tick(worker, clock, 1)
     failure = FailureEvent.objects.get(instance=instance)
-    assert failure.kind == "connect_timeout" and "no answer within 30s" in failure.detail
+    assert failure.kind == "connect_timeout"
+    assert "no answer within 30s" in failure.detail
     assert status_of(instance) == "disconnected"
     assert worker.leased[instance.pk].session is None
 
@@ -170,7 +177,8 @@ def test_lease_takeover_after_a_worker_dies(owner: Any, clock: FakeClock, settin
     assert instance.pk not in survivor.leased  # the lease is still live
     tick(survivor, clock, settings.WAZIPER_LEASE_TTL)  # `dead` never renews
     instance.refresh_from_db()
-    assert instance.worker_id == "alive" and instance.status == "connected"
+    assert instance.worker_id == "alive"
+    assert instance.status == "connected"
 
 
 def test_stopping_an_instance_closes_its_session_and_releases_the_lease(owner: Any, clock: FakeClock) -> None:
@@ -180,7 +188,9 @@ def test_stopping_an_instance_closes_its_session_and_releases_the_lease(owner: A
     request_stopped(instance)
     tick(worker, clock, 1)
     instance.refresh_from_db()
-    assert instance.status == "stopped" and instance.worker_id == "" and instance.pk not in worker.leased
+    assert instance.status == "stopped"
+    assert instance.worker_id == ""
+    assert instance.pk not in worker.leased
 
 
 def test_unexpected_drop_is_a_failure_and_reconnects(owner: Any, clock: FakeClock) -> None:
@@ -219,8 +229,11 @@ def test_logout_command_unlinks_and_removes_the_session_store(
     tick(worker, clock, 0.3)
     command.refresh_from_db()
     instance.refresh_from_db()
-    assert command.result == {"ok": True} and command.finished_at is not None
-    assert instance.status == "logged_out" and instance.desired_state == "stopped" and instance.jid == ""
+    assert command.result == {"ok": True}
+    assert command.finished_at is not None
+    assert instance.status == "logged_out"
+    assert instance.desired_state == "stopped"
+    assert instance.jid == ""
     assert not os.path.exists(store)
     assert SandboxPhone.objects.get(instance=instance).linked_jid == ""
     assert BreakerState.objects.get(instance=instance).state == "closed"  # asked for: not a failure
@@ -233,7 +246,8 @@ def test_pair_phone_command_returns_a_code(owner: Any, clock: FakeClock) -> None
     command = send_command(instance, InstanceCommand.Kind.PAIR_PHONE, {"phone": "6281234567890"})
     tick(worker, clock, 0.3)
     command.refresh_from_db()
-    assert len(command.result["code"]) == 9 and command.result["code"][4] == "-"
+    assert len(command.result["code"]) == 9
+    assert command.result["code"][4] == "-"
     assert InstanceEvent.objects.filter(instance=instance, kind="pair_code").exists()
 
 
@@ -306,7 +320,8 @@ def test_a_session_that_raises_while_polled_is_its_instances_failure_only(
     tick(worker, clock, 0.3)
     assert status_of(healthy) == "connected"
     assert "out of range" in FailureEvent.objects.get(instance=broken).detail
-    assert status_of(broken) == "disconnected" and worker.leased[broken.pk].session is None
+    assert status_of(broken) == "disconnected"
+    assert worker.leased[broken.pk].session is None
 
 
 def test_a_wall_clock_stepped_back_does_not_stall_the_periodic_steps(owner: Any, clock: FakeClock) -> None:
@@ -316,7 +331,8 @@ def test_a_wall_clock_stepped_back_does_not_stall_the_periodic_steps(owner: Any,
     clock.advance(-3600)  # NTP steps the clock back an hour
     request_stopped(instance)
     tick(worker, clock, 1)
-    assert status_of(instance) == "stopped" and instance.pk not in worker.leased
+    assert status_of(instance) == "stopped"
+    assert instance.pk not in worker.leased
     assert WorkerProcess.objects.get(worker_id="w1").heartbeat_at == clock.now()
 
 
@@ -326,10 +342,12 @@ def test_heartbeat_and_shutdown_are_recorded(owner: Any, clock: FakeClock, setti
     tick(worker, clock)
     tick(worker, clock, settings.WAZIPER_LEASE_TTL / 3)
     beat = WorkerProcess.objects.get(worker_id="w1")
-    assert beat.instances_held == 1 and beat.heartbeat_at == clock.now()
+    assert beat.instances_held == 1
+    assert beat.heartbeat_at == clock.now()
     worker.shutdown(clock.now())
     instance.refresh_from_db()
-    assert instance.worker_id == "" and instance.status == "disconnected"
+    assert instance.worker_id == ""
+    assert instance.status == "disconnected"
     assert WorkerProcess.objects.get(worker_id="w1").stopped_at == clock.now()
 
 
@@ -377,9 +395,8 @@ def test_a_logout_the_session_never_answers_is_finished_with_an_error(owner: Any
     session.drop()  # …and then the connection dies
     tick(worker, clock, 0.3)
     command.refresh_from_db()
-    assert command.finished_at is not None and command.result == {
-        "error": "the session ended before it answered"
-    }
+    assert command.finished_at is not None
+    assert command.result == {"error": "the session ended before it answered"}
 
 
 @pytest.mark.django_db(transaction=True)  # the loop's recovery closes stale connections
@@ -398,3 +415,33 @@ def test_an_unexpected_error_in_a_step_does_not_end_the_worker(owner: Any, clock
     worker.run()
     assert len(calls) == 2
     assert WorkerProcess.objects.get(worker_id="w1").stopped_at is not None
+
+
+def idle_with_fake_time(worker: Any, wait: FakeWait) -> None:
+    worker.sleep, worker.monotonic = wait.sleep, wait.clock
+    worker.idle()
+
+
+def test_an_idle_pause_lasts_its_whole_length_when_nothing_is_asked(owner: Any, clock: FakeClock) -> None:
+    sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    wait = FakeWait()
+    idle_with_fake_time(worker, wait)
+    assert wait.now == pytest.approx(worker.IDLE_SLEEP_S)
+
+
+def test_a_command_written_during_an_idle_pause_ends_it_at_the_next_look(
+    owner: Any, clock: FakeClock
+) -> None:
+    """A web request waits for the answer: it must not wait out the worker's whole pause."""
+    instance = sandbox(owner, linked=True)
+    worker = make_worker(clock)
+    tick(worker, clock)
+    wait = FakeWait()
+    wait.on_sleep = lambda n: (
+        send_command(instance, InstanceCommand.Kind.QUERY, {"op": "groups"}) if n == 2 else None
+    )
+    idle_with_fake_time(worker, wait)
+    assert wait.sleeps == 2  # written during the second sleep, seen by the look after it
+    assert wait.now == pytest.approx(2 * worker.COMMAND_LOOK_S)

@@ -92,7 +92,8 @@ def test_deleting_an_instance_showing_a_qr_keeps_serving_the_other_tenant(
     tick(worker, clock, 5)  # the QR rotates: the new code cannot be stored for a gone row
     tick(worker, clock, 1, times=2)
     assert showing_qr.pk not in worker.leased
-    assert session is not None and session.phase == "closed"
+    assert session is not None
+    assert session.phase == "closed"
     assert_other_tenant_still_served(worker, clock, other)
 
 

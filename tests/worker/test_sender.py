@@ -79,7 +79,8 @@ def test_a_queued_text_reaches_the_phone_once_and_is_read(instance: Instance) ->
     assert rig.tick() is True
     rig.tick()
     message.refresh_from_db()
-    assert message.status == "sent" and message.wa_message_id.startswith("3EB0")
+    assert message.status == "sent"
+    assert message.wa_message_id.startswith("3EB0")
     assert received(instance) == [str(message.message_id)]
     rig.tick(0.2)
     assert QueuedMessage.objects.get(pk=message.pk).status == "delivered"
@@ -164,7 +165,8 @@ def test_transient_failures_retry_with_backoff_then_fail(instance: Instance, set
     rig.drain(step_s=30)
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("failed", 3)
-    assert "send failed" in message.last_error and received(instance) == []
+    assert "send failed" in message.last_error
+    assert received(instance) == []
 
 
 def test_flaky_sends_get_through_and_each_message_arrives_once(instance: Instance, settings: Any) -> None:
@@ -230,7 +232,8 @@ def test_a_session_lost_mid_send_leaves_the_message_uncertain_and_never_resends_
     rig.sessions[instance.pk] = connected_session(instance, rig.now)
     for _ in range(3):
         rig.tick(1)
-    assert received(instance) == [] and QueuedMessage.objects.get(pk=message.pk).status == "uncertain"
+    assert received(instance) == []
+    assert QueuedMessage.objects.get(pk=message.pk).status == "uncertain"
 
 
 def test_a_send_without_result_times_out_to_uncertain_and_a_late_result_settles_it(
@@ -339,7 +342,8 @@ def test_media_on_loopback_is_refused_when_private_urls_are_not_allowed(
         wait_for_download(rig)
         assert server.hits == []
     message.refresh_from_db()
-    assert message.status == "failed" and "loopback" in message.last_error
+    assert message.status == "failed"
+    assert "loopback" in message.last_error
     assert received(instance) == []
 
 

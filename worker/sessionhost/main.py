@@ -1,12 +1,14 @@
-"""The session host: the one process that loads neonize, for one WhatsApp session (or a few).
+"""The session host: the one process that loads neonize, for a few WhatsApp sessions.
 
     python -m worker.sessionhost.main [--sessions-per-host N] [--stop-timeout S]
 
 Commands arrive on stdin and events leave on stdout as JSON lines (``protocol.py``); logs go
 to stderr. neonize's Go core crashes its process on concurrent connects, leaks on every failed
 dial and cannot cancel a dial into a silent proxy, so it lives here, behind a pipe, where the
-worker can kill it. Every call into neonize is serialized by one lock. Exits 0 on stdin EOF.
-No Django here: the host must start in about half a second.
+worker can kill it. Every call into neonize is serialized by one lock, and no call that can
+block forever holds it (see docs/architecture.md, "Processes"). Exits 0 on stdin EOF.
+No Django here. The worker usually forks hosts from a fork server (forkserver.py) that has
+imported everything but neonize's Go half; started on its own, a host imports it all.
 """
 
 from __future__ import annotations
@@ -25,29 +27,39 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from worker.sessionhost import builders, preload, queries
 from worker.sessionhost import protocol as p
-from worker.sessionhost import queries
-from worker.sessionhost.support import (
-    NEONIZE_EVENTS,
-    STORE_FILE,
-    Output,
-    Relay,
-    Session,
-    build_media,
-    check_store,
-    jid_str,
-)
+from worker.sessionhost.events import NEONIZE_EVENTS, Relay
+from worker.sessionhost.messages import jid_str
+from worker.sessionhost.session import Output, Session
+from worker.sessionhost.store import STORE_FILE, check_store
 
 log = logging.getLogger("waziper.host")
 
 # neonize's Go side writes its global client maps at the start of a connect, before it dials.
-# A connect keeps the lock until it shows progress (QR, event, failure) or for this long, ample
-# for those writes even on a slow disk; a silent proxy must not stall the other sessions forever.
+# A connect keeps the lock until Go opens its first socket (the dial has begun, so the writes
+# are done: typically tens of ms), until it shows progress (QR, event, failure), or for at
+# most this long, ample for those writes even on a slow disk. A proxy that never answers must
+# not stall the other sessions of the host.
 CONNECT_HOLD_S = 5.0
+DIAL_POLL_S = 0.01  # how often a connect holding the lock looks for its socket
 CALL_TIMEOUT_S = 60.0  # one send (with its upload), pair or logout
-STOP_TIMEOUT_S = 5.0  # disconnect; whatsmeow blocks in it while a dial hangs (--stop-timeout)
+PRESENCE_TIMEOUT_S = 10.0  # "typing…" is cosmetic: a presence WhatsApp does not take is skipped
+STOP_TIMEOUT_S = 5.0  # disconnect of a connected session (--stop-timeout)
 EXIT_GRACE_S = 2.0  # on stdin EOF: time to close live connections politely
+# A call still inside neonize this long after its own timeout has wedged the lock, and with it
+# every session of the host: the host exits, and the worker reconnects its sessions elsewhere.
+WEDGED_GRACE_S = 15.0
+WEDGED_CHECK_S = 1.0
+WEDGED_EXIT_CODE = 3
 HUNG = "(neonize cannot cancel a dial through a proxy that never answers): kill the host"
+DIALING = (
+    "disconnect: the session is dialing, and neonize cannot cancel a dial; "
+    "it is stopped once the dial returns"
+)
+# Tests and the benchmark: a connect of the session named here makes the host call into Go with
+# a client that does not exist, a real Go runtime panic that ends the process like any Go fatal error.
+TEST_GO_PANIC_ENV = "WAZIPER_HOST_TEST_GO_PANIC"
 
 
 class Host:
@@ -58,6 +70,37 @@ class Host:
         self._order: dict[str, asyncio.Lock] = {}
         self.relay: Relay  # set by run(), on the running loop
         self._tasks: set[asyncio.Task] = set()
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # typing waits (tests: a gate)
+        self._holder: tuple[str, float] | None = None  # what holds the lock, and its deadline
+
+    async def _acquire(self, what: str, timeout: float, *, wait: float | None = None) -> None:
+        """Take the lock (waiting at most ``wait`` seconds for it, if given) for one call into
+        neonize that should be done within ``timeout``."""
+        await asyncio.wait_for(self.lock.acquire(), wait)  # a cancelled acquire takes no lock
+        self._holder = (what, asyncio.get_running_loop().time() + timeout)
+
+    def _release(self) -> None:
+        self._holder = None
+        self.lock.release()
+
+    async def _watch_the_lock(self) -> None:
+        """Exit when a call has been inside neonize WEDGED_GRACE_S past its own timeout: the lock
+        it holds would stall every session of this host forever (whatsmeow's Disconnect waits for
+        a dial nobody can cancel). The worker sees the exit, and each session reconnects."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WEDGED_CHECK_S)
+            holder = self._holder
+            if holder is not None and loop.time() > holder[1] + WEDGED_GRACE_S:
+                log.critical(
+                    "wedged: %s has not returned from neonize %.0f s past its timeout; exiting so "
+                    "the worker moves this host's %d session(s)",
+                    holder[0],
+                    loop.time() - holder[1],
+                    len(self.sessions),
+                )
+                sys.stderr.flush()
+                os._exit(WEDGED_EXIT_CODE)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -71,15 +114,15 @@ class Host:
         held until neonize returns, maybe never: Go is still inside, and a new call could race it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        await asyncio.wait_for(self.lock.acquire(), timeout)  # a cancelled acquire takes no lock
+        await self._acquire(getattr(fn, "__name__", "a call"), timeout, wait=timeout)
         try:
             task = asyncio.ensure_future(fn(*args))
         except BaseException:
-            self.lock.release()
+            self._release()
             raise
 
         def release(done: asyncio.Future[Any]) -> None:
-            self.lock.release()
+            self._release()
             if not done.cancelled():
                 done.exception()  # retrieved here, so asyncio does not log it as never retrieved
 
@@ -93,9 +136,10 @@ class Host:
 
     async def run(self, stdin: Any) -> None:
         loop = asyncio.get_running_loop()
-        self.relay = Relay(self.out, loop, self._me, self.neo.extract_text)
+        self.relay = Relay(self.out, loop, self._me, self.neo.extract_text, self._phone_of_lid)
         lines: asyncio.Queue[bytes | None] = asyncio.Queue()
         threading.Thread(target=self._read_stdin, args=(stdin, loop, lines), daemon=True).start()
+        self.spawn(self._watch_the_lock())
         self.out.emit(
             p.READY,
             pid=os.getpid(),
@@ -146,6 +190,9 @@ class Host:
         sid, ref = cmd["session"], cmd["ref"]
         if sid in self.sessions and self.sessions[sid].active:
             return self.error(cmd, "session is already connecting or connected; disconnect first")
+        if sid == os.environ.get(TEST_GO_PANIC_ENV):
+            log.warning("%s names session %s: calling into Go to make it panic", TEST_GO_PANIC_ENV, sid)
+            self.neo.go_panic()
         if sum(s.active for s in self.sessions.values() if s.sid != sid) >= self.max_sessions:
             return self.error(cmd, f"this host carries at most {self.max_sessions} session(s)")
         s = self.sessions[sid] = Session(sid, cmd["store"], connect_ref=ref)  # claims the slot now
@@ -153,7 +200,8 @@ class Host:
         if problem:
             del self.sessions[sid]
             return self.out.emit(p.CONNECT_FAILED, sid, ref=ref, error=problem, retryable=False)
-        await self.lock.acquire()
+        await self._acquire("connect", CONNECT_HOLD_S)
+        sockets = _socket_inodes()
         try:
             s.client = self.neo.NewAClient(str(Path(s.store) / STORE_FILE), uuid=sid)
             # Its finalizer would call Go's Stop(uuid) from whichever thread runs the GC,
@@ -163,20 +211,30 @@ class Host:
             proxy = self.neo.ProxySettings(proxy_address=cmd["proxy"]) if cmd["proxy"] else None
             s.task = await s.client.connect(proxy)
         except Exception as exc:
-            self.lock.release()
+            self._release()
             del self.sessions[sid]
             return self.relay.connect_failed(s, exc)
-        self.spawn(self._hold_lock_while_connecting(s))
+        self.spawn(self._hold_lock_while_connecting(s, sockets))
         self.spawn(self._watch(s))
 
-    async def _hold_lock_while_connecting(self, s: Session) -> None:
-        assert s.task is not None  # set by _connect before this is spawned
+    async def _hold_lock_while_connecting(self, s: Session, sockets_before: set[str]) -> None:
+        assert s.task is not None  # set by cmd_connect before this is spawned
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONNECT_HOLD_S
+        waiter = asyncio.ensure_future(s.progress.wait())
         try:
-            waiter = asyncio.ensure_future(s.progress.wait())
-            await asyncio.wait({s.task, waiter}, timeout=CONNECT_HOLD_S, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+            # A new socket means Go is dialing: its map writes are behind it. (Another session's
+            # socket opening at that moment would end the wait early; the writes take ms.)
+            while not (s.task.done() or waiter.done() or _socket_inodes() - sockets_before):
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                await asyncio.wait(
+                    {s.task, waiter}, timeout=min(DIAL_POLL_S, left), return_when=asyncio.FIRST_COMPLETED
+                )
         finally:
-            self.lock.release()
+            waiter.cancel()
+            self._release()
 
     async def _watch(self, s: Session) -> None:
         assert s.task is not None
@@ -191,7 +249,43 @@ class Host:
     async def cmd_send(self, cmd: dict[str, Any]) -> None:
         sid, ref, kind = cmd["session"], cmd["ref"], cmd["kind"]
         s = self.sessions.get(sid)
+        failed = self._send_failed(sid, ref)
+        if s is None or not s.connected:
+            return failed("not connected", True)
+        try:
+            jid = p.normalize_recipient(cmd["to"])
+        except ValueError as exc:
+            return failed(str(exc), False)
+        if cmd.get("not_after") is not None and time.time() > cmd["not_after"]:
+            return failed(p.window_closed_error(kind), False)
+        try:
+            if jid.endswith("@lid"):
+                jid = await self.call(builders.phone_for_lid, s.client, self.neo, jid)
+            user, server = jid.split("@")
+            if server == "s.whatsapp.net" and user not in s.on_whatsapp:
+                found = await self.call(s.client.is_on_whatsapp, f"+{user}")
+                if not any(r.IsIn for r in found):
+                    return failed(f"{user} is not on WhatsApp", False)
+                s.on_whatsapp.add(user)
+            data = None
+            if kind in p.MEDIA_KINDS:
+                try:
+                    data = await asyncio.to_thread(Path(cmd["media_path"]).read_bytes)
+                except OSError as exc:
+                    return failed(f"cannot read media_path: {exc}", False)
+            message = await self.call(builders.build, s.client, self.neo, cmd, jid, data)
+        except TimeoutError:
+            return failed(f"preparing the send did not finish within {CALL_TIMEOUT_S:g} s", True)
+        except Exception as exc:
+            text = str(exc) or type(exc).__name__
+            return failed(text, p.send_error_retryable(text))
+        if cmd.get("typing_s"):
+            # Typed outside this session's command order: a disconnect or a question need not
+            # wait for the typing, and the neonize lock is free while it lasts.
+            return self.spawn(self._type_then_deliver(s, cmd, jid, message))
+        await self._deliver(s, cmd, jid, message)
 
+    def _send_failed(self, sid: str, ref: Any) -> Callable[..., None]:
         def failed(error: str, retryable: bool, uncertain: bool = False) -> None:
             if uncertain:  # never retry what may have gone out: the gateway marks it `uncertain`
                 retryable = False
@@ -205,31 +299,28 @@ class Host:
                 uncertain=uncertain or None,
             )
 
-        if s is None or not s.connected:
-            return failed("not connected", True)
+        return failed
+
+    async def _type_then_deliver(self, s: Session, cmd: dict[str, Any], jid: str, message: Any) -> None:
+        """ "typing…" for typing_s, then the message: the lock is taken for each presence call and
+        released while the chat shows typing, so other sessions' calls go on meanwhile."""
+        await self._presence(s, jid, typing=True)
+        await self.sleep(cmd["typing_s"])
+        if not s.connected:  # it never went out: the gateway may send it again later
+            return self._send_failed(s.sid, cmd["ref"])("not connected", True)
+        await self._presence(s, jid, typing=False)
+        await self._deliver(s, cmd, jid, message)
+
+    async def _presence(self, s: Session, jid: str, *, typing: bool) -> None:
         try:
-            jid = p.normalize_recipient(cmd["to"])
-        except ValueError as exc:
-            return failed(str(exc), False)
-        try:
-            user, server = jid.split("@")
-            if server == "s.whatsapp.net" and user not in s.on_whatsapp:
-                found = await self.call(s.client.is_on_whatsapp, f"+{user}")
-                if not any(r.IsIn for r in found):
-                    return failed(f"{user} is not on WhatsApp", False)
-                s.on_whatsapp.add(user)
-            message: Any = cmd["text"]
-            if kind in p.MEDIA_KINDS:
-                try:
-                    data = await asyncio.to_thread(Path(cmd["media_path"]).read_bytes)
-                except OSError as exc:
-                    return failed(f"cannot read media_path: {exc}", False)
-                message = await self.call(build_media, s.client, kind, data, cmd)
-        except TimeoutError:
-            return failed(f"preparing the send did not finish within {CALL_TIMEOUT_S:g} s", True)
+            await self.call(
+                builders.chat_presence, s.client, self.neo, jid, typing, timeout=PRESENCE_TIMEOUT_S
+            )
         except Exception as exc:
-            text = str(exc) or type(exc).__name__
-            return failed(text, p.send_error_retryable(text))
+            log.info("session %s: chat presence not sent (%s)", s.sid, exc or type(exc).__name__)
+
+    async def _deliver(self, s: Session, cmd: dict[str, Any], jid: str, message: Any) -> None:
+        failed = self._send_failed(s.sid, cmd["ref"])
         try:
             resp = await self.call(s.client.send_message, jid, message)
         except TimeoutError:  # Go is still inside send_message: the message may be on the wire
@@ -237,7 +328,9 @@ class Host:
         except Exception as exc:
             text = str(exc) or type(exc).__name__
             return failed(text, p.send_error_retryable(text), uncertain=p.send_outcome_unknown(text))
-        self.out.emit(p.SEND_RESULT, sid, ref=ref, ok=True, message_id=resp.ID, at=resp.Timestamp or None)
+        self.out.emit(
+            p.SEND_RESULT, s.sid, ref=cmd["ref"], ok=True, message_id=resp.ID, at=resp.Timestamp or None
+        )
 
     async def cmd_pair_phone(self, cmd: dict[str, Any]) -> None:
         s = self.sessions.get(cmd["session"])
@@ -274,12 +367,32 @@ class Host:
         s = self.sessions.get(sid)
         if s is not None and s.client is not None:
             s.closing = True
+            if s.dialing:
+                # whatsmeow's Disconnect waits for the dial's socket lock, which a proxy that never
+                # answers holds forever: under the host's lock that would stall every session here.
+                s.abandoned = True
+                s.progress.clear()
+                self.spawn(self._stop_after_dial(s))
+                return self.error(cmd, DIALING)
             try:
                 await self.call(s.client.stop, timeout=self.stop_timeout)
             except TimeoutError:
                 return self.error(cmd, f"disconnect did not finish within {self.stop_timeout:g} s {HUNG}")
         self.sessions.pop(sid, None)
         self.out.emit(p.DISCONNECTED, sid, ref=cmd["ref"], reason="requested")
+
+    async def _stop_after_dial(self, s: Session) -> None:
+        """Stop an abandoned session as soon as its dial returns (a QR, a connection, a failure):
+        a dial that succeeds late must not leave a second live connection of that account. Its
+        slot stays taken until then."""
+        assert s.task is not None
+        waiter = asyncio.ensure_future(s.progress.wait())
+        await asyncio.wait({s.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        with contextlib.suppress(Exception):
+            await self.call(s.client.stop, timeout=self.stop_timeout)
+        if self.sessions.get(s.sid) is s:
+            del self.sessions[s.sid]
 
     async def cmd_ping(self, cmd: dict[str, Any]) -> None:
         # Answered from what events said, never by asking Go: while a dial hangs whatsmeow holds
@@ -305,13 +418,17 @@ class Host:
         if s is None or not s.connected:
             return answer(ok=False, error="not connected", code="unavailable")
         try:
-            data = await self.call(queries.OPS[cmd["op"]], s.client, cmd["args"], timeout=left)
+            data = await self.call(queries.OPS[cmd["op"]], s.client, self.neo, cmd["args"], timeout=left)
         except TimeoutError:
             return answer(ok=False, error=f"no answer from WhatsApp within {left:.3g} s", code="timeout")
         except queries.QueryRefused as exc:
             return answer(ok=False, error=str(exc), code=exc.code)
         except Exception as exc:
             return answer(ok=False, error=str(exc) or type(exc).__name__, code="failed")
+        size = len(p.encode(p.event(p.QUERY_RESULT, sid, ref=ref, ok=True, data=data)))
+        if size > p.MAX_EVENT_BYTES:  # the worker would take the line for garbage and end the host
+            error = f"the answer is too large to pass on ({size} bytes, limit {p.MAX_EVENT_BYTES})"
+            return answer(ok=False, error=error, code="too_large")
         answer(ok=True, data=data)
 
     async def _me(self, s: Session) -> tuple[str, str]:
@@ -320,6 +437,27 @@ class Host:
         except Exception:
             return "", ""
         return jid_str(me.JID), me.PushName
+
+    async def _phone_of_lid(self, s: Session, lid: Any) -> str:
+        """The phone number whatsmeow's store maps a hidden (@lid) JID to; "" if it knows none."""
+        try:
+            pn = await self.call(s.client.get_pn_from_lid, lid, timeout=5)
+        except Exception:
+            return ""
+        return str(pn.User) if pn.Server == "s.whatsapp.net" else ""
+
+
+def _socket_inodes() -> set[str]:
+    """This process's open sockets ("socket:[inode]")."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile, or the listing's own descriptor
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
 
 
 def _claim_stdout() -> int:
@@ -331,22 +469,43 @@ def _claim_stdout() -> int:
     return proto_fd
 
 
-def _load_neonize() -> SimpleNamespace:
-    # Configure logging first: neonize calls basicConfig() on import, a no-op after this.
+def configure_logging() -> None:
+    """The host's logging, before neonize is imported: neonize calls basicConfig() on import,
+    a no-op after this. The fork server calls it before it preloads, for the hosts it forks."""
     level = os.environ.get("WAZIPER_HOST_LOG_LEVEL", "INFO").upper()
     fmt = "%(asctime)s host[%(process)d] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+    logging.getLogger().setLevel(level)  # a forked host's environment may differ from its server's
     # The Go side's log level follows the "neonize.utils.log" logger's own level.
     for name in ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow"):
         logging.getLogger(name).setLevel(os.environ.get("WAZIPER_NEONIZE_LOG_LEVEL", "WARNING").upper())
+
+
+def _load_neonize() -> SimpleNamespace:
+    configure_logging()
+    preload.finish_neonize()  # forked from the fork server: neonize's Go half loads now
     import neonize
-    from neonize._binder import ProxySettings
+    from neonize._binder import ProxySettings, gocode
     from neonize.aioze import events
     from neonize.aioze.client import NewAClient
+    from neonize.builder import build_edit
+    from neonize.proto.Neonize_pb2 import JID
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
+    from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ParticipantChange, ReceiptType, VoteType
     from neonize.utils.message import extract_text
 
+    def go_panic() -> None:
+        jid = JID(User="0", Server="lid", RawAgent=0, Device=0, Integrator=0, IsEmpty=False)
+        raw = jid.SerializeToString()
+        gocode.GetPNFromLID(b"no-such-client", raw, len(raw))  # Go: nil pointer dereference, panic
+
     neo = SimpleNamespace(version=neonize.__version__, NewAClient=NewAClient, ProxySettings=ProxySettings)
-    neo.extract_text, neo.events = extract_text, NEONIZE_EVENTS
+    neo.extract_text, neo.events, neo.go_panic = extract_text, NEONIZE_EVENTS, go_panic
+    # What worker/sessionhost/builders.py builds messages with.
+    neo.Message, neo.JID, neo.build_edit = Message, JID, build_edit
+    neo.ChatPresence, neo.ChatPresenceMedia, neo.VoteType = ChatPresence, ChatPresenceMedia, VoteType
+    # And what the session queries build neonize's arguments with (worker/sessionhost/queries.py).
+    neo.ParticipantChange, neo.ReceiptType = ParticipantChange, ReceiptType
     for name in NEONIZE_EVENTS:
         setattr(neo, f"{name}Ev", getattr(events, f"{name}Ev"))
     return neo

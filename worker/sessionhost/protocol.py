@@ -22,6 +22,9 @@ from typing import Any
 PROTOCOL_VERSION = 1
 # A send carries a path, never the media itself, so a line this long is a bug or garbage.
 MAX_LINE_BYTES = 1 << 20
+# An event may be longer: the answer to a question (hundreds of groups with their members) runs
+# to megabytes. The host answers `too_large` rather than write a longer one.
+MAX_EVENT_BYTES = 32 << 20
 
 # -- commands (worker -> host) ---------------------------------------------------------------
 CONNECT = "connect"
@@ -45,7 +48,9 @@ LOGGED_OUT = "logged_out"  # reason, on_connect, ref (when requested)
 STREAM_REPLACED = "stream_replaced"
 TEMPORARY_BAN = "temporary_ban"  # code, expire_s
 RECEIPT = "receipt"  # message_ids, kind, chat, sender, at
-INCOMING = "incoming"  # message_id, chat, sender, from_me, is_group, push_name, text, kind, at
+# message_id, chat, sender, sender_phone, from_me, is_group, push_name, kind, text, at, and where
+# they apply quoted_message_id, target_id, media, details, raw (worker/sessionhost/messages.py)
+INCOMING = "incoming"
 SEND_RESULT = "send_result"  # ref, ok, message_id, at | ref, ok, error, retryable, uncertain?
 PAIR_CODE = "pair_code"  # ref, code
 PONG = "pong"  # ref, connected, logged_in, busy
@@ -73,11 +78,41 @@ EVENTS = frozenset(
     }
 )
 
-SEND_KINDS = ("text", "image", "document", "audio", "video")
-MEDIA_KINDS = frozenset(SEND_KINDS) - {"text"}
+SEND_KINDS = (
+    "text",
+    "image",
+    "document",
+    "audio",
+    "video",
+    "sticker",
+    "location",
+    "contact",
+    "poll",
+    "reaction",
+    "edit",
+    "delete",
+)
+MEDIA_KINDS = frozenset({"image", "document", "audio", "video", "sticker"})
+# Kinds that act on an earlier message, named by the send's `target`.
+TARGET_KINDS = frozenset({"reaction", "edit", "delete"})
 RECEIPT_KINDS = ("delivered", "read", "played")
-# What a live session can be asked (worker/sessionhost/queries.py answers them on neonize).
-QUERY_OPS = ("profile",)
+# What a live session can be asked (worker/sessionhost/queries.py answers them on neonize, the
+# sandbox transport from its simulated phone). download_media: args {download: a received
+# message's media.download, path: a file the worker made for the bytes, max_bytes}; answers
+# {size, sha256} once the file holds the media.
+QUERY_OPS = (
+    "profile",
+    "download_media",
+    "groups",
+    "group_info",
+    "group_create",
+    "group_participants",
+    "group_invite_link",
+    "group_leave",
+    "check_numbers",
+    "picture",
+    "mark_read",
+)
 
 # Instance ids are 13 hex chars; allow a little more for tests and tools, nothing that could
 # confuse a file name, a log line or neonize's client map.
@@ -100,11 +135,11 @@ def encode(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode("ascii") + b"\n"
 
 
-def decode_line(line: bytes | str) -> dict[str, Any]:
+def decode_line(line: bytes | str, limit: int = MAX_LINE_BYTES) -> dict[str, Any]:
     """Parse one line into a dict that has a string ``cmd`` or ``event``; else ProtocolError."""
     if isinstance(line, bytes):
-        if len(line) > MAX_LINE_BYTES:
-            raise ProtocolError(f"line too long ({len(line)} bytes, limit {MAX_LINE_BYTES})")
+        if len(line) > limit:
+            raise ProtocolError(f"line too long ({len(line)} bytes, limit {limit})")
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -195,6 +230,124 @@ def _proxy(v: Any) -> str | None:
     return v or None
 
 
+# -- sending every kind (a SEND's kind-specific fields) -----------------------------------------
+# `fields` holds what the kind itself needs; `target` names the message a reaction, edit or
+# delete acts on, `quoted` the one a reply quotes: {id, chat, from_me, sender?, kind?, text?,
+# content?}. `mentions` are user JIDs; `typing_s` is how long the chat shows "typing…" first;
+# `not_after` (unix seconds) is when WhatsApp's window for an edit or delete closes.
+MAX_TYPING_S = 10.0
+POLL_OPTIONS = (2, 12)
+_USER_SERVERS = ("s.whatsapp.net", "lid")
+
+
+class _FieldProblem(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _message_ref(v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise ValueError("must be a JSON object {id, chat, from_me, sender?}")
+    if not isinstance(v.get("id"), str) or not v["id"].strip():
+        raise ValueError("needs 'id', WhatsApp's id of the message")
+    if not isinstance(v.get("chat"), str):
+        raise ValueError("needs 'chat', the chat the message is in")
+    normalize_recipient(v["chat"])
+    if not isinstance(v.get("from_me", False), bool):
+        raise ValueError("'from_me' must be true or false")
+    sender = v.get("sender") or ""
+    if not isinstance(sender, str):
+        raise ValueError("'sender' must be a JID string")
+    if sender:
+        normalize_recipient(sender)
+    return v
+
+
+def _mentions(v: Any) -> list[str]:
+    if not isinstance(v, list):
+        raise ValueError("must be a list of user JIDs")
+    out = []
+    for item in v:
+        jid = normalize_recipient(item) if isinstance(item, str) else ""
+        if jid.rsplit("@", 1)[-1] not in _USER_SERVERS:
+            raise ValueError(f"{item!r} is not a user JID (…@s.whatsapp.net or …@lid)")
+        out.append(jid)
+    return out
+
+
+def _typing(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= MAX_TYPING_S:
+        raise ValueError(f"must be a number of seconds from 0 to {MAX_TYPING_S:g}")
+    return float(v)
+
+
+def _need(ok: bool, field: str, message: str) -> None:
+    if not ok:
+        raise _FieldProblem(field, message)
+
+
+def _is_number(v: Any, low: float, high: float) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | float) and low <= v <= high
+
+
+def _check_send_kind(cmd: dict[str, Any]) -> None:
+    """Does the SEND carry what its kind needs? Raises _FieldProblem naming the field."""
+    kind, fields = cmd["kind"], cmd["fields"]
+    if kind in ("text", "edit"):
+        _need(bool(cmd.get("text")), "text", f"kind {kind!r} needs a non-empty 'text'")
+    if kind in MEDIA_KINDS:
+        _need(bool(cmd.get("media_path")), "media_path", f"kind {kind!r} needs 'media_path'")
+    if kind in TARGET_KINDS:
+        _need(cmd.get("target") is not None, "target", f"kind {kind!r} needs 'target'")
+        _need(cmd.get("quoted") is None, "quoted", f"a {kind} cannot quote a message")
+    if kind == "location":
+        _need(_is_number(fields.get("latitude"), -90, 90), "fields", "latitude must be from -90 to 90")
+        _need(_is_number(fields.get("longitude"), -180, 180), "fields", "longitude must be from -180 to 180")
+        for key in ("name", "address"):
+            _need(isinstance(fields.get(key, ""), str), "fields", f"{key} must be a string")
+    elif kind == "contact":
+        _need(
+            isinstance(fields.get("name"), str) and bool(fields["name"]), "fields", "a contact needs a name"
+        )
+        vcard = fields.get("vcard")
+        _need(
+            isinstance(vcard, str) and vcard.lstrip().upper().startswith("BEGIN:VCARD"),
+            "fields",
+            "a contact needs a vcard (BEGIN:VCARD … END:VCARD)",
+        )
+    elif kind == "poll":
+        options = fields.get("options")
+        low, high = POLL_OPTIONS
+        _need(
+            isinstance(fields.get("question"), str) and bool(fields["question"]),
+            "fields",
+            "a poll needs a question",
+        )
+        _need(
+            isinstance(options, list)
+            and low <= len(options) <= high
+            and all(isinstance(o, str) and o for o in options)
+            and len(set(options)) == len(options),
+            "fields",
+            f"a poll needs {low} to {high} distinct, non-empty options",
+        )
+        count = fields.get("selectable_count", 1)
+        _need(
+            not isinstance(count, bool) and isinstance(count, int) and 1 <= count <= len(options),
+            "fields",
+            "selectable_count must be from 1 to the number of options",
+        )
+    elif kind == "reaction":
+        _need(isinstance(fields.get("emoji"), str), "fields", 'a reaction needs an emoji ("" removes one)')
+
+
+def window_closed_error(kind: str) -> str:
+    """The send_result error of an edit or delete whose WhatsApp window has closed."""
+    verb = "edited" if kind == "edit" else "deleted for everyone"
+    return f"WhatsApp's window has passed: the message can no longer be {verb}"
+
+
 _SESSION_FIELD = (True, _session)
 _SPEC: dict[str, dict[str, tuple[bool, Any]]] = {
     CONNECT: {"session": _SESSION_FIELD, "store": (True, _abs_path), "proxy": (False, _proxy)},
@@ -206,6 +359,13 @@ _SPEC: dict[str, dict[str, tuple[bool, Any]]] = {
         "media_path": (False, _abs_path),
         "filename": (False, _str),
         "mimetype": (False, _str),
+        # The message kinds beyond text and media: see "sending every kind" below.
+        "fields": (False, _object),
+        "target": (False, _message_ref),
+        "quoted": (False, _message_ref),
+        "mentions": (False, _mentions),
+        "typing_s": (False, _typing),
+        "not_after": (False, _unix_time),
     },
     PAIR_PHONE: {"session": _SESSION_FIELD, "phone": (True, _phone)},
     LOGOUT: {"session": _SESSION_FIELD},
@@ -218,7 +378,7 @@ _SPEC: dict[str, dict[str, tuple[bool, Any]]] = {
         "deadline": (False, _unix_time),
     },
 }
-_DEFAULTS: dict[str, dict[str, Any]] = {SEND: {"kind": "text"}, QUERY: {"args": {}}}
+_DEFAULTS: dict[str, dict[str, Any]] = {SEND: {"kind": "text", "fields": {}}, QUERY: {"args": {}}}
 
 
 def validate_command(msg: dict[str, Any]) -> dict[str, Any]:
@@ -249,14 +409,10 @@ def validate_command(msg: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             raise ProtocolError(f"{name}: '{key}' {exc}", field=key, ref=ref, session=session) from None
     if name == SEND:
-        if out["kind"] == "text" and not out.get("text"):
-            raise ProtocolError(
-                "send: kind 'text' needs a non-empty 'text'", field="text", ref=ref, session=session
-            )
-        if out["kind"] in MEDIA_KINDS and not out.get("media_path"):
-            raise ProtocolError(
-                f"send: kind {out['kind']!r} needs 'media_path'", field="media_path", ref=ref, session=session
-            )
+        try:
+            _check_send_kind(out)
+        except _FieldProblem as exc:
+            raise ProtocolError(f"send: {exc}", field=exc.field, ref=ref, session=session) from None
     return out
 
 
@@ -267,7 +423,7 @@ def command(cmd: str, session: str | None = None, ref: str | int | None = None, 
     return encode({k: v for k, v in msg.items() if v is not None})
 
 
-def event(kind: str, session: str | None = None, **data: Any) -> dict[str, Any]:
+def event(kind: str, session: str | None = None, /, **data: Any) -> dict[str, Any]:
     """An event object (the host's side); None-valued fields are left out."""
     msg: dict[str, Any] = {"event": kind}
     if session is not None:
@@ -297,7 +453,7 @@ class HostEvent:
 
     @classmethod
     def parse(cls, line: bytes | str) -> HostEvent:
-        return cls.from_message(decode_line(line))
+        return cls.from_message(decode_line(line, MAX_EVENT_BYTES))
 
     def to_message(self) -> dict[str, Any]:
         return event(self.kind, self.session, **self.data)
@@ -317,7 +473,10 @@ def normalize_recipient(to: str) -> str:
         server = {"c.us": "s.whatsapp.net"}.get(server.lower(), server.lower())
         if server not in _KNOWN_SERVERS:
             raise ValueError(f"invalid recipient {to!r}: unknown WhatsApp server {server!r}")
-        allowed = r"[0-9]{5,20}" if server == "s.whatsapp.net" else r"[0-9A-Za-z_.:-]{1,64}"
+        # A user (phone number) or a hidden user id (LID: digits too, maybe with a device).
+        allowed = {"s.whatsapp.net": r"[0-9]{5,20}", "lid": r"[0-9]{5,25}(?::[0-9]{1,3})?"}.get(
+            server, r"[0-9A-Za-z_.:-]{1,64}"
+        )
         if not re.fullmatch(allowed, user):
             raise ValueError(f"invalid recipient {to!r}: bad user part for {server}")
         return f"{user}@{server}"

@@ -37,16 +37,30 @@ class SessionSpec:
 @dataclass(frozen=True)
 class OutgoingMessage:
     ref: str  # the gateway's message id, echoed in the send_result event
-    to: str  # digits of a phone number or a full JID
-    kind: str  # text | image | document | audio | video
-    text: str = ""
+    to: str  # digits of a phone number or a full JID (…@s.whatsapp.net, …@g.us, …@lid)
+    # text | image | document | audio | video | sticker | location | contact | poll
+    # | reaction | edit | delete
+    kind: str
+    text: str = ""  # a text, a caption, or an edit's new text
     media_url: str = ""
-    media_path: str | None = None  # a file the worker already downloaded (media kinds)
+    media_path: str | None = None  # a file the worker already downloaded (media kinds, sticker)
     filename: str = ""
     mimetype: str = ""
+    # The kind's own fields, as queueing/validation.py checked them: location {latitude,
+    # longitude, name, address}, contact {name, vcard}, poll {question, options,
+    # selectable_count}, reaction {emoji}.
+    fields: dict[str, Any] = field(default_factory=dict)
+    # reaction, edit, delete: the message acted on {wa_message_id, chat_id, from_me, sender}.
+    target: dict[str, Any] | None = None
+    # A reply: the message quoted {wa_message_id, chat_id, from_me, sender, kind, text, content?}.
+    quoted: dict[str, Any] | None = None
+    mentions: tuple[str, ...] = ()  # JIDs for the text's or caption's contextInfo
+    typing_s: float = 0.0  # seconds of "typing…" in the chat before the message goes out
+    # edit, delete: WhatsApp's window closes then; past it the message is failed, never sent.
+    not_after: datetime | None = None
 
 
-# Event kinds a session reports (DESIGN "Instance lifecycle"), with their data fields:
+# Event kinds a session reports (docs/architecture.md, "The worker"), with their data fields:
 QR = "qr"  # code, expires_at (iso)
 QR_TIMEOUT = "qr_timeout"  # nobody scanned in time: park, not a failure
 PAIRED = "paired"  # jid, push_name
@@ -57,7 +71,15 @@ LOGGED_OUT = "logged_out"  # reason, requested (bool)
 STREAM_REPLACED = "stream_replaced"
 TEMPORARY_BAN = "temporary_ban"  # code, expire_s
 RECEIPT = "receipt"  # message_ids, kind (delivered|read|played), at
-INCOMING = "incoming"  # message_id, chat, sender, text, kind, at
+# A message the account received (or sent from another of its devices): message_id, chat,
+# sender, sender_phone (digits, "" when WhatsApp hides it), from_me, is_group, push_name, kind
+# (text image video audio document sticker location contact poll reaction edit revoke other),
+# text (the text, a caption, a reaction's emoji, an edit's new text), at (iso), and where they
+# apply quoted_message_id, target_id (what an edit, revoke or reaction changes), media
+# {mimetype, size, filename, sha256 (hex), download{...}: what the transport needs to fetch it},
+# details {location | contacts | poll}, raw (the WhatsApp message: key, message, pushName,
+# messageTimestamp). inbox/service.py stores it.
+INCOMING = "incoming"
 # uncertain: the send failed in a way that may still have delivered it; never retry it.
 SEND_RESULT = "send_result"  # ref, ok, message_id | error, retryable, dead_socket, uncertain?
 PAIR_CODE = "pair_code"  # code | error

@@ -1,5 +1,5 @@
-"""A session host child process as the worker sees it: spawn, non-blocking line I/O, a bounded
-stderr tail, and reaping that never blocks the worker's loop.
+"""A session host child process as the worker sees it: spawned or forked, non-blocking line
+I/O, a bounded stderr tail, and reaping that never blocks the worker's loop.
 
 No threads per host: the worker reads each host's pipes from `Session.poll` with non-blocking
 reads, and one process-wide reaper thread signals and waits for the hosts it was handed. So a
@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from worker.sessionhost import protocol as p
 
@@ -38,6 +39,8 @@ _FATAL = re.compile(rb"^(fatal error:|panic:|SIGSEGV|SIGABRT|runtime: |Traceback
 
 
 def describe_exit(code: int) -> str:
+    if code <= -1000:  # fork_server.NEVER_STARTED, STATUS_LOST: the child says why itself
+        return "ended; its exit status is unknown"
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
@@ -47,28 +50,52 @@ def describe_exit(code: int) -> str:
 
 
 class HostProcess:
-    """One host child. Every method returns at once; nothing here ever waits on the child."""
+    """One host child, spawned (`argv`) or forked by a fork server (`fork_server`, which runs
+    `worker.sessionhost.main host_args`). Every method returns at once; nothing here ever waits
+    on the child. `proc` is its subprocess.Popen, or a Popen-shaped ForkedChild."""
 
-    def __init__(self, argv: Sequence[str] = HOST_ARGV, *, env: dict[str, str] | None = None) -> None:
-        # A session of its own: a terminal's Ctrl+C must not kill hosts before the worker
-        # closes them (that would be recorded as crashes), and killpg also reaches anything the
-        # host started (neonize runs ffmpeg for audio/video). If the worker dies, each host sees
-        # stdin EOF and exits by itself.
-        self.proc = subprocess.Popen(
-            list(argv),
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-            start_new_session=True,
-        )
-        self.pid = self.proc.pid
+    def __init__(
+        self,
+        argv: Sequence[str] = HOST_ARGV,
+        *,
+        env: dict[str, str] | None = None,
+        host_args: Sequence[str] = (),
+        fork_server: Any = None,
+    ) -> None:
+        # Three pipes, made here for both ways of starting: the host's ends go to it (Popen's
+        # dup2, or the fork server over its socket) and are closed here right after.
+        pipes = [os.pipe() for _ in range(3)]
+        theirs = (pipes[0][0], pipes[1][1], pipes[2][1])
+        ours = (pipes[0][1], pipes[1][0], pipes[2][0])
+        try:
+            if fork_server is not None:
+                self.proc: Any = fork_server.fork(host_args, env, theirs)
+            else:
+                # A session of its own: a terminal's Ctrl+C must not kill hosts before the worker
+                # closes them (that would be recorded as crashes), and killpg also reaches
+                # anything the host started (neonize runs ffmpeg for audio/video). If the worker
+                # dies, each host sees stdin EOF and exits by itself.
+                self.proc = subprocess.Popen(
+                    [*argv, *host_args],
+                    cwd=ROOT,
+                    env=env,
+                    stdin=theirs[0],
+                    stdout=theirs[1],
+                    stderr=theirs[2],
+                    start_new_session=True,
+                )
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self.forked = fork_server is not None
+        self._stdin, self._stdout, self._stderr = ours
+        for fd in ours:
+            os.set_blocking(fd, False)
         self.started = time.monotonic()
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            assert pipe is not None  # all three are PIPEs
-            os.set_blocking(pipe.fileno(), False)
         self._to_host = bytearray()  # commands the pipe did not take yet
         self._from_host = bytearray()  # a partial stdout line
         self._err_line = bytearray()  # a partial stderr line
@@ -77,28 +104,35 @@ class HostProcess:
         self.stdout_eof_at: float | None = None
         self.closed = False
 
+    @property
+    def pid(self) -> int | None:
+        """None only for a forked host whose fork the server has not answered yet."""
+        if self.proc.pid is None:
+            self.proc.server.pump()
+        return self.proc.pid
+
     # -- stdin -----------------------------------------------------------------------------
 
     def write(self, line: bytes) -> bool:
         """Queue one command line and write what the pipe takes now. False: the host cannot
         read any more (it died or we closed it); poll() reports why."""
-        if self.closed or self.proc.stdin is None:
+        if self.closed or self._stdin < 0:
             return False
         self._to_host += line
         return self.flush()
 
     def flush(self) -> bool:
-        stdin = self.proc.stdin
-        if stdin is None or stdin.closed:
+        if self._stdin < 0:
             return False
         try:
             while self._to_host:
-                del self._to_host[: os.write(stdin.fileno(), self._to_host)]
+                del self._to_host[: os.write(self._stdin, self._to_host)]
         except BlockingIOError:
             pass  # the host is busy; the rest goes on the next poll
         except OSError:  # EPIPE: the host is gone
             self._to_host.clear()
-            stdin.close()
+            os.close(self._stdin)
+            self._stdin = -1
             return False
         return True
 
@@ -111,11 +145,9 @@ class HostProcess:
             return []
         self.flush()
         self.drain_stderr()
-        stdout = self.proc.stdout
-        assert stdout is not None
         while self.stdout_eof_at is None:
             try:
-                chunk = os.read(stdout.fileno(), _READ_CHUNK)
+                chunk = os.read(self._stdout, _READ_CHUNK)
             except BlockingIOError:
                 break
             if not chunk:
@@ -123,8 +155,8 @@ class HostProcess:
                 break
             self._from_host += chunk
         *complete, rest = self._from_host.split(b"\n")
-        if len(rest) > p.MAX_LINE_BYTES:
-            raise p.ProtocolError(f"a line longer than {p.MAX_LINE_BYTES} bytes")
+        if len(rest) > p.MAX_EVENT_BYTES:
+            raise p.ProtocolError(f"a line longer than {p.MAX_EVENT_BYTES} bytes")
         self._from_host = bytearray(rest)
         lines = [bytes(line) for line in complete]
         if self.stdout_eof_at is not None and rest.strip():
@@ -134,12 +166,11 @@ class HostProcess:
 
     def drain_stderr(self) -> None:
         """Keep the last STDERR_TAIL_BYTES and the first fatal line; log every line at debug."""
-        stderr = self.proc.stderr
-        if stderr is None or stderr.closed:
+        if self._stderr < 0:
             return
         while True:
             try:
-                chunk = os.read(stderr.fileno(), _READ_CHUNK)
+                chunk = os.read(self._stderr, _READ_CHUNK)
             except BlockingIOError:
                 return
             if not chunk:
@@ -151,7 +182,7 @@ class HostProcess:
             for line in lines:
                 if not self.fatal_line and _FATAL.match(line):
                     self.fatal_line = line.decode("utf-8", "replace").strip()[:300]
-                log.debug("host %d: %s", self.pid, line.decode("utf-8", "replace"))
+                log.debug("host %s: %s", self.pid, line.decode("utf-8", "replace"))
 
     def exit_code(self) -> int | None:
         return self.proc.poll()
@@ -160,8 +191,11 @@ class HostProcess:
         """What a person needs to know about a host that died: how, and its last words."""
         self.drain_stderr()
         code = self.proc.poll()
-        how = "closed its stdout" if code is None else describe_exit(code)
-        text = f"session host (pid {self.pid}) {how}"
+        if code is None:
+            how = "closed its stdout"
+        else:
+            how = getattr(self.proc, "failure", "") or describe_exit(code)
+        text = f"session host (pid {self.pid}) {how}" if self.pid else f"session host {how}"
         if self.fatal_line:
             text += f": {self.fatal_line}"
         tail = self.stderr_tail.decode("utf-8", "replace").strip()
@@ -178,26 +212,22 @@ class HostProcess:
             return
         self.closed = True
         if graceful:
-            self.flush()  # the last command (disconnect), if the pipe takes it
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
+            self.flush()  # the last commands (disconnects), if the pipe takes them
+        for fd in (self._stdin, self._stdout, self._stderr):
+            if fd >= 0:
+                os.close(fd)
+        self._stdin = self._stdout = self._stderr = -1
         self._to_host.clear()
         self._from_host.clear()
-        now = time.monotonic()
         if self.proc.poll() is not None:
             return  # already reaped
-        if graceful:
-            REAPER.adopt(_Dying(self.proc, now + QUIT_GRACE_S, now + QUIT_GRACE_S + TERM_GRACE_S))
-        else:
-            _signal_group(self.proc, signal.SIGTERM)
-            REAPER.adopt(_Dying(self.proc, now, now + TERM_GRACE_S, termed=True))
+        REAPER.adopt(Dying.graceful(self.proc) if graceful else Dying.now(self.proc))
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal_group(proc: Any, sig: int) -> None:
+    if hasattr(proc, "signal_group"):  # a forked host: its fork server knows when it is reaped
+        proc.signal_group(sig)
+        return
     # Only while the child is unreaped: its pid (= its group id) cannot have been reused yet.
     if proc.returncode is not None:
         return
@@ -208,11 +238,26 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 @dataclass
-class _Dying:
-    proc: subprocess.Popen
+class Dying:
+    """A child being let go: SIGTERM at term_at, SIGKILL at kill_at, until it is reaped."""
+
+    proc: Any  # subprocess.Popen, or anything with its pid/poll()/returncode
     term_at: float
     kill_at: float
     termed: bool = False
+
+    @classmethod
+    def graceful(cls, proc: Any) -> Dying:
+        """It was asked to end (stdin EOF): QUIT_GRACE_S before SIGTERM."""
+        now = time.monotonic()
+        return cls(proc, now + QUIT_GRACE_S, now + QUIT_GRACE_S + TERM_GRACE_S)
+
+    @classmethod
+    def now(cls, proc: Any) -> Dying:
+        """SIGTERM now, SIGKILL after TERM_GRACE_S."""
+        _signal_group(proc, signal.SIGTERM)
+        now = time.monotonic()
+        return cls(proc, now, now + TERM_GRACE_S, termed=True)
 
 
 class _Reaper:
@@ -223,10 +268,10 @@ class _Reaper:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._dying: list[_Dying] = []
+        self._dying: list[Dying] = []
         self._thread: threading.Thread | None = None
 
-    def adopt(self, dying: _Dying) -> None:
+    def adopt(self, dying: Dying) -> None:
         with self._cond:
             self._dying.append(dying)
             if self._thread is None:

@@ -1,23 +1,25 @@
-"""The real WhatsApp transport: each connect attempt runs in a fresh session host child process.
+"""The real WhatsApp transport: sessions run in session host child processes, a few per host.
 
 neonize (Go, loaded into Python) crashes its process on concurrent connects, leaks an fd and
-~180 KB per failed dial, and cannot cancel a dial into a silent proxy (DESIGN, "Transports").
-So the worker never imports it: `NeonizeSession.connect` starts `python -m
-worker.sessionhost.main`, speaks the JSON-lines protocol (`instances/runtime/protocol.py`) over
-its pipes, and `close` kills it. Killing the host is how a hung dial is cancelled, its exit
-reclaims whatever neonize leaked, and its crash costs this one session: the worker sees
-SESSION_CRASHED with the exit status and the host's last words.
+~180 KB per failed dial, and cannot cancel a dial into a silent proxy (docs/architecture.md,
+"Processes"). So the worker never imports it: `NeonizeSession.connect` places the session on a
+host (`worker.sessionhost.main`, forked from the fork server; transports/host_pool.py), and
+speaks the JSON-lines protocol (`worker/sessionhost/protocol.py`) over the host's pipes. A
+host's crash costs the sessions it carries: each sees SESSION_CRASHED with the exit status and
+the host's last words. A session let go mid-dial stays behind in its host, which retires.
 
 Every method returns at once; the host's answers arrive as TransportEvents from `poll`, which
-reads the pipes without blocking (transports/hostproc.py). No neonize import here.
+reads the pipes without blocking (transports/host_process.py). No neonize import here.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import itertools
 import logging
 import os
-import time
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,13 +27,16 @@ from typing import Any
 from worker.sessionhost import protocol as p
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, SessionSpec, TransportError, TransportEvent
-from worker.transports.host_process import EOF_GRACE_S, HOST_ARGV, REAPER, HostProcess
+from worker.transports.host_pool import HostPool, Launcher, PooledHost
+from worker.transports.host_process import HOST_ARGV, REAPER, HostProcess
 
 log = logging.getLogger("waziper.neonize")
 
 # whatsmeow's QR channel: the first code of a pairing attempt lives 60 s, each later one 20 s.
 FIRST_QR_S, NEXT_QR_S = 60, 20
 SHUTDOWN_WAIT_S = 5.0
+DOWNLOAD_MEDIA = "download_media"
+_REFS = itertools.count(1)
 # Host events that pass to the worker with these fields (the rest are built below).
 _PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
     p.PAIRED: (base.PAIRED, ("jid", "push_name")),
@@ -43,7 +48,10 @@ _PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
     p.PONG: (base.PONG, ("connected", "logged_in", "busy")),
     p.INCOMING: (
         base.INCOMING,
-        ("message_id", "chat", "sender", "from_me", "is_group", "push_name", "text", "kind"),
+        (
+            *("message_id", "chat", "sender", "sender_phone", "from_me", "is_group", "push_name"),
+            *("kind", "text", "quoted_message_id", "target_id", "media", "details", "raw"),
+        ),
     ),
     p.RECEIPT: (base.RECEIPT, ("message_ids", "kind", "chat", "sender")),
 }
@@ -62,24 +70,23 @@ def _iso(unix: Any, default: datetime) -> str:
 class NeonizeSession(base.Session):
     supports_pair_phone = True
 
-    def __init__(
-        self, spec: SessionSpec, *, host_argv: Sequence[str] = HOST_ARGV, env: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, spec: SessionSpec, *, pool: HostPool) -> None:
         super().__init__(spec)
-        self.host_argv, self.env = tuple(host_argv), env
-        self.host: HostProcess | None = None
+        self.pool = pool
+        self.host: PooledHost | None = None
         self.last_host: HostProcess | None = None  # kept for tests and diagnosis after close()
         self.ready: dict[str, Any] = {}  # the host's `ready` event (pid, neonize version)
         self.events: list[TransportEvent] = []
         self.pending: dict[Any, str] = {}  # ref -> the command it answers
+        self.downloads: dict[Any, tuple[str, Any]] = {}  # ref -> (the media's file, max_bytes)
         self.qr_count = 0
         self.showing_qr = False
-        self._refs = itertools.count(1)
+        self.dialing = False  # Go may be inside a dial for it (connecting, or reconnecting)
 
     # -- the worker's side ------------------------------------------------------------------
 
     def connect(self, now: datetime) -> None:
-        self._let_go()  # a fresh host per attempt: nothing an earlier one leaked survives
+        self._let_go()  # the earlier attempt leaves its host first (host_pool: placement)
         ref = self._ref(p.CONNECT)
         try:
             line = p.command(
@@ -92,21 +99,18 @@ class NeonizeSession(base.Session):
         except p.ProtocolError as exc:
             return self._emit(base.CONNECT_FAILED, error=f"cannot connect: {exc}", retryable=False)
         try:
-            self.host = self.last_host = HostProcess(self.host_argv, env=self.env)
+            host = self.pool.place(self)
         except OSError as exc:  # EMFILE, ENOMEM, a missing interpreter: maybe better later
             return self._emit(
                 base.CONNECT_FAILED, error=f"cannot start the session host: {exc}", retryable=True
             )
-        self.qr_count, self.showing_qr, self.ready = 0, False, {}
+        self.host, self.last_host = host, host.process
+        self.qr_count, self.showing_qr, self.ready, self.dialing = 0, False, host.ready, True
         self.pending = {ref: p.CONNECT}
-        self.host.write(line)  # the pipe holds it while neonize loads (~0.5 s)
+        host.process.write(line)  # the pipe holds it while a new host loads neonize
 
     def disconnect(self, now: datetime) -> None:
-        host, self.host = self.host, None
-        if host is not None:
-            host.write(p.command(p.DISCONNECT, self.spec.instance_id, self._ref(p.DISCONNECT)))
-            host.close(graceful=True)  # stdin EOF: the host stops neonize politely, then exits
-        self.pending.clear()
+        self._let_go()  # the host stops neonize politely (or once its dial returns)
         self._emit(base.DISCONNECTED, reason="requested", requested=True)
 
     def logout(self, now: datetime) -> None:
@@ -125,6 +129,12 @@ class NeonizeSession(base.Session):
             "media_path": message.media_path or None,
             "filename": message.filename or None,
             "mimetype": message.mimetype or None,
+            "fields": message.fields or None,
+            "target": _message_ref(message.target),
+            "quoted": _message_ref(message.quoted),
+            "mentions": list(message.mentions) or None,
+            "typing_s": message.typing_s or None,
+            "not_after": message.not_after.timestamp() if message.not_after else None,
         }
         try:
             sent = self._command(p.SEND, ref=message.ref, **fields)
@@ -145,11 +155,24 @@ class NeonizeSession(base.Session):
         self, op: str, args: dict[str, Any], *, ref: str, deadline: datetime | None, now: datetime
     ) -> None:
         until = deadline.timestamp() if deadline is not None else None
+        if op == DOWNLOAD_MEDIA:
+            # Media can be far larger than a protocol line: the host writes it into a file made
+            # here, and the answer carries it from that file (see _downloaded).
+            try:
+                fd, path = tempfile.mkstemp(prefix="waziper-media-")
+                os.close(fd)
+            except OSError as exc:
+                error = f"cannot make a file for the media: {exc}"
+                return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="failed")
+            self.downloads[ref] = (path, args.get("max_bytes"))
+            args = {**args, "path": path}
         try:
             asked = self._command(p.QUERY, ref=ref, op=op, args=args, deadline=until)
         except p.ProtocolError as exc:
+            self._discard_download(ref)
             return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=str(exc), code="invalid")
         if not asked:
+            self._discard_download(ref)
             self._emit(
                 base.QUERY_RESULT, ref=ref, ok=False, error="session host is not running", code="unavailable"
             )
@@ -160,36 +183,43 @@ class NeonizeSession(base.Session):
             self._emit(base.SESSION_CRASHED, error="session host is not running")
 
     def poll(self, now: datetime) -> list[TransportEvent]:
-        host = self.host
-        if host is not None:
-            try:
-                for line in host.read_lines():
-                    self._on_line(line, now)
-                if self.host is host:
-                    self._check_exit(host, now)
-            except p.ProtocolError as exc:
-                self._crashed(host, f"protocol error from session host (pid {host.pid}): {exc}")
+        self.pool.pump(now)  # reads every host once, for every session polled right after it
         events, self.events = self.events, []
         return events
 
     def close(self) -> None:
         self._let_go()
 
+    # -- the pool's side --------------------------------------------------------------------
+
+    def host_lost(self, host: PooledHost, error: str, exit_code: int | None) -> None:
+        """The host this session ran on died (or was killed for a protocol error)."""
+        if self.host is not host:
+            return
+        log.warning("instance %s: its session host (pid %s) is gone", self.spec.instance_id, host.process.pid)
+        self.host = None
+        self.pending.clear()
+        for ref in list(self.downloads):  # answers that will never come: their files go now
+            self._discard_download(ref)
+        self.showing_qr = self.dialing = False
+        self._emit(base.SESSION_CRASHED, error=error, exit_code=exit_code)
+
     # -- internals --------------------------------------------------------------------------
 
     @property
     def pid(self) -> int | None:
-        return self.host.pid if self.host is not None else None
+        return self.host.process.pid if self.host is not None else None
 
     def _ref(self, cmd: str) -> str:
-        # "~" keeps our refs apart from message refs, which the gateway chooses.
-        return f"~{cmd}-{next(self._refs)}"
+        # "~" keeps our refs apart from message refs, which the gateway chooses; the count is
+        # the process's, so no two sessions on one host share a ref.
+        return f"~{cmd}-{next(_REFS)}"
 
     def _command(self, cmd: str, ref: Any = None, **fields: Any) -> bool:
         """Write one command to the live host. False if there is none (or it stopped reading)."""
         ref = self._ref(cmd) if ref is None else ref
         line = p.command(cmd, self.spec.instance_id, ref, **fields)  # ProtocolError: the caller's
-        if self.host is None or not self.host.write(line):
+        if self.host is None or not self.host.process.write(line):
             return False
         self.pending[ref] = cmd
         return True
@@ -214,32 +244,14 @@ class NeonizeSession(base.Session):
     def _let_go(self) -> None:
         host, self.host = self.host, None
         self.pending.clear()
-        self.showing_qr = False
+        for ref in list(self.downloads):  # answers that will never come: their files go now
+            self._discard_download(ref)
+        dialing, self.showing_qr, self.dialing = self.dialing, False, False
         if host is not None:
-            host.close()
+            self.pool.leave(host, self, dialing=dialing)
 
-    def _crashed(self, host: HostProcess, error: str) -> None:
-        log.warning("instance %s: %s", self.spec.instance_id, error)
-        self._let_go()
-        self._emit(base.SESSION_CRASHED, error=error, exit_code=host.exit_code())
-
-    def _check_exit(self, host: HostProcess, now: datetime) -> None:
-        """A host that ended without being asked to is a crash, reported with its last words."""
-        if host.exit_code() is None:
-            eof = host.stdout_eof_at  # it closed stdout yet lives on: hung on its way out
-            if eof is not None and time.monotonic() - eof > EOF_GRACE_S:
-                self._crashed(host, host.crash_report())
-            return
-        for line in host.read_lines():  # what it managed to say before it died
-            self._on_line(line, now)
-        if self.host is host:
-            self._crashed(host, host.crash_report())
-
-    def _on_line(self, line: bytes, now: datetime) -> None:
-        ev = p.HostEvent.parse(line)  # ProtocolError: the caller ends the host
-        if ev.session not in (None, self.spec.instance_id):
-            log.warning("instance %s: event for another session ignored: %s", self.spec.instance_id, ev)
-            return
+    def on_event(self, ev: p.HostEvent, now: datetime) -> None:
+        """One event of this session, routed here by the pool."""
         data, ref = ev.data, ev.ref
         asked = self.pending.pop(ref, None) if ref is not None else None
         if ev.kind in _PLAIN:
@@ -249,16 +261,22 @@ class NeonizeSession(base.Session):
                 out["at"] = _iso(data.get("at"), now)
             if ev.kind in (p.CONNECTED, p.PAIRED, p.CONNECT_FAILED):
                 self.showing_qr = False
+            if ev.kind in (p.CONNECTED, p.CONNECT_FAILED):
+                self.dialing = False
+            elif ev.kind == p.PAIRED:  # whatsmeow dials again to log in
+                self.dialing = True
             self._emit(kind, **out)
         elif ev.kind == p.QR:
             self.qr_count += 1
-            self.showing_qr = True
+            self.showing_qr, self.dialing = True, False
             life = timedelta(seconds=FIRST_QR_S if self.qr_count == 1 else NEXT_QR_S)
             self._emit(base.QR, code=data.get("code", ""), expires_at=(now + life).isoformat())
         elif ev.kind == p.QR_TIMEOUT:
             self.showing_qr = False
             self._emit(base.QR_TIMEOUT, codes_shown=self.qr_count)
         elif ev.kind == p.DISCONNECTED:
+            if asked != p.DISCONNECT:  # connection lost: whatsmeow redials on its own
+                self.dialing = True
             self._emit(base.DISCONNECTED, reason=data.get("reason", ""), requested=asked == p.DISCONNECT)
         elif ev.kind == p.LOGGED_OUT:
             self._emit(base.LOGGED_OUT, reason=data.get("reason", ""), requested=asked == p.LOGOUT)
@@ -276,17 +294,46 @@ class NeonizeSession(base.Session):
                     uncertain=bool(data.get("uncertain")),
                 )
         elif ev.kind == p.QUERY_RESULT:
-            if data.get("ok"):
+            if ref in self.downloads:
+                self._downloaded(ref, data)
+            elif data.get("ok"):
                 self._emit(base.QUERY_RESULT, ref=ref, ok=True, data=data.get("data"))
             else:
                 error, code = str(data.get("error") or "no answer"), str(data.get("code") or "failed")
                 self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code=code)
         elif ev.kind == p.ERROR:
             self._on_error(asked, ref, str(data.get("error", "")))
-        elif ev.kind == p.READY:
-            self.ready = data
         else:
             log.warning("instance %s: unknown host event %r ignored", self.spec.instance_id, ev.kind)
+
+    def _downloaded(self, ref: Any, data: dict[str, Any]) -> None:
+        """The host's answer to download_media, with the media read back from the file it wrote
+        (base64, so that it can travel in the command's JSON result to the web)."""
+        path, max_bytes = self.downloads[ref]
+        try:
+            if not data.get("ok"):
+                error, code = str(data.get("error") or "no answer"), str(data.get("code") or "failed")
+                return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code=code)
+            size = os.path.getsize(path)
+            if isinstance(max_bytes, int) and size > max_bytes:
+                error = f"the media is {size} bytes, more than the {max_bytes} allowed"
+                return self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="too_large")
+            with open(path, "rb") as file:
+                content = base64.b64encode(file.read()).decode("ascii")
+            found = data.get("data")
+            answer: dict[str, Any] = found if isinstance(found, dict) else {}
+            self._emit(base.QUERY_RESULT, ref=ref, ok=True, data={**answer, "size": size, "base64": content})
+        except OSError as exc:
+            error = f"cannot read the downloaded media: {exc}"
+            self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="failed")
+        finally:
+            self._discard_download(ref)
+
+    def _discard_download(self, ref: Any) -> None:
+        path, _max_bytes = self.downloads.pop(ref, (None, None))
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def _on_error(self, asked: str | None, ref: Any, error: str) -> None:
         """The host refused or failed a command: answer it in the terms the worker waits for."""
@@ -301,6 +348,7 @@ class NeonizeSession(base.Session):
         elif asked == p.CONNECT:
             self._emit(base.CONNECT_FAILED, error=error, retryable=p.connect_error_retryable(error))
         elif asked == p.QUERY:
+            self._discard_download(ref)
             self._emit(base.QUERY_RESULT, ref=ref, ok=False, error=error, code="failed")
         else:  # a ping, a disconnect of a hung dial, or a line of ours the host did not like
             log.warning("instance %s: session host: %s", self.spec.instance_id, error)
@@ -315,23 +363,55 @@ class NeonizeTransport(base.Transport):
         host_argv: Sequence[str] = HOST_ARGV,
         env: dict[str, str] | None = None,
         sessions_per_host: int | None = None,
+        recycle_after: int | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
-        self.host_argv, self.env = tuple(host_argv), env
-        if sessions_per_host is None:
+        """`launcher`: how hosts start (default: the process's fork server, spawning when it is
+        down; `Launcher(fork_server=False)` always spawns). The two sizes default to the
+        settings WAZIPER_SESSIONS_PER_HOST and WAZIPER_HOST_RECYCLE_AFTER."""
+        if sessions_per_host is None or recycle_after is None:
             from django.conf import settings
 
-            sessions_per_host = getattr(settings, "WAZIPER_SESSIONS_PER_HOST", 1)
-        if sessions_per_host > 1:
-            log.warning(
-                "WAZIPER_SESSIONS_PER_HOST=%d: the neonize transport still runs one session host per "
-                "session (the setting applies to `python -m worker.sessionhost.main` run by hand)",
-                sessions_per_host,
-            )
+            if sessions_per_host is None:
+                sessions_per_host = int(settings.WAZIPER_SESSIONS_PER_HOST)
+            if recycle_after is None:
+                recycle_after = int(settings.WAZIPER_HOST_RECYCLE_AFTER)
+        self.pool = HostPool(
+            sessions_per_host=sessions_per_host,
+            recycle_after=recycle_after,
+            host_argv=host_argv,
+            env=env,
+            launcher=launcher,
+        )
 
     def open_session(self, spec: SessionSpec) -> NeonizeSession:
-        return NeonizeSession(spec, host_argv=self.host_argv, env=self.env)
+        return NeonizeSession(spec, pool=self.pool)
+
+    def poll(self, sessions: list[base.Session], now: datetime) -> None:
+        self.pool.pump(now, force=True)
 
     def close(self) -> None:
-        """Worker shutdown: wait (bounded) for the hosts it let go of, so none outlives it."""
-        if not REAPER.wait_idle(SHUTDOWN_WAIT_S):
+        """Worker shutdown: every host is let go (stdin EOF) and waited for (bounded), then the
+        fork server, so none outlives the worker."""
+        self.pool.close()
+        reaped = REAPER.wait_idle(SHUTDOWN_WAIT_S)  # the fork server reports its hosts' exits
+        self.pool.launcher.close()
+        if not (reaped and REAPER.wait_idle(SHUTDOWN_WAIT_S)):
             log.warning("%d session host(s) still exiting at shutdown", REAPER.pending)
+
+
+def _message_ref(ref: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A target or quoted message as the host's SEND takes it: WhatsApp's id, the chat, whether
+    this account sent it, its sender; a quote also what its bubble shows."""
+    if not ref:
+        return None
+    out = {
+        "id": ref.get("wa_message_id") or "",
+        "chat": ref.get("chat_id") or "",
+        "from_me": bool(ref.get("from_me")),
+        "sender": ref.get("sender") or "",
+    }
+    for key in ("kind", "text", "content"):
+        if ref.get(key):
+            out[key] = ref[key]
+    return out

@@ -2,15 +2,20 @@
 
 It goes through exactly the same worker, breaker and queue code as neonize. Behaviour comes from
 the instance's `sandbox` JSON (see instances/validation.py): `connect` ok|fail|hang|flaky,
-`send` ok|fail|flaky|reject, `fail_rate`, `latency_ms`, `receipts`, `linked`, `auto_scan`, `seed`.
+`send` ok|fail|flaky|reject, `fail_rate`, `latency_ms`, `receipts`, `linked`, `auto_scan`, `seed`,
+`query` ok|hang|fail, and its address book: `groups` and `on_whatsapp` (worker/transports/sandbox_book.py).
+Every kind of message is recorded with its own fields; a reaction, an edit or a delete changes
+the message it names, and an edit or delete past WhatsApp's window fails as on neonize.
 The phone's side lives in the database (SandboxPhone: scan requests and the linked JID;
-SandboxReceived: what it received), so the API, commands and tests in other processes drive and
-read it, and it survives a worker restart.
+SandboxReceived: what it received; SandboxIncoming: what its contacts send the account, reported
+as neonize reports a received message), so the API, commands and tests in other processes
+drive and read it, and it survives a worker restart.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import heapq
 import itertools
 import os
@@ -19,9 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from instances.models import SandboxPhone, SandboxReceived
+from instances import sandbox_phone
+from instances.models import SandboxIncoming, SandboxPhone, SandboxReceived
+from worker.sessionhost import protocol as p
+from worker.sessionhost.queries import QueryRefused
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, Session, SessionSpec, TransportEvent
+from worker.transports.sandbox_book import DEFAULT_ABOUT, SandboxBook
 
 # WhatsApp's rotation: the first code lives 60 s, then five more 20 s each, then the pairing
 # attempt times out (whatsmeow's QR channel behaves the same).
@@ -42,7 +51,7 @@ def fake_qr_code(rng: random.Random) -> str:
 
 
 def fake_jid(instance_pk: int, rng: random.Random) -> str:
-    """A plausible Indonesian number (the seed's users), stable per instance."""
+    """A plausible Indonesian number (+62, where Waziper is most used), stable per instance."""
     return f"628{instance_pk % 1000:03d}{rng.randrange(10**6):06d}:{rng.randrange(1, 50)}@s.whatsapp.net"
 
 
@@ -77,6 +86,13 @@ class SandboxSession(Session):
         self.scan_seen: datetime | None = None
         self.timers: list[_Timer] = []
         self.events: list[TransportEvent] = []
+        # Contacts' messages reported since the transport's last poll, which marks them delivered
+        # (by then the worker has stored them); a session closed first leaves them pending, and
+        # the next session reports them again: the inbox stores a message once.
+        self.reported: list[int] = []
+        # (at, chat, "composing" | "paused"): the chat presences this session showed, for tests.
+        self.presence: list[tuple[datetime, str, str]] = []
+        self._book: SandboxBook | None = None  # its groups and numbers: see `book`
 
     # --- the worker's side -------------------------------------------------------------------
     def connect(self, now: datetime) -> None:
@@ -97,6 +113,11 @@ class SandboxSession(Session):
         self.events.append(TransportEvent(base.LOGGED_OUT, {"reason": "requested", "requested": True}))
 
     def send(self, message: OutgoingMessage, now: datetime) -> None:
+        if message.typing_s > 0:
+            # As the neonize host does: "typing…" in the chat, then the message.
+            self.presence.append((now, message.to, "composing"))
+            self._after(now, "typing_done", {"message": message}, delay=timedelta(seconds=message.typing_s))
+            return
         self._after(now, "send_done", {"message": message})
 
     def pair_phone(self, phone: str, now: datetime) -> None:
@@ -236,6 +257,12 @@ class SandboxSession(Session):
         if mode == "fail" or (mode == "flaky" and self.rng.random() < self.behaviour.get("fail_rate", 0.5)):
             self.events.append(_send_failed(message.ref, "sandbox: send failed (simulated)", retryable=True))
             return
+        if message.not_after is not None and now > message.not_after:
+            # What the neonize host answers: the window closed before the message could go.
+            self.events.append(
+                _send_failed(message.ref, p.window_closed_error(message.kind), retryable=False)
+            )
+            return
         wa_id = "3EB0" + self.rng.randbytes(8).hex().upper()
         media_bytes = os.path.getsize(message.media_path) if message.media_path else 0
         SandboxReceived.objects.create(
@@ -248,6 +275,7 @@ class SandboxSession(Session):
             filename=message.filename,
             media_bytes=media_bytes,
             ref=message.ref,
+            fields=self._received_fields(message, now),
             received_at=now,
         )
         self.events.append(
@@ -259,6 +287,51 @@ class SandboxSession(Session):
                 break
             delay = timedelta(seconds=RECEIPT_DELAYS_S[kind])
             self._after(now, "receipt", {"ids": [wa_id], "kind": kind}, delay=delay)
+
+    def _on_typing_done(self, now: datetime, message: OutgoingMessage) -> None:
+        if self.phase == "connected":
+            self.presence.append((now, message.to, "paused"))
+        self._after(now, "send_done", {"message": message})
+
+    def _received_fields(self, message: OutgoingMessage, now: datetime) -> dict[str, Any]:
+        """What the phone records of a message beyond its text and media, after applying a
+        reaction, edit or delete to the message it names. A target the phone never received is
+        recorded with `applied: false`: WhatsApp accepts such a message and changes nothing."""
+        fields: dict[str, Any] = dict(message.fields)
+        if message.quoted:
+            fields["quoted_message_id"] = message.quoted.get("wa_message_id", "")
+        if message.mentions:
+            fields["mentions"] = list(message.mentions)
+        if message.typing_s:
+            fields["typing_s"] = message.typing_s
+        if message.target:
+            target_id = str(message.target.get("wa_message_id") or "")
+            fields["target_message_id"] = target_id
+            fields["applied"] = self._apply(message, target_id, now)
+        return fields
+
+    def _apply(self, message: OutgoingMessage, target_id: str, now: datetime) -> bool:
+        target = (
+            SandboxReceived.objects.filter(instance_id=self.spec.instance_pk, wa_message_id=target_id)
+            .order_by("-id")
+            .first()
+        )
+        if target is None:
+            return False
+        if message.kind == "reaction":
+            emoji = str(message.fields.get("emoji") or "")
+            if emoji:
+                target.fields = {**target.fields, "reaction": emoji}
+            else:
+                target.fields = {k: v for k, v in target.fields.items() if k != "reaction"}
+            target.save(update_fields=["fields"])
+        elif message.kind == "edit":
+            target.text, target.edited_at = message.text, now
+            target.save(update_fields=["text", "edited_at"])
+        elif message.kind == "delete":
+            target.revoked_at = now
+            target.save(update_fields=["revoked_at"])
+        return True
 
     def _on_query_done(
         self, now: datetime, op: str, args: dict[str, Any], ref: str, deadline: datetime | None
@@ -276,18 +349,80 @@ class SandboxSession(Session):
         if handler is None:
             return answer(ok=False, error=f"sandbox cannot answer {op!r}", code="unsupported")
         try:
-            data = handler(args)
-        except SandboxRefusal as exc:
+            data = handler(args, now)
+        except (SandboxRefusal, QueryRefused) as exc:
             return answer(ok=False, error=str(exc), code=exc.code)
         answer(ok=True, data=data)
 
-    def _answer_profile(self, args: dict[str, Any]) -> dict[str, Any]:
+    # Questions to the simulated phone: its own profile, and its address book (groups and
+    # which numbers have WhatsApp, from the behaviour JSON; changes last as long as the session).
+    @property
+    def book(self) -> SandboxBook:
+        if self._book is None:
+            self._book = SandboxBook(self.behaviour, self.jid, self.rng)
+        return self._book
+
+    def _answer_profile(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         name = (
             SandboxPhone.objects.filter(instance_id=self.spec.instance_pk)
             .values_list("push_name", flat=True)
             .first()
         )
-        return {"jid": self.jid, "name": name or SANDBOX_PUSH_NAME}
+        return {
+            "jid": self.jid,
+            "name": name or SANDBOX_PUSH_NAME,
+            "picture_url": None,
+            "about": DEFAULT_ABOUT,
+        }
+
+    def _answer_groups(self, args: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+        return self.book.list_groups(args)
+
+    def _answer_group_info(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.group_info(args)
+
+    def _answer_group_create(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.create(args, now)
+
+    def _answer_group_participants(self, args: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+        return self.book.change_participants(args)
+
+    def _answer_group_invite_link(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.invite_link(args)
+
+    def _answer_group_leave(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.leave(args)
+
+    def _answer_check_numbers(self, args: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+        return self.book.check_numbers(args)
+
+    def _answer_picture(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.picture(args)
+
+    def _answer_mark_read(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return self.book.mark_read(args)
+
+    def _answer_download_media(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        media = sandbox_phone.media_of(self.spec.instance_pk, str(args.get("wa_message_id", "")))
+        if not media:
+            raise SandboxRefusal("sandbox: the contact sent no media with this message", "not_found")
+        max_bytes = args.get("max_bytes")
+        if isinstance(max_bytes, int) and len(media) > max_bytes:
+            raise SandboxRefusal(
+                f"sandbox: the media is {len(media)} bytes, more than the {max_bytes} allowed", "too_large"
+            )
+        return {
+            "size": len(media),
+            "sha256": hashlib.sha256(media).hexdigest(),
+            "base64": base64.b64encode(media).decode("ascii"),
+        }
+
+    def receive(self, row: SandboxIncoming, now: datetime) -> None:
+        """A contact's message reaches the connected account: reported as neonize would."""
+        if self.phase != "connected":
+            return
+        self.events.append(TransportEvent(base.INCOMING, incoming_from_contact(row)))
+        self.reported.append(row.pk)
 
     def _on_receipt(self, now: datetime, ids: list[str], kind: str) -> None:
         if self.phase == "connected":
@@ -310,10 +445,19 @@ class SandboxTransport(base.Transport):
         return SandboxSession(spec)
 
     def poll(self, sessions: list[Session], now: datetime) -> None:
-        """One query for every session showing a QR: has its phone been asked to scan?"""
-        waiting = {
-            s.spec.instance_pk: s for s in sessions if isinstance(s, SandboxSession) and s.phase == "qr"
-        }
+        """One query for every session showing a QR (has its phone been asked to scan?), and one
+        for the contacts' messages waiting for the connected ones."""
+        ours = [s for s in sessions if isinstance(s, SandboxSession)]
+        reported = [pk for s in ours for pk in s.reported]
+        if reported:
+            sandbox_phone.mark_delivered(reported, now)
+            for s in ours:
+                s.reported.clear()
+        connected = {s.spec.instance_pk: s for s in ours if s.phase == "connected"}
+        if connected:
+            for row in sandbox_phone.pending(connected):
+                connected[row.instance_id].receive(row, now)
+        waiting = {s.spec.instance_pk: s for s in ours if s.phase == "qr"}
         if not waiting:
             return
         requested = SandboxPhone.objects.filter(
@@ -321,3 +465,141 @@ class SandboxTransport(base.Transport):
         ).values_list("instance_id", "scan_requested_at")
         for instance_pk, _requested_at in requested:
             waiting[instance_pk].scanned(now)
+
+
+# -- a contact's message, as neonize reports one ---------------------------------------------------
+
+
+def hidden_id(phone: str) -> str:
+    """A stable stand-in for the hidden (@lid) id WhatsApp gives a number."""
+    return str(int(hashlib.sha256(phone.encode()).hexdigest()[:12], 16) % 10**15).zfill(15)
+
+
+def incoming_from_contact(row: SandboxIncoming) -> dict[str, Any]:
+    """The `incoming` event data neonize's host would report for this message (the same fields
+    worker/sessionhost/messages.py builds from WhatsApp's protobufs, raw copy included), sent
+    when the contact sent it, however much later the account receives it."""
+    message, sent_at = row.message, row.created_at
+    kind, phone, group = message["kind"], message["from"], message.get("group", "")
+    sender = f"{hidden_id(phone)}@lid" if message.get("lid") else f"{phone}@s.whatsapp.net"
+    chat = group or sender
+    data: dict[str, Any] = {
+        "message_id": row.wa_message_id,
+        "chat": chat,
+        "sender": sender,
+        "sender_phone": phone,
+        "from_me": False,
+        "is_group": bool(group),
+        "push_name": message.get("push_name", ""),
+        "kind": kind,
+        "text": message.get("text", ""),
+        "at": sent_at.isoformat(),
+    }
+    if message.get("quoted_message_id"):
+        data["quoted_message_id"] = message["quoted_message_id"]
+    if message.get("target_message_id"):
+        data["target_id"] = message["target_message_id"]
+    if kind in sandbox_phone.MEDIA_KINDS:
+        data["media"] = {
+            "mimetype": message["mimetype"],
+            "size": message["size"],
+            "filename": message.get("filename", ""),
+            "sha256": message["sha256"],
+            "download": {"media_type": kind, "source": "sandbox"},
+        }
+    details = _details(message)
+    if details:
+        data["details"] = details
+    key: dict[str, Any] = {"remoteJid": chat, "fromMe": False, "id": row.wa_message_id}
+    if group:
+        key["participant"] = sender
+    data["raw"] = {
+        "key": key,
+        "message": _proto_shaped(message, chat, sent_at),
+        "messageTimestamp": int(sent_at.timestamp()),
+        "pushName": message.get("push_name", ""),
+    }
+    return data
+
+
+def _details(message: dict[str, Any]) -> dict[str, Any]:
+    kind = message["kind"]
+    if kind == "location":
+        location = {"latitude": message["latitude"], "longitude": message["longitude"], "live": False}
+        return {
+            "location": {**location, "name": message.get("name", ""), "address": message.get("address", "")}
+        }
+    if kind == "contact":
+        return {"contacts": message["contacts"]}
+    if kind == "poll":
+        poll = {"question": message["question"], "options": message["options"]}
+        return {"poll": {**poll, "selectable_count": message["selectable_count"]}}
+    return {}
+
+
+_MEDIA_FIELDS = {
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+}
+
+
+def _proto_shaped(message: dict[str, Any], chat: str, now: datetime) -> dict[str, Any]:
+    """The message as google.protobuf's MessageToDict renders WhatsApp's protobuf (int64 as
+    strings, bytes as base64, enums by name): what the neonize host's raw copy holds."""
+    kind, text = message["kind"], message.get("text", "")
+    context = {"stanzaID": message["quoted_message_id"]} if message.get("quoted_message_id") else None
+    millis = str(int(now.timestamp() * 1000))
+    target = {"remoteJID": chat, "fromMe": False, "ID": message.get("target_message_id", "")}
+    if kind == "text":
+        if context is None:
+            return {"conversation": text}
+        return {"extendedTextMessage": {"text": text, "contextInfo": context}}
+    if kind in _MEDIA_FIELDS:
+        part: dict[str, Any] = {
+            "mimetype": message["mimetype"],
+            "fileLength": str(message["size"]),
+            "fileSHA256": base64.b64encode(bytes.fromhex(message["sha256"])).decode("ascii"),
+        }
+        if text:
+            part["caption"] = text
+        if kind == "document":
+            part.update(fileName=message.get("filename", ""), title=message.get("filename", ""))
+        if context is not None:
+            part["contextInfo"] = context
+        return {_MEDIA_FIELDS[kind]: part}
+    if kind == "location":
+        return {
+            "locationMessage": {
+                "degreesLatitude": message["latitude"],
+                "degreesLongitude": message["longitude"],
+                "name": message.get("name", ""),
+                "address": message.get("address", ""),
+            }
+        }
+    if kind == "contact":
+        [contact] = message["contacts"]
+        return {"contactMessage": {"displayName": contact["display_name"], "vcard": contact["vcard"]}}
+    if kind == "poll":
+        return {
+            "pollCreationMessageV3": {
+                "name": message["question"],
+                "options": [{"optionName": option} for option in message["options"]],
+                "selectableOptionsCount": message["selectable_count"],
+            }
+        }
+    if kind == "reaction":
+        return {"reactionMessage": {"key": target, "text": text, "senderTimestampMS": millis}}
+    if kind == "edit":
+        edited = {"conversation": text}
+        return {
+            "protocolMessage": {
+                "key": target,
+                "type": "MESSAGE_EDIT",
+                "editedMessage": edited,
+                "timestampMS": millis,
+            }
+        }
+    return {"protocolMessage": {"key": target, "type": "REVOKE"}}

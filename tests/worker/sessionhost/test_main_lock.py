@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from tests.support.fake_neonize import FakeClient, make_host, settle
+from worker.sessionhost import main
 from worker.sessionhost import protocol as p
 
 pytestmark = pytest.mark.asyncio
@@ -29,7 +30,8 @@ async def test_twenty_simultaneous_connects_never_overlap_inside_neonize(tmp_pat
     assert FakeClient.tracker.calls == 60
     assert FakeClient.tracker.most == 1
     failed = [line for line in out.lines if line["event"] == p.CONNECT_FAILED]
-    assert len(failed) == 60 and all(line["retryable"] for line in failed)
+    assert len(failed) == 60
+    assert all(line["retryable"] for line in failed)
 
 
 async def test_disconnects_and_connects_of_many_sessions_stay_serialized(tmp_path):
@@ -80,6 +82,44 @@ async def test_commands_for_one_session_run_in_arrival_order(tmp_path):
         host.handle(p.command(p.CONNECT, session="A", ref="c2", store=store)),
     )
     await settle(host)
-    answers = [(line["event"], line.get("ref")) for line in out.lines]
-    assert answers.index(("disconnected", "d1")) < answers.index(("connect_failed", "c2"))
-    assert ("error", "c2") not in answers  # the disconnect went first, so c2 was a fresh connect
+    refs = [line.get("ref") for line in out.lines]
+    assert refs.index("d1") < refs.index("c2")  # c2 was answered only after the disconnect
+
+
+@pytest.fixture
+def exits(monkeypatch):
+    """os._exit calls recorded instead of made; the watchdog looks every 10 ms, 50 ms late."""
+    calls: list[int] = []
+    monkeypatch.setattr(main, "WEDGED_CHECK_S", 0.01)
+    monkeypatch.setattr(main, "WEDGED_GRACE_S", 0.05)
+    monkeypatch.setattr(main.os, "_exit", calls.append)
+    return calls
+
+
+async def test_a_call_stuck_in_neonize_past_its_timeout_ends_the_host(exits):
+    host, _ = make_host()
+    release = asyncio.Event()
+
+    async def stuck() -> None:
+        await release.wait()
+
+    watchdog = asyncio.ensure_future(host._watch_the_lock())
+    with pytest.raises(TimeoutError):
+        await host.call(stuck, timeout=0.05)
+    await asyncio.sleep(0.3)
+    watchdog.cancel()
+    release.set()
+    assert exits[:1] == [main.WEDGED_EXIT_CODE]
+
+
+async def test_a_slow_call_within_its_timeout_does_not_end_the_host(exits):
+    host, _ = make_host()
+
+    async def slow() -> None:
+        await asyncio.sleep(0.2)
+
+    watchdog = asyncio.ensure_future(host._watch_the_lock())
+    await host.call(slow, timeout=1.0)
+    await asyncio.sleep(0.1)
+    watchdog.cancel()
+    assert exits == []

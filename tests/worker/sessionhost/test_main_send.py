@@ -14,7 +14,7 @@ import pytest
 from tests.support.fake_neonize import make_host, settle
 from worker.sessionhost import protocol as p
 from worker.sessionhost.main import Host
-from worker.sessionhost.support import Session
+from worker.sessionhost.session import Session
 
 pytestmark = pytest.mark.asyncio
 TO = "6281234567890"

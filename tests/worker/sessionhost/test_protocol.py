@@ -19,7 +19,8 @@ def test_encode_is_one_compact_ascii_line():
 
 def test_encode_escapes_newlines_and_non_ascii_inside_values():
     line = p.encode({"event": "incoming", "text": "hai\nsemua \u2028 \U0001f600"})
-    assert line.count(b"\n") == 1 and line.isascii()
+    assert line.count(b"\n") == 1
+    assert line.isascii()
     assert json.loads(line)["text"] == "hai\nsemua \u2028 \U0001f600"
 
 
@@ -81,7 +82,8 @@ def test_proxy_text_is_left_for_neonize_to_judge():
         ({"cmd": "connect", "session": "A", "store": STORE, "proxy": 1080}, "proxy"),
         ({"cmd": "connect", "session": "a b/../c", "store": STORE}, "session"),
         ({"cmd": "send", "session": "A", "text": "hi"}, "to"),
-        ({"cmd": "send", "session": "A", "to": "628123456", "kind": "sticker"}, "kind"),
+        ({"cmd": "send", "session": "A", "to": "628123456", "kind": "gif"}, "kind"),
+        ({"cmd": "send", "session": "A", "to": "628123456", "kind": "sticker"}, "media_path"),
         ({"cmd": "send", "session": "A", "to": "628123456"}, "text"),
         ({"cmd": "send", "session": "A", "to": "628123456", "kind": "image"}, "media_path"),
         ({"cmd": "send", "session": "A", "to": "628123456", "text": 5}, "text"),
@@ -112,14 +114,16 @@ def test_ping_needs_no_session_or_ref():
 
 def test_send_defaults_to_text():
     cmd = p.validate_command({"cmd": "send", "session": "A", "ref": "m1", "to": "628123456", "text": "hi"})
-    assert cmd["kind"] == "text" and cmd["media_path"] is None
+    assert cmd["kind"] == "text"
+    assert cmd["media_path"] is None
 
 
 def test_media_send_may_carry_a_caption_or_none():
     cmd = p.validate_command(
         {"cmd": "send", "session": "A", "to": "628123456", "kind": "document", "media_path": "/tmp/x.pdf"}
     )
-    assert cmd["text"] is None and cmd["filename"] is None
+    assert cmd["text"] is None
+    assert cmd["filename"] is None
 
 
 def test_pair_phone_keeps_only_digits():
@@ -224,3 +228,13 @@ def test_a_query_deadline_must_be_a_unix_time() -> None:
     with pytest.raises(p.ProtocolError) as refused:
         p.command(p.QUERY, session="S", ref="?1", op="profile", deadline="soon")
     assert refused.value.field == "deadline"
+
+
+def test_an_event_may_carry_a_field_named_kind():
+    # An incoming message and a receipt say what kind of message or receipt they are.
+    assert p.event(p.INCOMING, "S1", kind="text", session_note="x") == {
+        "event": "incoming",
+        "session": "S1",
+        "kind": "text",
+        "session_note": "x",
+    }

@@ -8,10 +8,12 @@ generous because a busy machine can make a host's start take seconds.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from bench.faultkit import FaultProxy
+from worker.sessionhost import protocol as p
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, SessionSpec, TransportError, TransportEvent
 from worker.transports.host_process import QUIT_GRACE_S, REAPER
@@ -33,7 +36,10 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def open_session(tmp_path: Path, proxy: str = "", script: dict[str, Any] | None = None) -> NeonizeSession:
-    argv = None if script is None else [sys.executable, str(FAKE_HOST), json.dumps(script)]
+    argv = None
+    if script is not None:
+        (tmp_path / "script.json").write_text(json.dumps(script))
+        argv = [sys.executable, str(FAKE_HOST), f"@{tmp_path / 'script.json'}"]
     transport = NeonizeTransport(sessions_per_host=1, **({"host_argv": argv} if argv else {}))
     return transport.open_session(SessionSpec(1, "ABCDEF0123456", proxy, str(tmp_path / "store")))
 
@@ -72,11 +78,12 @@ def wait_ready(session: NeonizeSession, timeout: float = 30.0) -> None:
 
 
 def gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie its parent (the fork server) is about to reap."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
         return True
-    return False
 
 
 def ev(event: str, /, **fields: Any) -> dict[str, Any]:
@@ -98,8 +105,30 @@ def test_a_failing_proxy_is_connect_failed_with_neonizes_own_text(tmp_path, mode
         session.connect(NOW)
         event = wait_for(session, base.CONNECT_FAILED)
         session.close()
-    assert DIAL_ERROR in event.data["error"] and text in event.data["error"]
-    assert f"127.0.0.1:{proxy.port}" in event.data["error"] and event.data["retryable"] is True
+    assert DIAL_ERROR in event.data["error"]
+    assert text in event.data["error"]
+    assert f"127.0.0.1:{proxy.port}" in event.data["error"]
+    assert event.data["retryable"] is True
+
+
+def test_sessions_of_one_host_failing_through_different_proxies_each_get_their_own_text(tmp_path):
+    transport = NeonizeTransport(sessions_per_host=4)
+    modes = {"refuse": "connection refused", "reset": "reset by peer", "close_after": "EOF"}
+    with FaultProxy("refuse") as refuse, FaultProxy("reset") as reset, FaultProxy("close_after") as eof:
+        proxies = {"refuse": refuse, "reset": reset, "close_after": eof}
+        specs = [
+            SessionSpec(i, mode, proxies[mode].url, str(tmp_path / mode)) for i, mode in enumerate(modes)
+        ]
+        sessions = [transport.open_session(spec) for spec in specs]
+        for session in sessions:
+            session.connect(NOW)
+        errors = {s.spec.instance_id: wait_for(s, base.CONNECT_FAILED).data["error"] for s in sessions}
+        assert len({s.pid for s in sessions}) == 1  # one host carried all three
+        for session in sessions:
+            session.close()
+    for mode, text in modes.items():
+        assert text in errors[mode]
+        assert f"127.0.0.1:{proxies[mode].port}" in errors[mode]
 
 
 def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_once(tmp_path):
@@ -107,9 +136,11 @@ def test_a_hanging_dial_reports_nothing_answers_ping_and_close_ends_the_host_at_
         session = open_session(tmp_path, proxy.url)
         session.connect(NOW)
         wait_ready(session)
-        assert quiet_for(session, 0.5) == [] and proxy.accepted == 1
+        assert quiet_for(session, 0.5) == []
+        assert proxy.accepted == 1
         session.check_alive(NOW)
-        assert wait_for(session, base.PONG).data == {"connected": False, "logged_in": False, "busy": True}
+        # Not busy: the hung dial does not hold the host's lock (other sessions go on).
+        assert wait_for(session, base.PONG).data == {"connected": False, "logged_in": False, "busy": False}
         pid = session.pid
         started = time.monotonic()
         session.close()
@@ -130,15 +161,18 @@ def test_a_host_killed_from_outside_is_session_crashed_naming_the_signal(tmp_pat
         os.kill(pid, signal.SIGKILL)
         event = wait_for(session, base.SESSION_CRASHED)
     assert event.data["error"].startswith(f"session host (pid {pid}) killed by SIGKILL")
-    assert event.data["exit_code"] == -signal.SIGKILL and session.host is None
+    assert event.data["exit_code"] == -signal.SIGKILL
+    assert session.host is None
 
 
 def test_a_host_that_prints_garbage_is_a_protocol_error_and_is_killed(tmp_path):
     session = open_session(tmp_path, script={"connect": [{"raw": "hello, I am not JSON\n"}]})
     session.connect(NOW)
     event = wait_for(session, base.SESSION_CRASHED)
-    assert "protocol error from session host" in event.data["error"] and "not JSON" in event.data["error"]
-    assert REAPER.wait_idle(10) and session.last_host.proc.returncode == -signal.SIGTERM
+    assert "protocol error from session host" in event.data["error"]
+    assert "not JSON" in event.data["error"]
+    assert REAPER.wait_idle(10)
+    assert session.last_host.proc.returncode == -signal.SIGTERM
 
 
 def test_a_host_dying_of_a_go_fatal_error_reports_that_line_exit_code_and_stderr_tail(tmp_path):
@@ -148,13 +182,15 @@ def test_a_host_dying_of_a_go_fatal_error_reports_that_line_exit_code_and_stderr
     error = wait_for(session, base.SESSION_CRASHED).data["error"]
     # The verdict comes first, though 4 KB of goroutine dump followed it.
     assert "exited with code 2: fatal error: concurrent map writes; stderr tail: ..." in error
-    assert error.endswith("runtime.throw()") and len(error) < 2000
+    assert error.endswith("runtime.throw()")
+    assert len(error) < 2000
 
 
 def test_a_time_out_of_datetimes_range_is_replaced_by_now_not_raised(tmp_path):
     # Python's json reads 1e20 and NaN; datetime cannot hold either.
     odd = [ev("receipt", message_ids=["3EB0AA"], kind="read", at=at) for at in (1e20, 1e15)]
-    session = open_session(tmp_path, script={"connect": [*odd, {"raw": '{"event": "receipt", "at": NaN}\n'}]})
+    nan = {"raw": '{"event": "receipt", "session": "ABCDEF0123456", "at": NaN}\n'}
+    session = open_session(tmp_path, script={"connect": [*odd, nan]})
     session.connect(NOW)
     times = [wait_for(session, base.RECEIPT).data["at"] for _ in range(3)]
     session.close()
@@ -190,7 +226,8 @@ def test_a_corrupt_store_is_a_final_relink_failure(tmp_path):
     session.connect(NOW)
     event = wait_for(session, base.CONNECT_FAILED)
     session.close()
-    assert "re-link required" in event.data["error"] and event.data["retryable"] is False
+    assert "re-link required" in event.data["error"]
+    assert event.data["retryable"] is False
 
 
 def test_a_store_that_cannot_be_created_is_a_final_failure_naming_the_os_error(tmp_path):
@@ -211,7 +248,8 @@ def test_a_proxy_url_neonize_rejects_is_a_final_failure(tmp_path):
     session.connect(NOW)
     event = wait_for(session, base.CONNECT_FAILED)
     session.close()
-    assert 'unsupported proxy scheme "ftp"' in event.data["error"] and event.data["retryable"] is False
+    assert 'unsupported proxy scheme "ftp"' in event.data["error"]
+    assert event.data["retryable"] is False
 
 
 ANA = {"jid": "628123:4@s.whatsapp.net", "push_name": "Ana"}
@@ -223,7 +261,19 @@ SCRIPT = {
         ev("paired", **ANA),
         ev("connected", **ANA),
         ev("receipt", message_ids=["3EB0AA"], kind="read", at=1767268801),
-        ev("incoming", message_id="M1", chat="6289@s.whatsapp.net", text="hi", kind="text", at=1767268802),
+        ev(
+            "incoming",
+            message_id="M1",
+            chat="6289@s.whatsapp.net",
+            sender="19000@lid",
+            sender_phone="6289",
+            text="foto",
+            kind="image",
+            quoted_message_id="Q1",
+            media={"mimetype": "image/jpeg", "size": 3, "download": {"direct_path": "/v/x"}},
+            raw={"key": {"id": "M1"}},
+            at=1767268802,
+        ),
         reply("pong", connected=True, logged_in=True, busy=False),
     ],
     "logout": [reply("logged_out", reason="requested")],
@@ -242,8 +292,13 @@ def test_host_events_become_the_transport_events_the_worker_expects(tmp_path):
     assert wait_for(session, base.PAIRED).data == {"jid": "628123:4@s.whatsapp.net", "push_name": "Ana"}
     assert wait_for(session, base.CONNECTED).data["jid"] == "628123:4@s.whatsapp.net"
     receipt = wait_for(session, base.RECEIPT).data
-    assert receipt["message_ids"] == ["3EB0AA"] and receipt["at"] == "2026-01-01T12:00:01+00:00"
-    assert wait_for(session, base.INCOMING).data["text"] == "hi"
+    assert receipt["message_ids"] == ["3EB0AA"]
+    assert receipt["at"] == "2026-01-01T12:00:01+00:00"
+    incoming = wait_for(session, base.INCOMING).data
+    assert (incoming["kind"], incoming["text"], incoming["sender_phone"]) == ("image", "foto", "6289")
+    assert incoming["media"]["download"] == {"direct_path": "/v/x"}
+    assert (incoming["quoted_message_id"], incoming["raw"]) == ("Q1", {"key": {"id": "M1"}})
+    assert incoming["at"] == "2026-01-01T12:00:02+00:00"
     assert wait_for(session, base.PONG).data["connected"] is True
     session.send(OutgoingMessage(ref="msg-1", to="628123456789", kind="text", text="halo"), NOW)
     assert wait_for(session, base.SEND_RESULT).data == {"ref": "msg-1", "ok": True, "message_id": "3EB0AA"}
@@ -273,32 +328,45 @@ def test_without_a_host_every_call_answers_at_once(tmp_path):
     with pytest.raises(TransportError, match="showing a QR code"):
         session.pair_phone("628123456789", NOW)
     sent, invalid, crashed, logged_out = session.poll(NOW)
-    assert sent.data["dead_socket"] is True and sent.data["retryable"] is True
-    assert invalid.data["retryable"] is False and "needs a non-empty 'text'" in invalid.data["error"]
-    assert crashed.kind == base.SESSION_CRASHED and logged_out.data["requested"] is True
+    assert sent.data["dead_socket"] is True
+    assert sent.data["retryable"] is True
+    assert invalid.data["retryable"] is False
+    assert "needs a non-empty 'text'" in invalid.data["error"]
+    assert crashed.kind == base.SESSION_CRASHED
+    assert logged_out.data["requested"] is True
 
 
 def test_many_failed_sessions_leave_the_callers_fds_threads_and_children_as_they_were(tmp_path):
-    def attempts(count: int, proxy: FaultProxy) -> list[int]:
+    transport = NeonizeTransport(sessions_per_host=5, recycle_after=7)
+    transport.pool.IDLE_S = 0.0  # an empty host exits at the next poll, so "after" is comparable
+
+    def attempts(count: int, proxy: FaultProxy) -> list[int | None]:
         pids = []
         for batch in range(0, count, 5):
-            sessions = [open_session(tmp_path / f"s{batch + i}", proxy.url) for i in range(5)]
+            specs = [
+                SessionSpec(i, f"S{batch + i}", proxy.url, str(tmp_path / f"s{batch + i}")) for i in range(5)
+            ]
+            sessions = [transport.open_session(spec) for spec in specs]
             for session in sessions:
                 session.connect(NOW)
             for session in sessions:
-                pids.append(session.pid)
                 wait_for(session, base.CONNECT_FAILED)
+                pids.append(session.pid)
                 session.close()
+        transport.poll([], NOW)
         return pids
 
     with FaultProxy("refuse") as proxy:
-        attempts(5, proxy)  # warm-up: imports, the reaper thread
+        attempts(5, proxy)  # warm-up: imports, the reaper thread, the fork server
         assert REAPER.wait_idle(10)
         fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
         pids = attempts(20, proxy)
+        assert transport.pool.hosts == []
         assert REAPER.wait_idle(10)
-        assert len(os.listdir("/proc/self/fd")) == fds and threading.active_count() == threads
-    assert all(gone(pid) for pid in pids)
+        assert len(os.listdir("/proc/self/fd")) == fds
+        assert threading.active_count() == threads
+    assert None not in pids
+    assert all(gone(pid) for pid in pids if pid is not None)
 
 
 def test_a_host_answer_to_a_question_reaches_the_worker_with_the_questions_ref(tmp_path):
@@ -331,3 +399,87 @@ def test_a_question_without_a_host_is_answered_unavailable_at_once(tmp_path):
     (answer,) = session.poll(NOW)
     assert answer.kind == base.QUERY_RESULT
     assert (answer.data["ref"], answer.data["code"]) == ("?1", "unavailable")
+
+
+def download_session(tmp_path: Path, *steps: dict[str, Any]) -> NeonizeSession:
+    script = {"connect": [reply("connected", **ANA)], "query": list(steps)}
+    session = open_session(tmp_path, script=script)
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    return session
+
+
+def ask_download(session: NeonizeSession, max_bytes: int = 1024) -> dict[str, Any]:
+    args = {"download": {"media_type": "image", "direct_path": "/v/x"}, "max_bytes": max_bytes}
+    session.query("download_media", args, ref="?9", deadline=None, now=NOW)
+    return wait_for(session, base.QUERY_RESULT).data
+
+
+def test_downloaded_media_reaches_the_worker_read_back_from_the_hosts_file(tmp_path):
+    session = download_session(
+        tmp_path, {"write_path": "JPEG!"}, reply("query_result", ok=True, data={"size": 5, "sha256": "ab"})
+    )
+    answer = ask_download(session)
+    session.close()
+    assert answer == {
+        "ref": "?9",
+        "ok": True,
+        "data": {"size": 5, "sha256": "ab", "base64": base64.b64encode(b"JPEG!").decode()},
+    }
+
+
+def test_the_media_file_is_gone_once_answered_whether_or_not_it_worked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None  # looked up again from TMPDIR
+    try:
+        session = download_session(
+            tmp_path,
+            {"write_path": "JPEG!"},
+            reply("query_result", ok=False, error="download failed with status code 410", code="gone"),
+        )
+        answer = ask_download(session)
+        session.close()
+    finally:
+        tempfile.tempdir = None
+    assert answer["code"] == "gone"
+    assert [name for name in os.listdir(tmp_path) if name.startswith("waziper-media-")] == []
+
+
+def test_a_file_larger_than_allowed_is_refused_by_the_worker_too(tmp_path):
+    session = download_session(
+        tmp_path, {"write_path": "x" * 50}, reply("query_result", ok=True, data={"size": 1, "sha256": ""})
+    )
+    answer = ask_download(session, max_bytes=10)
+    session.close()
+    assert (answer["ok"], answer["code"]) == (False, "too_large")
+
+
+def test_a_download_a_dying_host_never_answers_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None
+    try:
+        session = download_session(tmp_path)  # the host says nothing to the question
+        session.query("download_media", {"max_bytes": 10}, ref="?9", deadline=None, now=NOW)
+        assert len(session.downloads) == 1
+        session.close()
+    finally:
+        tempfile.tempdir = None
+    assert [name for name in os.listdir(tmp_path) if name.startswith("waziper-media-")] == []
+
+
+def test_a_large_answer_reaches_the_worker_and_the_host_lives_on(tmp_path):
+    """Hundreds of groups with their members make an answer of megabytes: it is an answer, not
+    a host gone mad (whose over-long line ends it)."""
+    members = [{"id": f"62812{i:08d}@s.whatsapp.net", "admin": False} for i in range(1024)]
+    groups = [{"id": f"1203630000{g:08d}@g.us", "participants": members} for g in range(40)]
+    script = {"connect": [reply("connected", **ANA)], "query": [reply("query_result", ok=True, data=groups)]}
+    session = open_session(tmp_path, script=script)
+    session.connect(NOW)
+    wait_for(session, base.CONNECTED)
+    session.query("groups", {}, ref="?1", deadline=None, now=NOW)
+    answer = wait_for(session, base.QUERY_RESULT).data
+    alive = session.host is not None and session.host.process.exit_code() is None
+    session.close()
+    assert len(json.dumps(groups)) > 2 * p.MAX_LINE_BYTES
+    assert (answer["ok"], len(answer["data"])) == (True, 40)
+    assert alive

@@ -15,7 +15,7 @@ from worker.supervisor import WorkerSupervisor, new_child_id
 
 
 def startup_lines(*, with_worker: bool, with_deliverer: bool = False) -> list[str]:
-    """The seed's start-up lines, with the real figures from settings."""
+    """The start-up lines operators of the Node Waziper server know, with the real figures."""
     lines = ["📨 Message Queue Manager initialized"]
     if with_worker:
         lines.append("🔄 Queue processor started (worker process)")
@@ -32,7 +32,10 @@ def startup_lines(*, with_worker: bool, with_deliverer: bool = False) -> list[st
 
 
 class Command(BaseCommand):
-    help = "Run the gateway: daphne (HTTP + websockets) and, unless --no-worker, a supervised worker."
+    help = (
+        "Run the gateway: daphne (HTTP + websockets) and, unless --no-worker, a supervised worker "
+        "and a supervised webhook deliverer."
+    )
     requires_system_checks = "__all__"
 
     def add_arguments(self, parser: CommandParser) -> None:

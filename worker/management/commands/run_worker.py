@@ -13,7 +13,7 @@ from prometheus_client import start_http_server
 
 from kernel.commands import describe_seconds
 from worker.loop import Worker
-from worker.sessionhost.support import make_private
+from worker.sessionhost.store import make_private
 
 
 class Command(BaseCommand):

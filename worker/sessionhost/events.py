@@ -1,36 +1,27 @@
-"""The session host's parts that need no neonize import: protocol output, session state, the
-store check, media building, and the neonize -> worker direction (events).
+"""neonize's events as the worker's protocol events: which neonize events the host listens to,
+how each one translates, and the relay that emits them from neonize's callbacks.
 
-They take neonize 0.5.2's objects duck-typed, so ``host.py`` stays the only module that imports
-neonize. Event translation is pure: tests feed it hand-built events that only a real phone
-could otherwise send.
+They take neonize's objects duck-typed, so ``main.py`` stays the only module that imports
+neonize. Translation is pure: tests feed it hand-built events that only a real phone could
+otherwise send.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import functools
 import logging
-import os
-import shutil
-import sqlite3
-import stat
-import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from worker.sessionhost import messages
 from worker.sessionhost import protocol as p
+from worker.sessionhost.messages import jid_str, unix_seconds
+from worker.sessionhost.session import Output, Session
 
 log = logging.getLogger("waziper.host")
 
-STORE_FILE = "whatsmeow.sqlite3"  # inside the session's store directory
-# A store holds the keys of a linked WhatsApp account: only the host's user may read it.
-STORE_DIR_MODE = 0o700
-STORE_FILE_MODE = 0o600
 # The neonize events the host subscribes to; each arrives as ``<name>Ev``.
 NEONIZE_EVENTS = (
     "Connected PairStatus Disconnected LoggedOut StreamReplaced TemporaryBan ConnectFailure ClientOutdated "
@@ -45,140 +36,16 @@ STATE_CHANGES: dict[str, tuple[bool | None, bool | None]] = {
     "LoggedOut": (False, False),
 }
 RECEIPT_KINDS = {"DELIVERED": "delivered", "READ": "read", "PLAYED": "played"}
-MESSAGE_KINDS = {
-    "conversation": "text",
-    "extendedTextMessage": "text",
-    "imageMessage": "image",
-    "videoMessage": "video",
-    "audioMessage": "audio",
-    "documentMessage": "document",
-    "documentWithCaptionMessage": "document",
-    "stickerMessage": "sticker",
-    "locationMessage": "location",
-    "contactMessage": "contact",
-    "reactionMessage": "reaction",
-    "pollCreationMessage": "poll",
-    "pollCreationMessageV3": "poll",
-}
+# An incoming message's fields stay well inside one protocol line (a long text, many contacts).
+INCOMING_LINE_BUDGET = p.MAX_LINE_BYTES - 4096  # room for the event's own keys
 # WhatsApp will refuse these the same way next time; everything else may pass on a retry.
 _FINAL_FAILURES = ("client_outdated", "bad_user_agent")
 
 Translated = tuple[str, dict[str, Any]] | None
 
 
-class Output:
-    """The protocol side of stdout: whole lines, one writer at a time (the stdin thread writes too)."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._lock = threading.Lock()
-
-    def emit(self, kind: str, session: str | None = None, **data: Any) -> None:
-        line = memoryview(p.encode(p.event(kind, session, **data)))
-        with self._lock:
-            try:
-                while line:
-                    line = line[os.write(self._fd, line) :]
-            except BrokenPipeError:
-                os._exit(0)  # the worker is gone; nobody is left to serve
-
-
-@dataclass
-class Session:
-    sid: str
-    store: str
-    connect_ref: Any = None
-    logged_in: bool = False
-    client: Any = None
-    task: asyncio.Future | None = None  # neonize's connect: runs as long as the connection
-    progress: asyncio.Event = field(default_factory=asyncio.Event)
-    connected: bool = False
-    showing_qr: bool = False
-    closing: bool = False  # we asked for the disconnect/logout: no "connection lost" events
-    on_whatsapp: set[str] = field(default_factory=set)
-
-    @property
-    def active(self) -> bool:
-        return self.task is None or not self.task.done()
-
-
-def make_private(store: str) -> None:
-    """Directories 0700 and files 0600 inside `store`: stores made before the host set its umask
-    (0755/0644) are tightened when the host opens them. Symbolic links are left alone."""
-    for root, _dirs, files in os.walk(store):
-        modes = [(root, STORE_DIR_MODE), *((os.path.join(root, f), STORE_FILE_MODE) for f in files)]
-        for path, mode in modes:
-            try:
-                st = os.lstat(path)
-                if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & ~mode:
-                    os.chmod(path, mode)
-            except OSError as exc:  # not ours, or gone: the store still works, say so
-                log.warning("cannot make %s private: %s", path, exc.strerror or exc)
-
-
-def check_store(store: str) -> tuple[str | None, bool]:
-    """Return (problem, has_device) for a session store directory, creating it when missing
-    (0700) and making an existing one private (see make_private)."""
-    if any(c in store for c in "?#%"):  # neonize builds a sqlite URI from the path
-        return f"session store path {store!r} must not contain '?', '#' or '%'", False
-    try:
-        Path(store).mkdir(mode=STORE_DIR_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"cannot use session store {store}: {exc.strerror or exc}", False
-    make_private(store)
-    db = Path(store) / STORE_FILE
-    if not db.exists():
-        return None, False
-    try:
-        with contextlib.closing(sqlite3.connect(db, timeout=2)) as con:
-            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            has = "whatsmeow_device" in tables and con.execute("SELECT 1 FROM whatsmeow_device").fetchone()
-    except sqlite3.DatabaseError as exc:
-        if p.is_store_corruption(str(exc)):
-            return f"session store {db} is corrupt ({exc}): re-link required", False
-        return f"cannot read session store {db}: {exc}", False
-    return None, bool(has)
-
-
-async def build_media(client: Any, kind: str, data: bytes, cmd: dict[str, Any]) -> Any:
-    """Upload ``data`` and build the WhatsApp message a media ``send`` asks for."""
-    caption = cmd["text"] or None
-    if kind == "image":
-        return await client.build_image_message(data, caption=caption)
-    if kind == "document":
-        name = cmd["filename"] or os.path.basename(cmd["media_path"])
-        return await client.build_document_message(
-            data, caption=caption, title=name, filename=name, mimetype=cmd["mimetype"]
-        )
-    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-        raise RuntimeError(f"ffmpeg/ffprobe not installed: neonize needs them to send {kind}")
-    if kind == "audio":
-        return await client.build_audio_message(data)
-    return await client.build_video_message(data, caption=caption)
-
-
-# -- neonize events -> protocol events ---------------------------------------------------------
-
-
-def jid_str(jid: Any) -> str:
-    """whatsmeow's JID string: ``user[:device]@server``; "" for an empty JID."""
-    if not jid.User and not jid.Server:
-        return ""
-    return f"{jid.User}{f':{jid.Device}' if jid.Device else ''}@{jid.Server}"
-
-
 def enum_name(msg: Any, name: str) -> str:
     return msg.DESCRIPTOR.fields_by_name[name].enum_type.values_by_number[getattr(msg, name)].name
-
-
-def message_kind(message: Any) -> str:
-    present = [f.name for f, _ in message.ListFields()]
-    return next((MESSAGE_KINDS[name] for name in present if name in MESSAGE_KINDS), "other")
-
-
-def unix_seconds(ts: int) -> float:
-    # neonize 0.5.2 sends receipt times in seconds but message times in milliseconds.
-    return ts / 1000 if ts > 10**11 else ts
 
 
 def translate(name: str, ev: Any, extract_text: Callable[[Any], str]) -> Translated:
@@ -217,21 +84,10 @@ def translate(name: str, ev: Any, extract_text: Callable[[Any], str]) -> Transla
             "at": unix_seconds(ev.Timestamp),
         }
     if name == "Message":
-        info, kind, text = ev.Info, message_kind(ev.Message), extract_text(ev.Message)
-        if kind == "other" and not text:
+        fields = messages.incoming(ev, extract_text)
+        if fields is None:
             return None  # protocol chatter (key distribution, app state sync, ...), not a message
-        src = info.MessageSource
-        return p.INCOMING, {
-            "message_id": info.ID,
-            "chat": jid_str(src.Chat),
-            "sender": jid_str(src.Sender),
-            "from_me": src.IsFromMe,
-            "is_group": src.IsGroup,
-            "push_name": info.Pushname,
-            "text": text,
-            "kind": kind,
-            "at": unix_seconds(info.Timestamp),
-        }
+        return p.INCOMING, messages.fit(fields, INCOMING_LINE_BUDGET)
     return None
 
 
@@ -254,8 +110,10 @@ class Relay:
         loop: asyncio.AbstractEventLoop,
         me: Callable[[Session], Awaitable[tuple[str, str]]],
         extract_text: Callable[[Any], str],
+        phone_of_lid: Callable[[Session, Any], Awaitable[str]] | None = None,
     ) -> None:
         self.out, self.loop, self.me, self.extract_text = out, loop, me, extract_text
+        self.phone_of_lid = phone_of_lid
 
     def attach(self, client: Any, s: Session, event_types: dict[str, Any]) -> None:
         client.event.qr(functools.partial(self.on_qr, s))
@@ -286,11 +144,17 @@ class Relay:
             if kind in (p.CONNECTED, p.PAIRED):
                 jid, fields["push_name"] = await self.me(s)
                 fields.setdefault("jid", jid)
+            if kind == p.INCOMING and not fields.get("sender_phone") and self.phone_of_lid is not None:
+                sender = ev.Info.MessageSource.Sender
+                if sender.Server == "lid":  # a hidden number sent without its phone number beside it
+                    fields["sender_phone"] = await self.phone_of_lid(s, sender)
             self.emit(s, kind, fields)
         except Exception:  # an odd event must not end the session's event stream
             log.exception("session %s: handling %s failed", s.sid, name)
 
     def emit(self, s: Session, kind: str, fields: dict[str, Any]) -> None:
+        if s.abandoned:
+            return  # the worker let it go while it dialed; nobody listens for it any more
         if kind in (p.CONNECTED, p.CONNECT_FAILED):  # these answer the connect command
             fields = {"ref": s.connect_ref, **fields}
         self.out.emit(kind, s.sid, **fields)
@@ -298,7 +162,8 @@ class Relay:
     async def on_qr(self, s: Session, _client: Any, code: bytes) -> None:
         s.progress.set()
         s.showing_qr = True
-        self.out.emit(p.QR, s.sid, code=code.decode("utf-8", "replace"))
+        if not s.abandoned:
+            self.out.emit(p.QR, s.sid, code=code.decode("utf-8", "replace"))
 
     def _on_login_status_go(self, s: Session, _uuid: int, status: int) -> None:
         text = ctypes.string_at(status).decode("utf-8", "replace") if status else ""
