@@ -68,8 +68,9 @@ def public_data(kind: str, payload: dict[str, Any], instance_id: str | None) -> 
         data = _without_raw(payload)
     elif kind == MESSAGE_UPDATED:
         data = dict(payload)
-        if "message" in data:
-            data["message"] = _without_raw(data["message"])
+        for key in ("message", "update_message"):
+            if key in data:
+                data[key] = _without_raw(data[key])
     elif kind == "status":
         data = {
             "status": PUBLIC_STATUS.get(str(payload.get("status")), str(payload.get("status"))),

@@ -166,41 +166,55 @@ def _context(message: dict[str, Any]) -> dict[str, Any] | None:
     return {"stanzaId": quoted} if quoted else None
 
 
+def _media_fields(message: dict[str, Any], text: str) -> dict[str, Any]:
+    media = message.get("media") or {}
+    fields: dict[str, Any] = {}
+    if text:
+        fields["caption"] = text
+    if media.get("mimetype"):
+        fields["mimetype"] = media["mimetype"]
+    if media.get("size") is not None:
+        fields["fileLength"] = str(media["size"])  # a protobuf Long, as Baileys' JSON has it
+    name = media.get("filename") or media.get("file_name")
+    if name:
+        fields["fileName"] = name
+    if media.get("sha256"):
+        fields["fileSha256"] = media["sha256"]
+    return fields
+
+
 def wa_content(message: dict[str, Any]) -> dict[str, Any]:
-    """Baileys' `message` (proto.IMessage) for a stored message: the raw copy when it is one,
-    else built from what was stored."""
+    """Baileys' `message` (proto.IMessage) for a stored message: the raw copy's when it has one
+    (cut from a long message, it has none), else built from what was stored."""
     raw = _raw_content(message.get("raw"))
     if raw is not None:
         return raw
     kind = str(message.get("kind") or "text")
-    text = message.get("text") or ""
-    media = message.get("media") or {}
+    text = str(message.get("text") or "")
+    details = message.get("details") or {}
     context = _context(message)
+    content: dict[str, Any]
     if kind in _MEDIA:
-        fields: dict[str, Any] = {}
-        if text:
-            fields["caption"] = text
-        if media.get("mimetype"):
-            fields["mimetype"] = media["mimetype"]
-        if media.get("size") is not None:
-            fields["fileLength"] = str(media["size"])  # a protobuf Long, as Baileys' JSON has it
-        if media.get("file_name"):
-            fields["fileName"] = media["file_name"]
-        if media.get("sha256"):
-            fields["fileSha256"] = media["sha256"]
+        fields = _media_fields(message, text)
         if context:
             fields["contextInfo"] = context
         return {_MEDIA[kind]: fields}
     if kind == "reaction":
-        reaction = message.get("reaction") or {}
-        return {
-            "reactionMessage": {
-                "key": {"id": message.get("quoted_message_id") or ""},
-                "text": reaction.get("emoji") or text,
-            }
+        # The key of the message reacted to; whether it was ours is known only if it was stored.
+        key = message.get("reaction_key") or {
+            "remoteJid": wa_key(message)["remoteJid"],
+            "id": message.get("target_message_id") or "",
         }
-    if kind == "poll":
-        return {"pollCreationMessage": {"name": text}}
+        return {"reactionMessage": {"key": key, "text": text}}
+    if kind == "location" and isinstance(details.get("location"), dict):
+        place = details["location"]
+        content = {"degreesLatitude": place.get("latitude"), "degreesLongitude": place.get("longitude")}
+        content.update({k: place[k] for k in ("name", "address") if place.get(k)})
+        return {"locationMessage": content}
+    if kind == "poll" and isinstance(details.get("poll"), dict):
+        poll = details["poll"]
+        options = [{"optionName": str(option)} for option in poll.get("options") or []]
+        return {"pollCreationMessage": {"name": poll.get("question", ""), "options": options}}
     if kind == "contact":
         return {"contactMessage": {"displayName": text}}
     if context:
@@ -210,32 +224,52 @@ def wa_content(message: dict[str, Any]) -> dict[str, Any]:
 
 def wa_message(message: dict[str, Any]) -> dict[str, Any]:
     """Baileys' WAMessage for a stored message (what `messages.upsert` carries)."""
+    raw = message.get("raw") if isinstance(message.get("raw"), dict) else {}
     out: dict[str, Any] = {"key": wa_key(message), "message": wa_content(message)}
-    timestamp = _timestamp(message.get("sent_at") or message.get("received_at"))
+    timestamp = _timestamp(message.get("sent_at")) or _timestamp(raw.get("messageTimestamp"))
     if timestamp is not None:
         out["messageTimestamp"] = timestamp
-    if message.get("push_name"):
-        out["pushName"] = message["push_name"]
+    push_name = message.get("push_name") or raw.get("pushName")
+    if push_name:
+        out["pushName"] = push_name
     return out
 
 
 def _message_update(payload: dict[str, Any]) -> tuple[str, Any]:
-    message = payload.get("message") or {}
-    update = payload.get("update")
-    key = wa_key(message)
-    if update == "revoke":
-        return "messages.update", [{"key": key, "update": {"message": None, "messageStubType": STUB_REVOKE}}]
-    if update == "reaction":
-        # Baileys hands a reaction to `messages.upsert` as a message of its own.
+    """An edit or revoke as Baileys' `messages.update` of the message it changes; a reaction as
+    the `messages.upsert` of the reaction message, as Baileys hands it over."""
+    target = payload.get("message") if isinstance(payload.get("message"), dict) else None
+    update_message = (
+        payload.get("update_message") if isinstance(payload.get("update_message"), dict) else None
+    )
+    kind = payload.get("update")
+    if kind == "reaction":
+        if update_message is not None:
+            return "messages.upsert", {"messages": [wa_message(update_message)], "type": "notify"}
         reaction = payload.get("reaction") or {}
-        sender = str(reaction.get("sender") or message.get("sender") or "")
-        reacting = {**message, "sender": sender, "from_me": False}
-        upsert = {
-            "key": {**wa_key(reacting), "id": ""},
-            "message": {"reactionMessage": {"key": key, "text": reaction.get("emoji") or ""}},
+        base = target or {}
+        reacting = {
+            **base,
+            "reaction_key": wa_key(base) if target is not None else None,
+            "kind": "reaction",
+            "text": reaction.get("emoji") or "",
+            "sender": reaction.get("sender") or "",
+            "sender_phone": reaction.get("sender_phone") or "",
+            "from_me": False,
+            "target_message_id": base.get("wa_message_id") or payload.get("target_wa_message_id"),
+            "wa_message_id": "",
+            "raw": None,
         }
-        return "messages.upsert", {"messages": [upsert], "type": "notify"}
-    edited = {"conversation": message.get("text") or ""}
+        return "messages.upsert", {"messages": [wa_message(reacting)], "type": "notify"}
+    key = wa_key(target or update_message or {})
+    if target is None:
+        key["id"] = payload.get("target_wa_message_id") or ""
+    if kind == "revoke":
+        return "messages.update", [{"key": key, "update": {"message": None, "messageStubType": STUB_REVOKE}}]
+    text = (target or update_message or {}).get("text") or ""
+    if target is None and update_message is not None:
+        text = update_message.get("text") or ""
+    edited = {"conversation": text}
     return "messages.update", [{"key": key, "update": {"message": {"editedMessage": {"message": edited}}}}]
 
 

@@ -19,9 +19,9 @@ def make_endpoint(owner: Any, url: str, **kwargs: Any) -> tuple[WebhookEndpoint,
 
 
 def inbound_message(instance: Instance, **overrides: Any) -> dict[str, Any]:
-    """A `message.received` payload as the inbox writes it."""
+    """A `message.received` payload shaped as inbox.service.message_dict writes it."""
     message = {
-        "id": 1,
+        "id": "in_1",
         "instance_id": instance.instance_id,
         "direction": "in",
         "wa_message_id": "3EB0C767D26A1D2E4A47",
@@ -34,10 +34,24 @@ def inbound_message(instance: Instance, **overrides: Any) -> dict[str, Any]:
         "kind": "text",
         "text": "halo",
         "media": None,
+        "details": {},
         "quoted_message_id": None,
+        "target_message_id": None,
+        "reactions": [],
         "sent_at": "2026-01-01T12:00:00+00:00",
         "received_at": "2026-01-01T12:00:01+00:00",
-        "raw": {"conversation": "halo"},
+        "edited_at": None,
+        "revoked_at": None,
+        "raw": {
+            "key": {
+                "remoteJid": "6281234567890@s.whatsapp.net",
+                "fromMe": False,
+                "id": "3EB0C767D26A1D2E4A47",
+            },
+            "message": {"conversation": "halo"},
+            "messageTimestamp": 1767268800,
+            "pushName": "Budi",
+        },
     }
     message.update(overrides)
     return message
