@@ -20,6 +20,22 @@ def _drf(check: Any, value: Any, **kwargs: Any) -> Any:
         raise serializers.ValidationError(exc.messages) from None
 
 
+class _BlankIsAnError(serializers.Serializer):
+    """A form's or query string's empty optional field reads as "not given" in DRF; here an empty
+    value for a field that may not be blank is a mistake the client should hear about."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "get"):
+            blank = [
+                name
+                for name, field in self.fields.items()
+                if data.get(name, None) == "" and not getattr(field, "allow_blank", False)
+            ]
+            if blank:
+                raise serializers.ValidationError({name: ["This field may not be blank."] for name in blank})
+        return super().to_internal_value(data)
+
+
 class _EndpointFields(serializers.Serializer):
     url = StringField(
         max_length=validation.URL_LIMIT,
@@ -56,7 +72,7 @@ class WebhookCreateSerializer(_EndpointFields):
     )
 
 
-class WebhookUpdateSerializer(_EndpointFields):
+class WebhookUpdateSerializer(_BlankIsAnError, _EndpointFields):
     enabled = serializers.BooleanField(
         required=False, help_text="false pauses deliveries (they wait); true resumes them."
     )
@@ -66,19 +82,6 @@ class WebhookUpdateSerializer(_EndpointFields):
         for field in fields.values():
             field.required = False
         return fields
-
-    def to_internal_value(self, data: Any) -> Any:
-        # A form's empty optional field reads as "not given" in DRF; here an empty value for a
-        # field that may not be blank is a mistake the client should hear about.
-        if hasattr(data, "get"):
-            blank = [
-                name
-                for name, field in self.fields.items()
-                if data.get(name, None) == "" and not getattr(field, "allow_blank", False)
-            ]
-            if blank:
-                raise serializers.ValidationError({name: ["This field may not be blank."] for name in blank})
-        return super().to_internal_value(data)
 
 
 class BreakerSerializer(serializers.Serializer):
@@ -166,7 +169,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliveryListQuerySerializer(serializers.Serializer):
+class DeliveryListQuerySerializer(_BlankIsAnError):
     status = StringField(
         required=False,
         help_text=f"Only deliveries in this status: {', '.join(WebhookDelivery.Status.values)}.",

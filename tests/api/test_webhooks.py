@@ -248,3 +248,12 @@ def test_an_empty_url_in_a_form_patch_is_refused_not_ignored(
     )
     assert response.status_code == 400
     assert response.json()["errors"] == {"url": ["This field may not be blank."]}
+
+
+@pytest.mark.parametrize("query", ["status=", "before=", "limit="])
+def test_an_empty_delivery_filter_is_refused_not_ignored(
+    owner_client: APIClient, endpoint: dict[str, Any], query: str
+) -> None:
+    response = owner_client.get(f"/webhooks/{endpoint['id']}/deliveries?{query}")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [query.rstrip("=")]
