@@ -224,7 +224,8 @@ def wa_content(message: dict[str, Any]) -> dict[str, Any]:
 
 def wa_message(message: dict[str, Any]) -> dict[str, Any]:
     """Baileys' WAMessage for a stored message (what `messages.upsert` carries)."""
-    raw = message.get("raw") if isinstance(message.get("raw"), dict) else {}
+    found = message.get("raw")
+    raw: dict[str, Any] = found if isinstance(found, dict) else {}
     out: dict[str, Any] = {"key": wa_key(message), "message": wa_content(message)}
     timestamp = _timestamp(message.get("sent_at")) or _timestamp(raw.get("messageTimestamp"))
     if timestamp is not None:
