@@ -173,6 +173,7 @@ class Deliverer:
         self.step_record(now)
         self.step_renew(now)
         did = self.step_resume(now)
+        self._start_waiting()
         did = self.step_claim(now) or did
         self.step_housekeeping(now)
         return did
@@ -292,6 +293,14 @@ class Deliverer:
                 logger.info("webhooks: pruned %d finished deliveries", pruned)
 
     # --- lanes --------------------------------------------------------------------------------
+
+    def _start_waiting(self) -> None:
+        """Threads for lanes that wait with fewer running than they may (the pool was full when
+        they were filled, or a thread has finished since)."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            self._start_lane(lane)
 
     def _start_lane(self, lane: _Lane) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ from kernel.clock import FakeClock
 from tests.support.webhook_receiver import Receiver
 from tests.support.webhooks import emit, inbound_message, make_endpoint, run_until_idle
 from webhooks import deliveries
-from webhooks.deliverer import Deliverer
+from webhooks.deliverer import Deliverer, _Lane
 from webhooks.models import Deliverer as DelivererRow
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -265,3 +265,29 @@ def test_a_database_busy_at_start_up_is_waited_out(
         thread.join(30)
     assert len(calls) == 2
     assert DelivererRow.objects.get().stopped_at is not None
+
+
+def test_a_lane_filled_while_every_thread_was_busy_gets_one_when_a_thread_frees(
+    owner: Any, instance: Instance, receiver: Receiver, clock: FakeClock, make_deliverer: Any
+) -> None:
+    make_endpoint(owner, receiver.url("/first"), instance=instance, events_filter=["instance.status"])
+    second, _ = make_endpoint(
+        owner, receiver.url("/second"), instance=instance, events_filter=["breaker.opened"]
+    )
+    receiver.hanging.add("/first")
+    emit(instance, "status", CONNECTED, clock)
+    for _ in range(3):
+        emit(instance, "breaker", {"state": "open", "previous": "closed"}, clock)
+    deliverer = make_deliverer(concurrency=1, per_endpoint=1)
+    claimed = deliveries.claim(second.pk, deliverer.deliverer_id, 10, clock.now(), 30)
+    deliverer.step(clock.now())  # /first takes the only thread and hangs
+    receiver.wait_for(1, "/first")
+    # The second lane is filled while no thread is free, as a refill between discoveries may be.
+    deliverer._fill(_Lane(second.pk), claimed, clock.now())
+    receiver.release.set()
+    for _ in range(100):
+        deliverer.step(clock.now())
+        if len(receiver.at("/second")) == 3:
+            break
+        time.sleep(0.05)
+    assert len(receiver.at("/second")) == 3
