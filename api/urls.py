@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.views import breaker, chats, contacts, groups, instances, messages, profile, queue, sandbox, session
+from api.views import (
+    breaker,
+    chats,
+    contacts,
+    groups,
+    instances,
+    messages,
+    profile,
+    queue,
+    sandbox,
+    session,
+    webhooks,
+)
 
 urlpatterns = [
     # instances and their WhatsApp session
@@ -69,4 +81,24 @@ urlpatterns = [
     path("messages/<str:message_id>", messages.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<str:message_id>/media", messages.MessageMediaView.as_view(), name="message-media"),
     path("messages/<str:message_id>/cancel", queue.MessageCancelView.as_view(), name="message-cancel"),
+    # webhooks
+    path("webhooks", webhooks.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<str:webhook_id>", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<str:webhook_id>/test", webhooks.WebhookTestView.as_view(), name="webhook-test"),
+    path(
+        "webhooks/<str:webhook_id>/rotate-secret",
+        webhooks.WebhookRotateSecretView.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/deliveries",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/deliveries/<str:delivery_id>/retry",
+        webhooks.WebhookDeliveryRetryView.as_view(),
+        name="webhook-delivery-retry",
+    ),
+    path("webhooks/<str:webhook_id>/replay", webhooks.WebhookReplayView.as_view(), name="webhook-replay"),
 ]
