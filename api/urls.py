@@ -18,6 +18,7 @@ from api.views import (
     session,
     waziper_public,
     waziper_server,
+    webhooks,
 )
 
 urlpatterns = [
@@ -97,4 +98,24 @@ urlpatterns = [
     path("api/get_groups", waziper_public.GroupsView.as_view(), name="api-get-groups"),
     path("api/send", waziper_public.SendView.as_view(), name="api-send"),
     path("api/send_group", waziper_public.SendGroupView.as_view(), name="api-send-group"),
+    # webhooks
+    path("webhooks", webhooks.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<str:webhook_id>", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<str:webhook_id>/test", webhooks.WebhookTestView.as_view(), name="webhook-test"),
+    path(
+        "webhooks/<str:webhook_id>/rotate-secret",
+        webhooks.WebhookRotateSecretView.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/deliveries",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/deliveries/<str:delivery_id>/retry",
+        webhooks.WebhookDeliveryRetryView.as_view(),
+        name="webhook-delivery-retry",
+    ),
+    path("webhooks/<str:webhook_id>/replay", webhooks.WebhookReplayView.as_view(), name="webhook-replay"),
 ]

@@ -22,6 +22,7 @@ from instances.models import Action, Instance, WorkerProcess, may_act_on_all
 from kernel import clientaddr
 from operations import frames
 from operations.health import health_payload
+from webhooks import stats as webhook_stats
 
 CHART_HOURS = (1, 6, 24, 72)
 BUTTONS = (("start", "Start", ""), ("stop", "Stop", ""), ("logout", "Log out", "wz-danger"))
@@ -178,5 +179,9 @@ def health(request: HttpRequest) -> HttpResponse:
             hours=hours,
             hour_choices=CHART_HOURS,
             workers=workers,
+            webhook_backlogs=webhook_stats.backlogs(now)[:20],
+            webhook_heartbeat=parse_datetime(
+                payload["data"]["webhooks"]["deliverer"]["last_heartbeat"] or ""
+            ),
         ),
     )

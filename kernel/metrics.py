@@ -16,3 +16,12 @@ FAILURES = Counter("waziper_failures_total", "Recorded connection failures", ["k
 CONNECT_ATTEMPTS = Counter("waziper_connect_attempts_total", "Connect attempts started", ["transport"])
 MESSAGES = Counter("waziper_messages_total", "Queue outcomes", ["outcome"])
 SESSIONS = Gauge("waziper_worker_sessions", "Sessions held by this worker, by instance status", ["status"])
+WEBHOOK_DELIVERIES = Counter(
+    "waziper_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome (delivered, retry, dead, gone, released)",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPTS = Counter("waziper_webhook_attempts_total", "Webhook POSTs started")
+WEBHOOK_BREAKER_TRANSITIONS = Counter(
+    "waziper_webhook_breaker_transitions_total", "Webhook endpoint breaker transitions", ["to_state"]
+)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from breaker.stats import open_breaker_count, recent_failure_count
 from instances.stats import instance_summary, worker_summary
 from queueing.stats import queue_summary
+from webhooks.stats import webhook_summary
 
 
 def health_score(*, running: int, running_not_connected: int, open_breakers: int, worker_alive: bool) -> int:
@@ -59,6 +60,7 @@ def health_payload() -> dict[str, Any]:
             ),
             "worker": worker,
             "queue": queue,
+            "webhooks": webhook_summary(now),
         },
         "timestamp": now.isoformat().replace("+00:00", "Z"),
     }

@@ -9,6 +9,11 @@ States: queued → sending (claimed; `handed_off_at` once given to the session) 
 delivered → read; sending → queued (retry, or released before hand-off) | failed | uncertain.
 A message handed off whose outcome we cannot know becomes `uncertain`, never silently re-sent,
 unless WAZIPER_RESEND_UNCERTAIN says an occasional duplicate is preferable to a gap.
+
+Each change an integration hears of (sent, delivered, read, failed, uncertain) also appends a
+`message.status` outbox event, one per message, in the transaction of the change
+(docs/architecture.md, "The outbox"): a webhook never reports a status that rolled back, nor
+misses one that committed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
+from instances.events import emit_event
 from instances.models import Instance
 from kernel.metrics import MESSAGES
 from queueing import policy
@@ -87,6 +93,40 @@ class InstancePace:
     last_handoff: datetime | None
     # The instance's default typing time before a send, in seconds (None, None: no typing).
     typing: tuple[float | None, float | None] = (None, None)
+
+
+# What a message.status event says about the message (`instance__instance_id`: the public id).
+STATUS_FIELDS = ("pk", "message_id", "instance_id", "instance__instance_id", "chat_id", "wa_message_id")
+
+
+def _rows_to_change(rows: QuerySet[QueuedMessage]) -> list[dict]:
+    """The rows a bulk change is about to touch, locked on PostgreSQL so the change matches
+    exactly them (SQLite's IMMEDIATE transactions already hold the database's write lock)."""
+    if connection.features.has_select_for_update:
+        rows = rows.select_for_update(of=("self",))
+    return list(rows.values(*STATUS_FIELDS))
+
+
+def _emit_status(
+    row: dict,
+    status: str,
+    now: datetime,
+    *,
+    wa_message_id: str | None = None,
+    error: str = "",
+    at: datetime | None = None,
+) -> None:
+    payload = {
+        "message_id": str(row["message_id"]),
+        "instance_id": row["instance__instance_id"],
+        "chat_id": row["chat_id"],
+        "status": status,
+        "wa_message_id": row["wa_message_id"] if wa_message_id is None else wa_message_id,
+        "at": (at or now).isoformat(),
+    }
+    if error:
+        payload["error"] = error[:500]
+    emit_event(row["instance_id"], "message.status", payload, now=now)
 
 
 def _due(now: datetime) -> QuerySet[QueuedMessage]:
@@ -203,9 +243,18 @@ def record_sent(instance_pk: int, ref: object, wa_message_id: str, now: datetime
     rows = _by_ref(instance_pk, ref)
     if rows is None:
         return False
-    done = rows.filter(status__in=IN_FLIGHT).update(
-        status=Status.SENT, wa_message_id=(wa_message_id or "")[:128], sent_at=now, updated_at=now
-    )
+    wa_id = (wa_message_id or "")[:128]
+    with transaction.atomic():
+        changing = _rows_to_change(rows.filter(status__in=IN_FLIGHT))
+        done = (
+            QueuedMessage.objects.filter(pk__in=[row["pk"] for row in changing], status__in=IN_FLIGHT).update(
+                status=Status.SENT, wa_message_id=wa_id, sent_at=now, updated_at=now
+            )
+            if changing
+            else 0
+        )
+        for row in changing:
+            _emit_status(row, Status.SENT, now, wa_message_id=wa_id)
     if done:
         MESSAGES.labels(outcome="sent").inc()
     return bool(done)
@@ -252,9 +301,14 @@ def record_failure(
     else:
         new_status = Status.FAILED
         changes.update(failed_at=now)
-    done = QueuedMessage.objects.filter(pk=row["pk"], status=row["status"], attempts=row["attempts"]).update(
-        status=new_status, **changes
-    )
+    with transaction.atomic():
+        done = QueuedMessage.objects.filter(
+            pk=row["pk"], status=row["status"], attempts=row["attempts"]
+        ).update(status=new_status, **changes)
+        if done and new_status == Status.FAILED:
+            failed = QueuedMessage.objects.filter(pk=row["pk"]).values(*STATUS_FIELDS).first()
+            if failed is not None:
+                _emit_status(failed, Status.FAILED, now, error=error)
     if not done:
         return None
     MESSAGES.labels(outcome="retry" if decision.retry else "failed").inc()
@@ -276,9 +330,17 @@ def _settle_unknown(rows: QuerySet[QueuedMessage], now: datetime, reason: str) -
         )
         outcome = "resent"
     else:
-        done = rows.update(
-            status=Status.UNCERTAIN, uncertain_at=now, last_error=reason[:ERROR_LIMIT], updated_at=now
-        )
+        with transaction.atomic():
+            changing = _rows_to_change(rows)
+            done = (
+                QueuedMessage.objects.filter(pk__in=[row["pk"] for row in changing]).update(
+                    status=Status.UNCERTAIN, uncertain_at=now, last_error=reason[:ERROR_LIMIT], updated_at=now
+                )
+                if changing
+                else 0
+            )
+            for row in changing:
+                _emit_status(row, Status.UNCERTAIN, now, error=reason)
         outcome = "uncertain"
     if done:
         MESSAGES.labels(outcome=outcome).inc(done)
@@ -335,14 +397,22 @@ def apply_receipt(
         return 0
     rows = QueuedMessage.objects.filter(instance_id=instance_pk, wa_message_id__in=ids)
     if kind == "delivered":
-        return rows.filter(status=Status.SENT).update(
-            status=Status.DELIVERED, delivered_at=at, updated_at=now
+        before: tuple[str, ...] = (Status.SENT,)
+        new_status: str = Status.DELIVERED
+        changes: dict[str, object] = {"delivered_at": at}
+    elif kind in ("read", "played"):
+        before = (Status.SENT, Status.DELIVERED)
+        new_status = Status.READ
+        changes = {"read_at": at, "delivered_at": Coalesce(F("delivered_at"), Value(at))}
+    else:
+        return 0
+    with transaction.atomic():
+        changing = _rows_to_change(rows.filter(status__in=before))
+        if not changing:
+            return 0
+        done = QueuedMessage.objects.filter(pk__in=[row["pk"] for row in changing], status__in=before).update(
+            status=new_status, updated_at=now, **changes
         )
-    if kind in ("read", "played"):
-        return rows.filter(status__in=(Status.SENT, Status.DELIVERED)).update(
-            status=Status.READ,
-            read_at=at,
-            delivered_at=Coalesce(F("delivered_at"), Value(at)),
-            updated_at=now,
-        )
-    return 0
+        for row in changing:
+            _emit_status(row, new_status, now, at=at)
+    return done

@@ -183,6 +183,13 @@ _DURATIONS = (
     # reused before the session is asked again (0: always ask).
     _Seconds("WAZIPER_GROUPS_CACHE_S", 300, allow_zero=True),
     _Seconds("WAZIPER_NUMBER_CHECK_CACHE_S", 86_400, allow_zero=True),
+    _Seconds("WAZIPER_WEBHOOK_SECRET_OVERLAP", 24 * 3600, allow_zero=True),
+    _Seconds("WAZIPER_WEBHOOK_CONNECT_TIMEOUT", 5),
+    _Seconds("WAZIPER_WEBHOOK_TIMEOUT", 15),
+    _Seconds("WAZIPER_WEBHOOK_RETRY_AFTER_CAP", 3600, allow_zero=True),
+    _Seconds("WAZIPER_WEBHOOK_BREAKER_COOLDOWN", 10),
+    _Seconds("WAZIPER_WEBHOOK_BREAKER_MAX_COOLDOWN", 3600),
+    _Seconds("WAZIPER_WEBHOOK_LEASE_TTL", 30),
 )
 
 
@@ -228,6 +235,15 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     out["WAZIPER_CREATE_INSTANCE_ON_FIRST_USE"] = env_bool(
         environ, "WAZIPER_CREATE_INSTANCE_ON_FIRST_USE", False
     )
+    out["WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS", False)
+    # A factor on the webhook retry schedule (5 s, 30 s … 12 h): tests and benchmarks shrink it.
+    out["WAZIPER_WEBHOOK_RETRY_SCALE"] = env_seconds(environ, "WAZIPER_WEBHOOK_RETRY_SCALE", 1.0)
+    out["WAZIPER_WEBHOOK_CONCURRENCY"] = env_int(environ, "WAZIPER_WEBHOOK_CONCURRENCY", 16, minimum=1)
+    out["WAZIPER_WEBHOOK_PER_ENDPOINT"] = env_int(environ, "WAZIPER_WEBHOOK_PER_ENDPOINT", 2, minimum=1)
+    out["WAZIPER_WEBHOOK_BREAKER_THRESHOLD"] = env_int(
+        environ, "WAZIPER_WEBHOOK_BREAKER_THRESHOLD", 10, minimum=1
+    )
+    out["WAZIPER_WEBHOOK_POLL_MS"] = env_int(environ, "WAZIPER_WEBHOOK_POLL_MS", 50, minimum=5)
     out["WAZIPER_SESSIONS_DIR"] = environ.get("WAZIPER_SESSIONS_DIR", "").strip() or "sessions"
 
     if out["WAZIPER_BREAKER_MAX_COOLDOWN"] < out["WAZIPER_BREAKER_COOLDOWN"]:
@@ -244,6 +260,16 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         raise SettingsError(
             f"WAZIPER_SEND_RETRY_CAP must be at least WAZIPER_SEND_RETRY_BASE "
             f"({out['WAZIPER_SEND_RETRY_CAP']:g} < {out['WAZIPER_SEND_RETRY_BASE']:g})"
+        )
+    if out["WAZIPER_WEBHOOK_BREAKER_MAX_COOLDOWN"] < out["WAZIPER_WEBHOOK_BREAKER_COOLDOWN"]:
+        raise SettingsError(
+            "WAZIPER_WEBHOOK_BREAKER_MAX_COOLDOWN must be at least WAZIPER_WEBHOOK_BREAKER_COOLDOWN "
+            f"({out['WAZIPER_WEBHOOK_BREAKER_MAX_COOLDOWN']:g} < {out['WAZIPER_WEBHOOK_BREAKER_COOLDOWN']:g})"
+        )
+    if out["WAZIPER_WEBHOOK_TIMEOUT"] < out["WAZIPER_WEBHOOK_CONNECT_TIMEOUT"]:
+        raise SettingsError(
+            "WAZIPER_WEBHOOK_TIMEOUT must be at least WAZIPER_WEBHOOK_CONNECT_TIMEOUT "
+            f"({out['WAZIPER_WEBHOOK_TIMEOUT']:g} < {out['WAZIPER_WEBHOOK_CONNECT_TIMEOUT']:g})"
         )
     if out["WAZIPER_SEND_DELAY_MAX"] < out["WAZIPER_SEND_DELAY_MIN"]:
         raise SettingsError(

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "queueing",
     "inbox",
     "directory",
+    "webhooks",
     "dashboard",
     "worker",
     "cli",
@@ -233,6 +234,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookFormatEnum": "webhooks.models.WebhookEndpoint.Format",
+    },
 }
 
 # --- logging --------------------------------------------------------------------------------
@@ -263,5 +267,9 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         "axes.apps": {"level": "WARNING"},  # its start-up banner, in every manage.py command
         "twisted": {"level": "WARNING"},
+        # A line per request would be a line per webhook delivery; outcomes are in the
+        # delivery log, and failures are logged by webhooks.deliveries.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

@@ -1,5 +1,6 @@
-"""`manage.py serve` keeps one `run_worker` child alive: restarted with backoff when it dies, or
-when it stops making progress, and stopped when serve exits. The child is a separate process on
+"""`manage.py serve` keeps one `run_worker` child alive (and one `deliver_webhooks` child, with
+the same supervisor): restarted with backoff when it dies, or when it stops making progress, and
+stopped when serve exits. The child is a separate process on
 purpose: whatever kills it — a bug, a crashed library, the OOM killer — leaves the web server
 answering.
 
@@ -23,6 +24,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -81,7 +83,20 @@ class WorkerSupervisor:
         env: dict[str, str] | None = None,
         stall_s: float | None = None,
         stop_grace_s: float | None = None,
+        command: str = "run_worker",
+        id_option: str = "--worker-id",
+        last_heartbeat: Callable[[str], datetime | None] = worker_registry.last_heartbeat,
+        child_ids: Callable[[], str] = new_child_id,
+        name: str = "worker",
     ) -> None:
+        # The child is `manage.py <command> <id_option> <id> <args>`; its progress is what
+        # `last_heartbeat(id)` reads. `child_ids` names each child (a fixed name lets a new
+        # child take over what the one before it left).
+        self.command = command
+        self.id_option = id_option
+        self.last_heartbeat = last_heartbeat
+        self.child_ids = child_ids
+        self.name = name
         self.args = args or []
         self.env = env
         self.stall_s = stall_s if stall_s is not None else settings.WAZIPER_WORKER_STALL_S
@@ -92,14 +107,14 @@ class WorkerSupervisor:
         self.stopping = threading.Event()
         self.restarts = 0
         self.stalls = 0
-        self.thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"{command}-supervisor", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def _spawn(self, worker_id: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, str(MANAGE_PY), "run_worker", "--worker-id", worker_id, *self.args],
+            [sys.executable, str(MANAGE_PY), self.command, self.id_option, worker_id, *self.args],
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             env=self.env if self.env is not None else os.environ.copy(),
         )
@@ -108,9 +123,9 @@ class WorkerSupervisor:
         crashes = 0
         while not self.stopping.is_set():
             started = time.monotonic()
-            worker_id = new_child_id()
+            worker_id = self.child_ids()
             self.process = self._spawn(worker_id)
-            logger.info("worker process started (pid %d, worker %s)", self.process.pid, worker_id)
+            logger.info("%s process started (pid %d, %s)", self.name, self.process.pid, worker_id)
             stalled = self._watch(self.process, worker_id, timezone.now())
             if self.stopping.is_set():
                 break
@@ -119,14 +134,16 @@ class WorkerSupervisor:
             self.restarts += 1
             if stalled:
                 logger.error(
-                    "❌ worker process made no progress for %.0fs; ended it, restarting in %.0fs "
+                    "❌ %s process made no progress for %.0fs; ended it, restarting in %.0fs "
                     "(web keeps serving)",
+                    self.name,
                     self.stall_s,
                     delay,
                 )
             else:
                 logger.error(
-                    "❌ worker process exited with code %s; restarting in %.0fs (web keeps serving)",
+                    "❌ %s process exited with code %s; restarting in %.0fs (web keeps serving)",
+                    self.name,
                     self.process.returncode,
                     delay,
                 )
@@ -143,7 +160,8 @@ class WorkerSupervisor:
             if not self.stopping.is_set() and self._stalled(worker_id, spawned_at):
                 self.stalls += 1
                 logger.error(
-                    "worker %s (pid %d) has made no progress for %.0fs; ending it",
+                    "%s %s (pid %d) has made no progress for %.0fs; ending it",
+                    self.name,
                     worker_id,
                     process.pid,
                     self.stall_s,
@@ -153,10 +171,10 @@ class WorkerSupervisor:
 
     def _stalled(self, worker_id: str, spawned_at: datetime) -> bool:
         try:
-            beat = worker_registry.last_heartbeat(worker_id)
+            beat = self.last_heartbeat(worker_id)
         except DatabaseError as exc:
             # The child cannot progress either, but a restart would not mend the database.
-            logger.warning("cannot read the worker's heartbeat (%s); not judging it", exc)
+            logger.warning("cannot read the %s's heartbeat (%s); not judging it", self.name, exc)
             return False
         finally:
             connection.close()  # this thread reads rarely: hold no connection in between
@@ -170,7 +188,7 @@ class WorkerSupervisor:
         try:
             process.wait(self.stop_grace_s)
         except subprocess.TimeoutExpired:
-            logger.error("worker did not stop within %.0fs; killing it", self.stop_grace_s)
+            logger.error("%s did not stop within %.0fs; killing it", self.name, self.stop_grace_s)
             process.kill()
             process.wait()
 

@@ -361,3 +361,18 @@ def test_charts_round_the_axis_and_escape_labels() -> None:
     assert "&lt;b&gt;x&lt;/b&gt;: 2 at 11:00" in svg
     assert "<b>" not in svg
     assert svg.count("<rect") == 3  # two bars and the legend's swatch
+
+
+def test_health_page_shows_the_webhook_backlog_per_endpoint(staff_client: Client, instance: Instance) -> None:
+    from instances.events import emit_event
+    from webhooks import service
+
+    endpoint, _ = service.create_endpoint(
+        instance.owner, url="https://93.184.215.14/slow-hook", instance=instance
+    )
+    for n in range(3):
+        emit_event(instance, "status", {"status": "connected", "detail": str(n)})
+    page = staff_client.get("/admin/dashboard/").content.decode()
+    assert 'id="wz-webhooks"' in page and "no live deliverer" in page
+    assert "<dt>Backlog</dt><dd>3</dd>" in page
+    assert f'/admin/webhooks/webhookendpoint/{endpoint.pk}/change/">{endpoint.pk}</a>' in page

@@ -39,6 +39,8 @@ from inbox.service import store_incoming
 from instances.models import AccessToken, Instance
 from kernel import waiting
 from tests.support.worker_sim import FakeWait, show_qr, trip_breaker
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.signing import new_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +60,8 @@ TRIPPED = "ABCDEF0123456"  # sandbox with an open breaker: /instance answers 503
 # Holds the messages the message endpoints are fuzzed with; not in the instance dictionary, so
 # no example deletes it (and its messages) or logs it out.
 MESSAGES = "FEDCBA9876543"
+# A webhook endpoint of the owner's and one of its deliveries, remade if an example deleted them.
+WEBHOOK_ID, DELIVERY_ID = 4242, 4343
 
 
 @pytest.fixture
@@ -94,6 +98,27 @@ def _ensure_instances(owner: Any, settings: Any) -> None:
         elif instance_id == TRIPPED and created:
             settings.WAZIPER_BREAKER_THRESHOLD = 2
             trip_breaker(instance)
+    now = timezone.now()
+    endpoint, _ = WebhookEndpoint.objects.get_or_create(
+        pk=WEBHOOK_ID,
+        defaults={
+            "owner": owner,
+            "url": "https://93.184.215.14/hook",
+            "secret": new_secret(),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    WebhookDelivery.objects.get_or_create(
+        pk=DELIVERY_ID,
+        defaults={
+            "endpoint": endpoint,
+            "event_type": "webhook.test",
+            "payload": {},
+            "status": "dead",
+            "created_at": now,
+        },
+    )
 
 
 def _message_ids(owner: Any, token: str) -> list[str]:
@@ -155,9 +180,17 @@ def _fuzz(schema: Any, before_each: Any) -> tuple[list[str], Counter[tuple[str, 
 def test_every_operation_conforms_to_the_schema(owner: Any, settings: Any) -> None:
     token = AccessToken.objects.issue(owner, name="fuzz")[1]
     _ensure_instances(owner, settings)
-    dictionaries = {"instances": {"values": [SHOWS_QR, NEONIZE, TRIPPED]}}
+    dictionaries: dict[str, Any] = {
+        "instances": {"values": [SHOWS_QR, NEONIZE, TRIPPED]},
+        "webhooks": {"values": [WEBHOOK_ID]},
+        "deliveries": {"values": [DELIVERY_ID]},
+    }
     # Mostly real ids, so examples get past the lookups; the rest are generated.
-    parameters: dict[str, Any] = {"instance_id": {"dictionary": "instances", "probability": 0.75}}
+    parameters: dict[str, Any] = {
+        "instance_id": {"dictionary": "instances", "probability": 0.75},
+        "webhook_id": {"dictionary": "webhooks", "probability": 0.75},
+        "delivery_id": {"dictionary": "deliveries", "probability": 0.75},
+    }
     message_ids = _message_ids(owner, token)
     if message_ids:
         dictionaries["messages"] = {"values": message_ids}

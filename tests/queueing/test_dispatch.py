@@ -257,3 +257,67 @@ def test_a_live_workers_forgotten_claims_are_settled_but_tracked_ones_kept(insta
         "sending",
         "sending",
     ]
+
+
+# --- message.status: the outbox events integrations hear of ----------------------------------
+
+
+def statuses(instance: Instance) -> list[tuple[str, str]]:
+    from instances.models import InstanceEvent
+
+    rows = InstanceEvent.objects.filter(instance=instance, kind="message.status").order_by("pk")
+    return [(row.payload["message_id"], row.payload["status"]) for row in rows]
+
+
+def test_a_send_reports_sent_delivered_and_read_as_message_status_events(instance: Instance) -> None:
+    from instances.models import InstanceEvent
+
+    message = queue_message(instance, chat_id="6281234567890")
+    claimed = dispatch.claim_next(instance.pk, "w1", LATER)
+    dispatch.record_sent(instance.pk, claimed.ref, "3EB0ABC", LATER)
+    dispatch.apply_receipt(instance.pk, ["3EB0ABC"], "delivered", LATER, LATER)
+    dispatch.apply_receipt(instance.pk, ["3EB0ABC"], "read", LATER, LATER)
+    ref = str(message.message_id)
+    assert statuses(instance) == [(ref, "sent"), (ref, "delivered"), (ref, "read")]
+    payload = InstanceEvent.objects.filter(kind="message.status").last().payload
+    assert payload == {
+        "message_id": ref,
+        "instance_id": instance.instance_id,
+        "chat_id": "6281234567890",
+        "status": "read",
+        "wa_message_id": "3EB0ABC",
+        "at": LATER.isoformat(),
+    }
+
+
+def test_a_receipt_that_changes_nothing_reports_nothing(instance: Instance) -> None:
+    queue_message(instance, status="read", wa_message_id="W9")
+    dispatch.apply_receipt(instance.pk, ["W9"], "delivered", LATER, LATER)
+    assert statuses(instance) == []
+
+
+def test_a_failed_send_reports_failed_with_the_error_and_a_retry_reports_nothing(instance: Instance) -> None:
+    from instances.models import InstanceEvent
+
+    retried, failed = queue_message(instance), queue_message(instance)
+    assert fail(instance, retried) == "queued"
+    assert fail(instance, failed, retryable=False, error="not on WhatsApp") == "failed"
+    assert statuses(instance) == [(str(failed.message_id), "failed")]
+    assert InstanceEvent.objects.get(kind="message.status").payload["error"] == "not on WhatsApp"
+
+
+def test_messages_of_a_dead_worker_report_uncertain(instance: Instance) -> None:
+    handed, _, _ = orphan_setup(instance)
+    dispatch.resolve_orphans({"alive"}, LATER)
+    assert statuses(instance) == [(str(handed.message_id), "uncertain")]
+
+
+def test_a_status_event_rolls_back_with_its_change(instance: Instance) -> None:
+    from django.db import transaction
+
+    queue_message(instance, status="sent", wa_message_id="W8")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        dispatch.apply_receipt(instance.pk, ["W8"], "delivered", LATER, LATER)
+        raise RuntimeError("the caller's transaction fails")
+    assert statuses(instance) == []
+    assert QueuedMessage.objects.get(wa_message_id="W8").status == "sent"

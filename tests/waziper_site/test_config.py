@@ -205,3 +205,31 @@ def test_session_hosts_default_to_ten_sessions_and_a_recycle_after_fifty_failed_
     assert (cfg["WAZIPER_SESSIONS_PER_HOST"], cfg["WAZIPER_HOST_RECYCLE_AFTER"]) == (10, 50)
     cfg = load_waziper_settings({"WAZIPER_SESSIONS_PER_HOST": "1", "WAZIPER_HOST_RECYCLE_AFTER": "5"})
     assert (cfg["WAZIPER_SESSIONS_PER_HOST"], cfg["WAZIPER_HOST_RECYCLE_AFTER"]) == (1, 5)
+
+
+def test_webhook_settings_default_to_the_documented_figures() -> None:
+    cfg = load_waziper_settings({})
+    assert cfg["WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS"] is False
+    assert cfg["WAZIPER_WEBHOOK_SECRET_OVERLAP"] == 24 * 3600
+    assert (cfg["WAZIPER_WEBHOOK_CONNECT_TIMEOUT"], cfg["WAZIPER_WEBHOOK_TIMEOUT"]) == (5, 15)
+    assert (cfg["WAZIPER_WEBHOOK_CONCURRENCY"], cfg["WAZIPER_WEBHOOK_PER_ENDPOINT"]) == (16, 2)
+    assert cfg["WAZIPER_WEBHOOK_RETRY_SCALE"] == 1.0
+    assert (cfg["WAZIPER_WEBHOOK_BREAKER_THRESHOLD"], cfg["WAZIPER_WEBHOOK_BREAKER_COOLDOWN"]) == (10, 10)
+    assert cfg["WAZIPER_WEBHOOK_LEASE_TTL"] == 30
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS": "maybe"}, "WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS"),
+        ({"WAZIPER_WEBHOOK_RETRY_SCALE": "0"}, "WAZIPER_WEBHOOK_RETRY_SCALE"),
+        ({"WAZIPER_WEBHOOK_PER_ENDPOINT": "0"}, "WAZIPER_WEBHOOK_PER_ENDPOINT"),
+        ({"WAZIPER_WEBHOOK_TIMEOUT": "2", "WAZIPER_WEBHOOK_CONNECT_TIMEOUT": "3"}, "WAZIPER_WEBHOOK_TIMEOUT"),
+        ({"WAZIPER_WEBHOOK_BREAKER_MAX_COOLDOWN": "5"}, "WAZIPER_WEBHOOK_BREAKER_MAX_COOLDOWN"),
+        ({"WAZIPER_WEBHOOK_POLL_MS": "1"}, "WAZIPER_WEBHOOK_POLL_MS"),
+        ({"WAZIPER_WEBHOOK_SECRET_OVERLAP": "-1"}, "WAZIPER_WEBHOOK_SECRET_OVERLAP"),
+    ],
+)
+def test_bad_webhook_settings_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_waziper_settings(env)

@@ -34,3 +34,23 @@ def test_metrics_are_not_for_owners_or_strangers(api: APIClient, owner_token: st
 def test_admin_session_may_scrape(client: Any, staff: Any) -> None:
     client.force_login(staff)
     assert client.get("/metrics").status_code == 200
+
+
+def test_webhook_deliveries_attempts_and_backlog_per_endpoint_are_scraped(
+    api: APIClient, staff_token: str, instance: Instance
+) -> None:
+    from instances.events import emit_event
+    from webhooks import service
+    from webhooks.models import WebhookDelivery
+
+    endpoint, _ = service.create_endpoint(instance.owner, url="https://93.184.215.14/hook", instance=instance)
+    for n in range(3):
+        emit_event(instance, "status", {"status": "connected", "detail": str(n)})
+    WebhookDelivery.objects.filter(pk=WebhookDelivery.objects.first().pk).update(status="dead", attempts=10)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token}")
+    body = api.get("/metrics").content.decode()
+    assert 'waziper_webhook_deliveries{status="pending"} 2.0' in body
+    assert 'waziper_webhook_deliveries{status="dead"} 1.0' in body
+    assert "waziper_webhook_attempts 10.0" in body
+    assert f'waziper_webhook_backlog{{endpoint="{endpoint.pk}"}} 2.0' in body
+    assert f'waziper_webhook_oldest_pending_seconds{{endpoint="{endpoint.pk}"}}' in body

@@ -1,0 +1,51 @@
+"""webhooks.events: which outbox events integrations hear of, under which names."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhooks import events
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "public"),
+    [
+        ("message.received", {}, "message.received"),
+        ("message.updated", {"update": "edit"}, "message.updated"),
+        ("message.status", {"status": "read"}, "message.status"),
+        ("status", {"status": "qr_pending"}, "instance.status"),
+        ("status", {"status": "connected"}, "instance.status"),
+        ("status", {"status": "disconnected"}, "instance.status"),
+        ("status", {"status": "logged_out"}, "instance.status"),
+        ("status", {"status": "connecting"}, None),
+        ("status", {"status": "starting"}, None),
+        ("breaker", {"state": "open"}, "breaker.opened"),
+        ("breaker", {"state": "forced_open"}, "breaker.opened"),
+        ("breaker", {"state": "closed"}, "breaker.closed"),
+        ("breaker", {"state": "half_open"}, None),
+        ("qr", {"qr": "2@x"}, None),
+        ("pair_code", {"code": "ABCD"}, None),
+        ("message", {"text": "legacy"}, None),
+    ],
+)
+def test_public_types(kind: str, payload: dict, public: str | None) -> None:
+    assert events.public_type(kind, payload) == public
+
+
+def test_a_qr_status_is_called_qr() -> None:
+    data = events.public_data("status", {"status": "qr_pending", "detail": "scan it"}, "ABCDEF0123456")
+    assert data == {"status": "qr", "detail": "scan it", "instance_id": "ABCDEF0123456"}
+
+
+def test_messages_go_without_the_raw_whatsapp_payload() -> None:
+    data = events.public_data("message.received", {"text": "hi", "raw": {"conversation": "hi"}}, "X")
+    assert data == {"text": "hi", "instance_id": "X"}
+
+
+def test_an_update_carries_its_message_without_the_raw_payload() -> None:
+    payload = {"update": "revoke", "message": {"id": 4, "raw": {"x": 1}}}
+    assert events.public_data("message.updated", payload, "X") == {
+        "update": "revoke",
+        "message": {"id": 4},
+        "instance_id": "X",
+    }
