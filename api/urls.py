@@ -92,6 +92,7 @@ urlpatterns = [
     # the site's URL map routes: none of these names collide with them.
     path("api/create_instance", waziper_public.CreateInstanceView.as_view(), name="api-create-instance"),
     path("api/get_qrcode", waziper_public.QrCodeView.as_view(), name="api-get-qrcode"),
+    path("api/set_webhook", waziper_public.SetWebhookView.as_view(), name="api-set-webhook"),
     path("api/reboot", waziper_public.RebootView.as_view(), name="api-reboot"),
     path("api/reset_instance", waziper_public.ResetInstanceView.as_view(), name="api-reset-instance"),
     path("api/reconnect", waziper_public.ReconnectView.as_view(), name="api-reconnect"),

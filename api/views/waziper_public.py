@@ -40,6 +40,7 @@ from api.serializers.waziper import (
     ApiSendGroupParams,
     ApiSendParams,
     ApiTokenParams,
+    ApiWebhookParams,
 )
 from instances import service as instances_service
 from instances import visibility
@@ -52,6 +53,8 @@ from operations import groups as operations_groups
 from operations.session_queries import SessionRefused, SessionTimeout, SessionUnavailable
 from queueing import enqueue
 from queueing.validation import GROUP_JID_RE, clean_message, normalize_chat_id
+from webhooks import service as webhooks_service
+from webhooks.validation import validate_url
 
 # The controller's words.
 TOKEN_REQUIRED = "Access token is required"
@@ -68,6 +71,10 @@ PHONE_RULE = "Must be a phone number of 8 to 15 digits (a leading +, spaces and 
 MEDIA_OR_MESSAGE = "Please enter media url or message"
 ID_GENERATED = "Instance ID generated successfully"
 RESET_DONE = "Reset Instance ID was successful"
+ENABLE_REQUIRED = "Enable field is required"
+URL_REQUIRED = "Webhook URL is required"
+URL_INVALID = "Webhook URL is not a valid URL"
+WEBHOOK_SAVED = "Webhook URI Saved"
 
 
 def _refuse(message: str, http_status: int = status.HTTP_400_BAD_REQUEST, **extra: Any) -> NoReturn:
@@ -225,6 +232,54 @@ class QrCodeView(WaziperApiView):
         query = QrQuerySerializer(data={"wait": param(request, "wait")} if param(request, "wait") else {})
         query.is_valid(raise_exception=True)
         return waziper.qr_answer(request, instance, query.validated_data["wait"])
+
+
+_WEBHOOK_SAVED = envelope(
+    "ApiWebhookSaved",
+    inline_serializer(
+        "ApiWebhook",
+        fields={
+            "webhook_id": serializers.IntegerField(),
+            "enabled": serializers.BooleanField(),
+            "secret": serializers.CharField(required=False, help_text="Only when the webhook is new"),
+        },
+    ),
+    WEBHOOK_SAVED,
+)
+
+
+@_documented(
+    "SetWebhook",
+    "Where the instance's events are posted, in Waziper's format",
+    "Makes or changes the instance's one `waziper`-format webhook (see /webhooks): enabled only "
+    "when `enable` is exactly `true`, as Waziper saves it. Its signing secret is in `data.secret` "
+    "when the webhook is new.",
+    ApiWebhookParams,
+    _WEBHOOK_SAVED,
+)
+class SetWebhookView(WaziperApiView):
+    def answer(self, request: Request) -> Response:
+        # The controller checks the fields before it looks the instance up.
+        self.owner(request)
+        if not param(request, "instance_id").strip():
+            _refuse(ID_REQUIRED)
+        enable, url = param(request, "enable"), param(request, "webhook_url").strip()
+        if not enable:
+            _refuse(ENABLE_REQUIRED, errors={"enable": ["This field is required."]})
+        if not url:
+            _refuse(URL_REQUIRED, errors={"webhook_url": ["This field is required."]})
+        try:
+            url = validate_url(url, allow_private=settings.WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS)
+        except DjangoValidationError as exc:
+            _refuse(URL_INVALID, errors={"webhook_url": exc.messages})
+        instance = self.activated_instance(request, "change")
+        endpoint, secret = webhooks_service.set_instance_webhook(
+            request.user, instance, url=url, enabled=enable == "true"
+        )
+        data: dict[str, Any] = {"webhook_id": endpoint.pk, "enabled": endpoint.enabled}
+        if secret is not None:
+            data["secret"] = secret
+        return success(WEBHOOK_SAVED, data)
 
 
 _LOGGED_OUT = envelope("ApiLoggedOut", instance_id=serializers.CharField())

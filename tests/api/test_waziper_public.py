@@ -15,6 +15,7 @@ from queueing.models import QueuedMessage
 from tests.support.auth_matrix import staff_with
 from tests.support.worker import SteppedWorker, connected_sandbox
 from tests.support.worker_sim import FakeWait, hold, link
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -220,6 +221,64 @@ def test_reset_instance_needs_the_delete_permission(api: APIClient, linked: Inst
     body = call(api, "reset_instance", access_token=raw, instance_id=linked.instance_id).json()
     assert "permission" in body["message"]
     assert Instance.objects.filter(pk=linked.pk).exists()
+
+
+# --- set_webhook --------------------------------------------------------------------------------
+HOOK = "https://93.184.215.14/hook"
+
+
+def set_webhook(api: APIClient, instance: Instance, token: str, **params: Any) -> Any:
+    params = {"webhook_url": HOOK, "enable": "true", **params}
+    return call(api, "set_webhook", access_token=token, instance_id=instance.instance_id, **params).json()
+
+
+def test_set_webhook_again_changes_the_same_webhook_and_shows_the_secret_once(
+    api: APIClient, owner_token: str, linked: Instance
+) -> None:
+    first = set_webhook(api, linked, owner_token)
+    second = set_webhook(api, linked, owner_token, webhook_url="https://93.184.215.14/other", enable="false")
+    assert first["data"]["secret"].startswith("whsec_")
+    assert "secret" not in second["data"]
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.pk, endpoint.url, endpoint.enabled) == (
+        first["data"]["webhook_id"],
+        "https://93.184.215.14/other",
+        False,
+    )
+
+
+def test_set_webhook_takes_a_form_or_json_body(api: APIClient, owner_token: str, linked: Instance) -> None:
+    query = f"/api/set_webhook?access_token={owner_token}&instance_id={linked.instance_id}"
+    assert api.post(query, {"webhook_url": HOOK, "enable": "true"}).json()["message"] == "Webhook URI Saved"
+    api.post(query, {"webhook_url": HOOK, "enable": "false"}, format="json")
+    assert WebhookEndpoint.objects.get().enabled is False
+
+
+def test_set_webhook_refuses_a_private_address_naming_the_field(
+    api: APIClient, owner_token: str, linked: Instance
+) -> None:
+    body = set_webhook(api, linked, owner_token, webhook_url="http://127.0.0.1:8000/hook")
+    assert body["message"] == "Webhook URL is not a valid URL"
+    assert "loopback" in body["errors"]["webhook_url"][0]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_set_webhook_needs_the_right_to_change_the_instance(api: APIClient, linked: Instance) -> None:
+    raw = AccessToken.objects.issue(staff_with("viewer", "view_instance"))[1]
+    assert "permission" in set_webhook(api, linked, raw)["message"]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_set_webhook_on_someone_elses_instance_is_invalidated(
+    api: APIClient, stranger_token: str, linked: Instance
+) -> None:
+    assert set_webhook(api, linked, stranger_token)["message"] == "Instance ID Invalidated"
+
+
+def test_reset_instance_deletes_its_webhook(api: APIClient, owner_token: str, linked: Instance) -> None:
+    set_webhook(api, linked, owner_token)
+    call(api, "reset_instance", access_token=owner_token, instance_id=linked.instance_id)
+    assert not WebhookEndpoint.objects.exists()
 
 
 # --- send, send_group ---------------------------------------------------------------------------

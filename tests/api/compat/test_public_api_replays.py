@@ -11,11 +11,17 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from inbox.service import store_incoming
 from instances.models import Instance
+from kernel.clock import FakeClock
 from queueing.models import QueuedMessage
 from tests.support.php_client import INSTANCE_ID, TOKEN, decoded, http_build_query
+from tests.support.webhook_receiver import Receiver
+from tests.support.webhooks import run_until_idle
 from tests.support.worker import SteppedWorker, connected_sandbox
 from tests.support.worker_sim import FakeWait, link
+from webhooks.deliverer import Deliverer
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 IDS = {"instance_id": INSTANCE_ID, "access_token": TOKEN}
@@ -105,6 +111,90 @@ def test_a7_get_qrcode_of_an_unknown_instance(php: APIClient, team_token: str) -
         "status": "error",
         "message": "Instance ID Invalidated",
     }
+
+
+# --- set_webhook (A8–A11) ---------------------------------------------------------------------------
+HOOK = "https://93.184.215.14/abc"
+
+
+def saved_webhook(instance: Instance) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.get(instance=instance)
+
+
+def test_a8_set_webhook_saves_it_enabled_in_waziper_format(php: APIClient, linked: Instance) -> None:
+    body = get(php, "set_webhook", {"webhook_url": HOOK, "enable": "true", **IDS})
+    assert (body["status"], body["message"]) == ("success", "Webhook URI Saved")
+    endpoint = saved_webhook(linked)
+    assert (endpoint.url, endpoint.format, endpoint.enabled) == (HOOK, "waziper", True)
+
+
+@pytest.mark.parametrize("enable", ["false", "1", "TRUE"])
+def test_a9_set_webhook_saves_it_disabled_unless_enable_is_exactly_true(
+    php: APIClient, linked: Instance, enable: str
+) -> None:
+    body = get(php, "set_webhook", {"webhook_url": HOOK, "enable": enable, **IDS})
+    assert (body["status"], body["message"]) == ("success", "Webhook URI Saved")
+    assert saved_webhook(linked).enabled is False
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"webhook_url": HOOK}, "Enable field is required"),
+        ({"enable": "true"}, "Webhook URL is required"),
+        ({"webhook_url": "notaurl", "enable": "true"}, "Webhook URL is not a valid URL"),
+    ],
+)
+def test_a10_set_webhook_without_its_fields(
+    php: APIClient, linked: Instance, params: dict[str, str], message: str
+) -> None:
+    body = get(php, "set_webhook", {**params, **IDS})
+    assert (body["status"], body["message"]) == ("error", message)
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a11_set_webhook_on_an_instance_never_linked(php: APIClient, waziper_instance: Instance) -> None:
+    assert get(php, "set_webhook", {"webhook_url": HOOK, "enable": "true", **IDS}) == {
+        "status": "error",
+        "message": "This instance ID has not been activated yet",
+    }
+
+
+def test_a8_the_saved_webhook_gets_messages_as_a_waziper_receiver_reads_them(
+    php: APIClient, linked: Instance, settings: Any
+) -> None:
+    """What INTEG-2's receiver reads: data.event, data.data.messages[].key.fromMe/remoteJid and
+    message.conversation, posted to the URL set_webhook saved."""
+    settings.WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS = True
+    receiver = Receiver().start()
+    clock = FakeClock()
+    deliverer = Deliverer("compat-deliverer", clock=clock, rand=lambda: 0.5)
+    try:
+        get(php, "set_webhook", {"webhook_url": receiver.url("/wa/1/664461B63FB8A"), "enable": "true", **IDS})
+        chat = "6281234567890@s.whatsapp.net"
+        store_incoming(
+            linked.pk,
+            {
+                "message_id": "3EB0A1",
+                "chat": chat,
+                "sender": chat,
+                "kind": "text",
+                "text": "halo",
+                "at": clock.now().isoformat(),
+            },
+            clock.now(),
+        )
+        run_until_idle(deliverer, clock)
+        [got] = receiver.at("/wa/1/664461B63FB8A")
+    finally:
+        deliverer.shutdown(clock.now())
+        receiver.close()
+    body = got.json()
+    assert body["instance_id"] == INSTANCE_ID
+    assert body["data"]["event"] == "messages.upsert"
+    [message] = body["data"]["data"]["messages"]
+    assert (message["key"]["fromMe"], message["key"]["remoteJid"]) == (False, chat)
+    assert message["message"]["conversation"] == "halo"
 
 
 # --- reboot, reset_instance, reconnect (A12–A14) --------------------------------------------------
