@@ -186,6 +186,9 @@ class Replay:
 
 def endpoint_instances(endpoint: WebhookEndpoint) -> list[int]:
     if endpoint.instance_id is not None:
+        owner_id = Instance.objects.filter(pk=endpoint.instance_id).values_list("owner_id", flat=True).first()
+        if owner_id is None or not fanout.may_hear(endpoint.owner, owner_id):
+            return []
         return [endpoint.instance_id]
     return list(Instance.objects.filter(owner_id=endpoint.owner_id).values_list("pk", flat=True))
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from django.core.exceptions import ValidationError
 
 from queueing import netguard
@@ -27,6 +28,12 @@ def validate_url(value: Any, *, allow_private: bool) -> str:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
+        raise ValidationError(f"Must be a well-formed URL ({exc}).") from None
+    try:
+        # What the deliverer's client makes of it (IDNA, IPv6 literals): else every attempt fails.
+        if not httpx.URL(value).host:
+            raise ValidationError("Must name a host.")
+    except (httpx.InvalidURL, UnicodeError) as exc:
         raise ValidationError(f"Must be a well-formed URL ({exc}).") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise ValidationError("Must be an http:// or https:// URL.")

@@ -84,7 +84,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif receiver.delay_s:
             time.sleep(receiver.delay_s)
         code = receiver.answers.get(parts.path, receiver.answer)
-        headers = {"Retry-After": receiver.retry_after} if receiver.retry_after and code >= 400 else None
+        headers = {"Retry-After": receiver.retry_after} if receiver.retry_after and code >= 400 else {}
+        if parts.path in receiver.redirects:
+            code, headers = 307, {"Location": receiver.redirects[parts.path]}
         self._answer(code, f"answer {code}".encode(), headers)
 
     def do_GET(self) -> None:
@@ -100,8 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class Receiver:
     """Answers `answer` (200) to every POST, after `delay_s`; `answers[path]` overrides it per
-    path; a path in `hanging` waits for `release`. `stop()` closes the port (connections are
-    refused) and `start()` opens the same port again."""
+    path; a path in `hanging` waits for `release`; a path in `redirects` answers 307 to its URL.
+    `stop()` closes the port (connections are refused) and `start()` opens the same port again."""
 
     def __init__(self, port: int = 0) -> None:
         self.port = port
@@ -110,6 +112,7 @@ class Receiver:
         self.retry_after = ""
         self.delay_s = 0.0  # a slow receiver: every answer takes this long
         self.hanging: set[str] = set()
+        self.redirects: dict[str, str] = {}  # a path here answers 307 with this Location
         self.release = threading.Event()
         self.received: list[Received] = []
         self.lock = threading.Lock()

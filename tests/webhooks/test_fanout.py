@@ -54,6 +54,27 @@ def test_an_instances_endpoint_hears_only_that_instance(owner: Any, instance: In
     assert deliveries_of(endpoint) == []
 
 
+def test_an_instances_endpoint_stops_hearing_it_once_the_instance_is_given_to_someone_else(
+    owner: Any, stranger: Any, instance: Instance
+) -> None:
+    endpoint, _ = make_endpoint(owner, URL, instance=instance)
+    Instance.objects.filter(pk=instance.pk).update(owner=stranger)  # as the admin's owner field does
+    emit_event(instance, "status", CONNECTED)
+    assert deliveries_of(endpoint) == []
+
+
+def test_an_endpoint_for_someone_elses_instance_hears_it_while_its_owner_may_view_every_instance(
+    instance: Instance, django_user_model: Any
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user(username="vera", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_instance"))
+    endpoint, _ = make_endpoint(viewer, URL, instance=instance)
+    emit_event(instance, "status", CONNECTED)
+    assert len(deliveries_of(endpoint)) == 1
+
+
 def test_the_event_filter_and_the_disabled_flag_are_respected(owner: Any, instance: Instance) -> None:
     filtered, _ = make_endpoint(owner, URL, instance=instance, events_filter=["message.received"])
     disabled, _ = make_endpoint(owner, URL, instance=instance)

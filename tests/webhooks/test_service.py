@@ -68,6 +68,17 @@ def test_a_replay_delivers_kept_events_again_and_the_missing_ones_anew(
     assert sorted(WebhookDelivery.objects.values_list("status", flat=True)) == ["pending", "pending"]
 
 
+def test_a_replay_does_not_deliver_an_instance_given_to_someone_else(
+    owner: Any, stranger: Any, instance: Instance
+) -> None:
+    endpoint, _ = make_endpoint(owner, URL, instance=instance)
+    Instance.objects.filter(pk=instance.pk).update(owner=stranger)
+    theirs = emit_event(instance, "status", {"status": "connected", "detail": "the new owner's"}, now=T0)
+    WebhookDelivery.objects.all().delete()  # the replay alone, whatever the fan-out wrote
+    result = service.replay(endpoint, from_event_id=theirs.pk, now=T0)
+    assert result.queued == 0
+
+
 def test_a_replay_stops_at_its_limit_and_says_where(owner: Any, instance: Instance) -> None:
     endpoint, _ = make_endpoint(owner, URL, instance=instance)
     first = [

@@ -25,6 +25,12 @@ def test_malformed_urls_are_refused(url: object) -> None:
         validation.validate_url(url, allow_private=True)
 
 
+@pytest.mark.parametrize("url", ["http://[v1.fe]/hook", "https://xn--/hook", "http://xn--a/hook"])
+def test_urls_the_deliverers_http_client_cannot_use_are_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="well-formed URL"):
+        validation.validate_url(url, allow_private=True)
+
+
 @pytest.mark.parametrize(
     "url",
     [
