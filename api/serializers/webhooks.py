@@ -83,6 +83,24 @@ class WebhookUpdateSerializer(_BlankIsAnError, _EndpointFields):
             field.required = False
         return fields
 
+    def to_internal_value(self, data: Any) -> Any:
+        # A field that cannot change is refused, not ignored: the client must not believe the
+        # endpoint now posts another instance's events. (The token may ride in the body.)
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields) - {"access_token"})
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            "Cannot be changed: delete the endpoint and create another."
+                            if name == "instance_id"
+                            else "Unknown field."
+                        ]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
 
 class BreakerSerializer(serializers.Serializer):
     state = serializers.CharField()

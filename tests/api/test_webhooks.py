@@ -149,6 +149,17 @@ def test_patch_checks_a_new_url_like_a_new_endpoint(
     assert "url" in response.json()["errors"]
 
 
+def test_patch_refuses_the_instance_and_unknown_fields_rather_than_ignoring_them(
+    owner_client: APIClient, endpoint: dict[str, Any]
+) -> None:
+    response = owner_client.patch(
+        f"/webhooks/{endpoint['id']}", {"instance_id": None, "colour": "red", "enabled": False}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"instance_id", "colour"}
+    assert WebhookEndpoint.objects.get().enabled is True
+
+
 def test_delete_removes_the_endpoint(owner_client: APIClient, endpoint: dict[str, Any]) -> None:
     assert owner_client.delete(f"/webhooks/{endpoint['id']}").json()["id"] == endpoint["id"]
     assert not WebhookEndpoint.objects.exists()
