@@ -26,6 +26,8 @@ from webhooks import events
         ("qr", {"qr": "2@x"}, None),
         ("pair_code", {"code": "ABCD"}, None),
         ("message", {"text": "legacy"}, None),
+        ("group.updated", {"changes": {"name": "Tim"}}, "group.updated"),
+        ("contact.updated", {"changes": {"picture": "changed"}}, "contact.updated"),
     ],
 )
 def test_public_types(kind: str, payload: dict, public: str | None) -> None:
@@ -49,3 +51,13 @@ def test_an_update_carries_its_message_without_the_raw_payload() -> None:
         "message": {"id": 4},
         "instance_id": "X",
     }
+
+
+def test_endpoints_may_subscribe_to_group_and_contact_changes() -> None:
+    assert {"group.updated", "contact.updated"} <= set(events.EVENT_TYPES)
+
+
+def test_a_group_change_goes_as_the_directory_wrote_it_naming_its_instance() -> None:
+    payload = {"group_id": "120363000000000001@g.us", "changes": {"name": "Tim"}, "participants": {}}
+    data = events.public_data("group.updated", payload, "ABCDEF0123456")
+    assert data == {**payload, "instance_id": "ABCDEF0123456"}
