@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from rest_framework import status
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from breaker.service import Outlook
 from instances.models import Instance
 from kernel.envelope import ApiError, error
 from operations import session_queries
+from queueing import enqueue
+from queueing.validation import validate_idempotency_key
 
 SESSION_REFUSED = "Unable to create session at this time."
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+T = TypeVar("T")
+QUEUE_RETRY_AFTER_S = 2
 FORCED_REASON = "Needs a person: request a new QR code (GET /get_qrcode) or reset the circuit breaker."
 
 
@@ -92,3 +99,35 @@ def session_errors() -> Iterator[None]:
             http_status=_REFUSAL_STATUS.get(exc.code, status.HTTP_502_BAD_GATEWAY),
             extra={"reason": exc.code} if exc.code else {},
         ) from None
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key header, checked; None if it has none."""
+    raw = request.headers.get(IDEMPOTENCY_HEADER)
+    if raw is None:
+        return None
+    try:
+        return validate_idempotency_key(raw.strip())
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError({IDEMPOTENCY_HEADER: exc.messages}) from None
+
+
+def queued(request: Request, write: Callable[[], T]) -> T | Response:
+    """`write()`'s messages, or the answer to a queue that refused them: 400 naming a message it
+    cannot act on, 503 + Retry-After when the database is busy (nothing queued), 409 for an
+    Idempotency-Key used for another request."""
+    try:
+        return write()
+    except DjangoValidationError as exc:  # the message it names cannot be acted on (references.py)
+        raise exceptions.ValidationError(exc.message_dict) from None
+    except enqueue.QueueUnavailable:
+        return error(
+            "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
+            http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)},
+        )
+    except enqueue.IdempotencyConflict:
+        return error(
+            f"This {IDEMPOTENCY_HEADER} was already used for a different request.",
+            http_status=status.HTTP_409_CONFLICT,
+        )

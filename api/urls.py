@@ -16,10 +16,16 @@ from api.views import (
     queue,
     sandbox,
     session,
+    waziper_public,
+    waziper_server,
     webhooks,
 )
 
 urlpatterns = [
+    path("", waziper_server.WelcomeView.as_view(), name="welcome"),
+    path(
+        "generate-instance-id", waziper_server.GenerateInstanceIdView.as_view(), name="generate-instance-id"
+    ),
     # instances and their WhatsApp session
     path("instance", session.InstanceStateView.as_view(), name="instance-state"),
     path("get_qrcode", session.QrCodeView.as_view(), name="get-qrcode"),
@@ -49,7 +55,7 @@ urlpatterns = [
         groups.GroupLeaveView.as_view(),
         name="group-leave",
     ),
-    path("get_groups", groups.WaziperGroupsView.as_view(), name="get-groups"),
+    path("get_groups", waziper_server.GetGroupsView.as_view(), name="get-groups"),
     path(
         "instances/<str:instance_id>/contacts/check",
         contacts.NumberCheckView.as_view(),
@@ -81,6 +87,7 @@ urlpatterns = [
     path(
         "circuit-breaker-status/<str:instance_id>", breaker.BreakerStatusView.as_view(), name="breaker-status"
     ),
+    path("force-retry/<str:instance_id>", waziper_server.ForceRetryView.as_view(), name="force-retry"),
     # message queue
     path("send_message", queue.SendMessageView.as_view(), name="send-message"),
     path("send-message/<str:instance_id>", queue.SendMessageByPathView.as_view(), name="send-message-alias"),
@@ -91,6 +98,17 @@ urlpatterns = [
     path("messages/<str:message_id>", messages.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<str:message_id>/media", messages.MessageMediaView.as_view(), name="message-media"),
     path("messages/<str:message_id>/cancel", queue.MessageCancelView.as_view(), name="message-cancel"),
+    # Waziper's public API (its PHP app's controller). Beside /api/schema/ and /api/docs/, which
+    # the site's URL map routes: none of these names collide with them.
+    path("api/create_instance", waziper_public.CreateInstanceView.as_view(), name="api-create-instance"),
+    path("api/get_qrcode", waziper_public.QrCodeView.as_view(), name="api-get-qrcode"),
+    path("api/set_webhook", waziper_public.SetWebhookView.as_view(), name="api-set-webhook"),
+    path("api/reboot", waziper_public.RebootView.as_view(), name="api-reboot"),
+    path("api/reset_instance", waziper_public.ResetInstanceView.as_view(), name="api-reset-instance"),
+    path("api/reconnect", waziper_public.ReconnectView.as_view(), name="api-reconnect"),
+    path("api/get_groups", waziper_public.GroupsView.as_view(), name="api-get-groups"),
+    path("api/send", waziper_public.SendView.as_view(), name="api-send"),
+    path("api/send_group", waziper_public.SendGroupView.as_view(), name="api-send-group"),
     # webhooks
     path("webhooks", webhooks.WebhookListView.as_view(), name="webhook-list"),
     path("webhooks/<str:webhook_id>", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),

@@ -75,11 +75,13 @@ def _locked_state(instance_pk: int) -> BreakerState:
     return BreakerState.objects.select_for_update().get(instance_id=instance_pk)
 
 
-def failures_in_window(state: BreakerState, config: BreakerConfig, now: datetime) -> int:
+def _counted(state: BreakerState, config: BreakerConfig, now: datetime) -> Any:
     start = policy.window_start(now, config, state.counted_since)
-    return FailureEvent.objects.filter(
-        instance_id=state.instance_id, counts=True, at__gte=start, at__lte=now
-    ).count()
+    return FailureEvent.objects.filter(instance_id=state.instance_id, counts=True, at__gte=start, at__lte=now)
+
+
+def failures_in_window(state: BreakerState, config: BreakerConfig, now: datetime) -> int:
+    return int(_counted(state, config, now).count())
 
 
 def _transition(state: BreakerState, to_state: str, now: datetime, reason: str, **fields: Any) -> None:
@@ -325,11 +327,32 @@ def reset(
         return record
 
 
+# Statuses in which a worker has a WhatsApp session open for the instance (Waziper's
+# `session_exists`), and those of a connection under way (its `connecting`).
+_SESSION_STATUSES = (
+    Instance.Status.STARTING,
+    Instance.Status.CONNECTING,
+    Instance.Status.QR_PENDING,
+    Instance.Status.CONNECTED,
+)
+_CONNECTING_STATUSES = (Instance.Status.STARTING, Instance.Status.CONNECTING)
+# Waziper's list of failure times holds a window's worth; a cap keeps a flapping instance's short.
+FAILURE_TIMES_LIMIT = 100
+
+
 def status(instance: Instance, *, now: datetime, recent: int = 10) -> dict[str, Any]:
-    """The breaker as the API and commands show it."""
+    """The breaker as the API and commands show it: this project's figures, and beside them
+    those of Waziper's `/circuit-breaker-status` (`instance_id`, `retry_attempts`, the count
+    `recent_failures`, `circuit_breaker_active`, `session_exists`, `connecting`,
+    `last_failure_timestamps` in epoch milliseconds); the recent failures themselves are
+    `recent_failure_events`."""
     state, _ = BreakerState.objects.get_or_create(instance=instance)
     config = config_for(state)
     in_window = failures_in_window(state, config, now)
+    newest = _counted(state, config, now).order_by("-at", "-id").values_list("at", flat=True)
+    times = list(newest[:FAILURE_TIMES_LIMIT])[::-1]
+    lease = instance.lease_expires_at
+    held = bool(instance.worker_id) and lease is not None and lease > now
     decision = policy.decide_connect(
         BreakerView(
             state=state.state, open_until=state.open_until, probe_lease_until=state.probe_lease_until
@@ -338,6 +361,7 @@ def status(instance: Instance, *, now: datetime, recent: int = 10) -> dict[str, 
     )
     recent_failures = FailureEvent.objects.filter(instance=instance).order_by("-at", "-id")[:recent]
     return {
+        "instance_id": instance.instance_id,
         "state": state.state,
         "failures_in_window": in_window,
         "consecutive_failures": state.consecutive_failures,
@@ -351,7 +375,12 @@ def status(instance: Instance, *, now: datetime, recent: int = 10) -> dict[str, 
         "forced_reason": state.forced_reason or None,
         "last_reset_at": state.last_reset_at.isoformat() if state.last_reset_at else None,
         "retry_attempts": instance.retry_attempts,
-        "recent_failures": [
+        "recent_failures": in_window,
+        "circuit_breaker_active": state.state != State.CLOSED,
+        "session_exists": held and instance.status in _SESSION_STATUSES,
+        "connecting": held and instance.status in _CONNECTING_STATUSES,
+        "last_failure_timestamps": [int(at.timestamp() * 1000) for at in times],
+        "recent_failure_events": [
             {"at": f.at.isoformat(), "kind": f.kind, "detail": f.detail, "counts": f.counts}
             for f in recent_failures
         ],

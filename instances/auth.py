@@ -58,3 +58,15 @@ class AccessTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 when no token is given.
         return self.keyword
+
+
+class OptionalAccessTokenAuthentication(AccessTokenAuthentication):
+    """For views that answer a missing or wrong token themselves (Waziper's public API, in its
+    own words and with HTTP 200): a wrong token leaves the request anonymous instead of failing
+    it. The failed-authentication throttle still counts it, and still refuses (429)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, AccessToken] | None:
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            return None

@@ -6,6 +6,7 @@ The web side writes desired state and commands; the worker reconciles actual sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,7 +23,12 @@ from instances import commands
 from instances.events import emit_event
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, SandboxPhone
-from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
+from instances.validation import (
+    validate_instance_id,
+    validate_instance_name,
+    validate_proxy_url,
+    validate_sandbox_behaviour,
+)
 
 
 class InstanceLimitReached(Exception):
@@ -34,6 +40,17 @@ class InstanceLimitReached(Exception):
             f"may have (WAZIPER_MAX_INSTANCES_PER_OWNER={limit}). Delete one or ask an operator."
         )
         self.limit = limit
+
+
+logger = logging.getLogger("waziper.instances")
+
+
+class InstanceIdTaken(Exception):
+    """The chosen instance id belongs to an instance already (any owner's: ids are unique)."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"Instance id {instance_id} is taken; choose another or leave it out.")
+        self.instance_id = instance_id
 
 
 def instance_limit(owner: Any) -> int | None:
@@ -63,17 +80,20 @@ def create_instance(
     transport: str | None = None,
     proxy_url: str = "",
     sandbox: dict[str, Any] | None = None,
+    instance_id: str | None = None,
 ) -> Instance:
-    """Validate and create an instance (stopped until someone asks for its QR or state).
+    """Validate and create an instance (stopped until someone asks for its QR or state), with
+    `instance_id` if one is chosen (an id a Waziper deployment already uses), else a new one.
 
-    Raises ValidationError for bad fields and InstanceLimitReached when the owner has
-    WAZIPER_MAX_INSTANCES_PER_OWNER instances already.
+    Raises ValidationError for bad fields, InstanceLimitReached when the owner has
+    WAZIPER_MAX_INSTANCES_PER_OWNER instances already, InstanceIdTaken for an id in use.
     """
     transport = transport or settings.WAZIPER_DEFAULT_TRANSPORT
     if transport not in Instance.Transport.values:
         raise ValidationError({"transport": f"Unknown transport {transport!r}; use neonize or sandbox."})
     fields: dict[str, Any] = {}
     checks: tuple[tuple[str, Callable[[Any], Any], Any], ...] = (
+        *((("instance_id", validate_instance_id, instance_id),) if instance_id is not None else ()),
         ("name", validate_instance_name, name),
         ("proxy_url", validate_proxy_url, proxy_url),
         ("sandbox", validate_sandbox_behaviour, sandbox),
@@ -91,9 +111,48 @@ def create_instance(
         # IMMEDIATE transaction (settings) already holds the database's write lock from BEGIN.
         list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
         check_instance_limit(owner)
-    instance = Instance.objects.create(owner=owner, transport=transport, **fields)
+    if "instance_id" in fields and Instance.objects.filter(instance_id=fields["instance_id"]).exists():
+        raise InstanceIdTaken(fields["instance_id"])
+    try:
+        with transaction.atomic():
+            instance = Instance.objects.create(owner=owner, transport=transport, **fields)
+    except IntegrityError:
+        if "instance_id" not in fields:
+            raise
+        raise InstanceIdTaken(fields["instance_id"]) from None  # created concurrently
     if instance.is_sandbox:
         SandboxPhone.objects.create(instance=instance)
+    return instance
+
+
+def unlinked_or_new_instance(owner: Any) -> tuple[Instance, bool]:
+    """Waziper's public create_instance: the owner's oldest instance with no phone linked (so
+    asking again before linking gives the same id), else a new one; and whether it is new.
+    Raises InstanceLimitReached."""
+    unlinked = (
+        Instance.objects.filter(owner=owner, jid="")
+        .exclude(status=Instance.Status.CONNECTED)
+        .order_by("created_at", "id")
+        .first()
+    )
+    if unlinked is not None:
+        return unlinked, False
+    return create_instance(owner), True
+
+
+def create_on_first_use(owner: Any, instance_id: str) -> Instance:
+    """The instance `instance_id`, created for `owner` because a client of theirs named it before
+    anyone created it (WAZIPER_CREATE_INSTANCE_ON_FIRST_USE: Waziper's front ends make instance
+    ids up themselves). Raises what create_instance raises; a concurrent first use by the same
+    owner gets the instance the other request created."""
+    try:
+        instance = create_instance(owner, instance_id=instance_id)
+    except InstanceIdTaken:
+        mine = Instance.objects.filter(instance_id=instance_id.strip().upper(), owner=owner).first()
+        if mine is None:
+            raise
+        return mine
+    logger.info("instance %s created on first use by %s", instance.instance_id, owner.get_username())
     return instance
 
 

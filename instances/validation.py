@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from instances.models.instance import INSTANCE_ID_LENGTH, is_instance_id
+
 PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
 
 # The simulated phone's knobs (worker/transports/sandbox.py): name → allowed values or range.
@@ -29,6 +31,36 @@ SANDBOX_NUMBERS: dict[str, tuple[float, float]] = {
     "seed": (0, 2**31 - 1),
 }
 SANDBOX_FLAGS = ("linked", "auto_scan")
+
+
+def validate_instance_id(value: Any) -> str:
+    """A chosen instance id: 13 hexadecimal characters (Waziper's `strtoupper(uniqid())`),
+    either case; returned upper-case, as every instance id is kept."""
+    if not isinstance(value, str):
+        raise ValidationError("Must be a string.")
+    normalized = value.strip().upper()
+    if not is_instance_id(normalized):
+        raise ValidationError(
+            f"Must be {INSTANCE_ID_LENGTH} hexadecimal characters, such as 664461B63FB8A "
+            "(an id Waziper made with strtoupper(uniqid()) is one)."
+        )
+    return normalized
+
+
+IMPORTED_TOKEN_MIN = 13  # Waziper's team tokens: uniqid(), 13 lower-case hex characters
+IMPORTED_TOKEN_MAX = 200  # longer keys are never looked up (AccessToken.objects.authenticate)
+
+
+def validate_imported_token(value: str) -> str:
+    """A token a client already uses, kept as it is: 13 to 200 visible ASCII characters."""
+    if not IMPORTED_TOKEN_MIN <= len(value) <= IMPORTED_TOKEN_MAX or not all(
+        "\x21" <= ch <= "\x7e" for ch in value
+    ):
+        raise ValidationError(
+            f"A token must be {IMPORTED_TOKEN_MIN} to {IMPORTED_TOKEN_MAX} visible ASCII characters "
+            "without spaces (a Waziper team token, such as 649ba622aa900, is 13)."
+        )
+    return value
 
 
 def validate_proxy_url(value: str) -> str:

@@ -19,6 +19,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 logger = logging.getLogger("waziper.api")
 
 INTERNAL_ERROR_MESSAGE = "Internal server error. The error was logged; please try again later."
+# Waziper's words for a missing or wrong token, which its clients show to people; this
+# project's more precise reason goes beside it.
+AUTHENTICATION_FAILED = "The authentication process has failed"
 
 
 def success(
@@ -138,6 +141,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         errors = _field_errors(exc.detail)
         body["message"] = _summary(errors)
         body["errors"] = errors
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        body["message"] = AUTHENTICATION_FAILED
+        body["reason"] = str(exc.detail)
     else:
         body["message"] = str(exc.detail)
     wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
@@ -158,9 +164,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 def _wants_html(request: HttpRequest) -> bool:
-    return request.path.startswith(("/admin", "/dashboard")) or "text/html" in request.headers.get(
-        "Accept", ""
-    )
+    """Only the admin (and its dashboard pages) answers errors as HTML pages. Everywhere else
+    the answer is JSON whatever `Accept` says: Waziper's PHP client sends a browser's
+    `Accept: text/html,…,*/*` and `json_decode`s the body, so an HTML 404 is a failure to it."""
+    return request.path.startswith("/admin/") or request.path == "/admin"
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:

@@ -20,6 +20,7 @@ class AccessTokenScheme(OpenApiAuthenticationExtension):
     """`instances.auth.AccessTokenAuthentication`: a Bearer header OR Waziper's `access_token`."""
 
     target_class = "instances.auth.AccessTokenAuthentication"
+    match_subclasses = True  # OptionalAccessTokenAuthentication: the same token, or none
     name = ["bearerAuth", "accessToken"]
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
@@ -37,6 +38,9 @@ class AccessTokenScheme(OpenApiAuthenticationExtension):
         # Either one is enough (OR), which OpenAPI spells as a list of requirements.
         return [{"bearerAuth": []}, {"accessToken": []}]
 
+
+# Either scheme, or none: for views that answer a missing or wrong token themselves.
+TOKEN_OR_NONE: list[dict[str, list[Any]]] = [{"bearerAuth": []}, {"accessToken": []}, {}]
 
 ACCESS_TOKEN_QUERY = OpenApiParameter(
     "access_token",

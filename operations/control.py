@@ -36,6 +36,28 @@ def reset_breaker_and_wake(
     return record
 
 
+# What force_retry found.
+SESSION_EXISTS = "session_exists"
+CONNECTING = "connecting"
+STARTED = "started"
+
+
+def force_retry(instance: Instance, *, user: Any = None, now: datetime | None = None) -> str:
+    """Close the breaker (recorded as an API reset) and connect now: SESSION_EXISTS if a worker
+    holds a connected session already, CONNECTING if its connection is under way, else STARTED
+    (the session is asked for and the worker dials at once)."""
+    now = now or timezone.now()
+    reset_breaker_and_wake(instance, source=BreakerReset.Source.API, user=user, reason="force retry", now=now)
+    instance.refresh_from_db(fields=["status", "desired_state", "worker_id", "lease_expires_at"])
+    held = instances_service.is_held_by_live_worker(instance, now)
+    if held and instance.status == Instance.Status.CONNECTED:
+        return SESSION_EXISTS
+    if held and instance.status in (Instance.Status.STARTING, Instance.Status.CONNECTING):
+        return CONNECTING
+    start(instance, now=now)
+    return STARTED
+
+
 def start(instance: Instance, *, now: datetime | None = None) -> bool:
     """Ask for a session and for the worker to dial now. Return True if it was stopped."""
     changed = instances_service.request_running(instance)

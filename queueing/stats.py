@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, Sum
 
 from breaker.service import is_open
 from instances.models import Instance
@@ -39,8 +39,54 @@ def paused_reason(instance: Instance, now: datetime) -> str | None:
     return None
 
 
+# Waziper's queue recommendations, in its words and order.
+LOW_SUCCESS_RATE = "⚠️ Low success rate detected. Consider reducing message sending frequency."
+HIGH_BACKLOG = "📬 High queue backlog. Messages may experience delays."
+MANY_RETRIES = "🔄 Many messages in retry queue. Check connection stability."
+PROCESSING = "⚙️ Queue is actively processing messages."
+HEALTHY = "✅ Queue is healthy and operating normally."
+LOW_SUCCESS_PERCENT = 70
+HIGH_BACKLOG_ABOVE = 10
+MANY_RETRIES_ABOVE = 5
+
+
+def waziper_figures(
+    instance_id: str, counts: dict[str, int], *, retry_waiting: int, retries: int
+) -> dict[str, Any]:
+    """The figures of Waziper's `/queue-status` from this queue's counts: `mainQueue` (waiting to
+    be sent), `retryQueue` (of those, the ones waiting to be tried again), `processing` (one is
+    being sent), cumulative `stats`, `successRate` in percent and `recommendations`.
+
+    Unlike Waziper's, an instance that has sent nothing yet is not warned of a low success rate:
+    there is no rate to be low."""
+    ok = sum(counts[s] for s in DONE_OK)
+    failed = counts[Status.FAILED]
+    rate = round(100 * ok / (ok + failed)) if ok + failed else 0
+    main_queue = counts[Status.QUEUED]
+    processing = counts[Status.SENDING] > 0
+    advice = []
+    if ok + failed and rate < LOW_SUCCESS_PERCENT:
+        advice.append(LOW_SUCCESS_RATE)
+    if main_queue > HIGH_BACKLOG_ABOVE:
+        advice.append(HIGH_BACKLOG)
+    if retry_waiting > MANY_RETRIES_ABOVE:
+        advice.append(MANY_RETRIES)
+    if processing:
+        advice.append(PROCESSING)
+    return {
+        "instanceId": instance_id,
+        "mainQueue": main_queue,
+        "retryQueue": retry_waiting,
+        "processing": processing,
+        "stats": {"queued": sum(counts.values()), "success": ok, "failed": failed, "retry": retries},
+        "successRate": rate,
+        "recommendations": advice or [HEALTHY],
+    }
+
+
 def queue_status(instance: Instance, now: datetime) -> dict[str, Any]:
-    """Counts per status, oldest queued age, paused and why, next send time, success rate.
+    """Counts per status, oldest queued age, paused and why, next send time, success rate;
+    and beside them Waziper's figures (waziper_figures).
 
     A fixed handful of queries whatever the backlog: one aggregate over the instance's rows.
     """
@@ -49,6 +95,10 @@ def queue_status(instance: Instance, now: datetime) -> dict[str, Any]:
         **fields,
         oldest_queued=Min("created_at", filter=Q(status=Status.QUEUED)),
         earliest_due=Min("not_before", filter=Q(status=Status.QUEUED)),
+        retry_waiting=Count("id", filter=Q(status=Status.QUEUED, attempts__gt=0)),
+        attempts_made=Sum("attempts"),
+        # Rows tried and no longer waiting: their first attempt was not a retry.
+        tried_done=Count("id", filter=Q(attempts__gt=0) & ~Q(status=Status.QUEUED)),
     )
     counts = {status: int(row[status] or 0) for status in Status.values}
     oldest: datetime | None = row["oldest_queued"]
@@ -76,6 +126,12 @@ def queue_status(instance: Instance, now: datetime) -> dict[str, Any]:
         "last_send_at": _iso(pace.last_handoff if pace else None),
         "send_delay": {"min_s": spacing.min_s, "max_s": spacing.max_s},
         "success_rate": round(ok / settled, 4) if settled else None,
+        **waziper_figures(
+            instance.instance_id,
+            counts,
+            retry_waiting=int(row["retry_waiting"] or 0),
+            retries=int(row["attempts_made"] or 0) - int(row["tried_done"] or 0),
+        ),
     }
 
 

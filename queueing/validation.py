@@ -68,7 +68,12 @@ MEDIA_ALIAS = "media"
 
 # [0-9], never \d: \d also matches Arabic-Indic and other Unicode digits.
 PHONE_RE = re.compile(r"^\+?([0-9]{8,15})$")
-USER_JID_RE = re.compile(r"^([0-9]{8,15})@s\.whatsapp\.net$", re.IGNORECASE)
+# A user's chat: WhatsApp's server name, or `c.us`, the name Waziper's clients append (the
+# session maps it to s.whatsapp.net).
+USER_JID_RE = re.compile(r"^(.*)@(?:s\.whatsapp\.net|c\.us)$", re.IGNORECASE)
+# What people write inside a phone number (`+62 812-3456-7890`); a form's unencoded `+` also
+# arrives as a space.
+_PHONE_SEPARATORS_RE = re.compile(r"[\s-]+")
 # Groups: new ids are long digit strings, old ones `<creator phone>-<timestamp>`.
 GROUP_JID_RE = re.compile(r"^([0-9]{5,25}(?:-[0-9]{5,15})?)@g\.us$", re.IGNORECASE)
 # WhatsApp's hidden user ids (LIDs) address a person without showing their number.
@@ -111,20 +116,28 @@ def check_string(value: str) -> str:
     return value
 
 
+def _phone_digits(value: str) -> str | None:
+    match = PHONE_RE.match(_PHONE_SEPARATORS_RE.sub("", value))
+    return match.group(1) if match else None
+
+
 def normalize_chat_id(value: str) -> str:
-    """Phone digits (an optional leading + dropped) or a lower-cased user/group JID."""
+    """Phone digits (a leading +, spaces and dashes dropped), a user JID on s.whatsapp.net
+    (`…@c.us` is the same chat), or a lower-cased group or LID JID."""
     value = check_string(value or "").strip()
-    if match := PHONE_RE.match(value):
-        return match.group(1)
-    if match := USER_JID_RE.match(value):
-        return f"{match.group(1)}@s.whatsapp.net"
     if match := GROUP_JID_RE.match(value):
         return f"{match.group(1)}@g.us"
     if match := LID_JID_RE.match(value):
         return f"{match.group(1)}@lid"
+    if match := USER_JID_RE.match(value):
+        if digits := _phone_digits(match.group(1)):
+            return f"{digits}@s.whatsapp.net"
+    elif digits := _phone_digits(value):
+        return digits
     raise ValidationError(
-        "Must be a phone number of 8 to 15 digits with an optional leading +, "
-        "or a JID such as 6281234567890@s.whatsapp.net, 120363000000000000@g.us or 123456789012345@lid."
+        "Must be a phone number of 8 to 15 digits (a leading +, spaces and dashes are ignored), "
+        "or a JID such as 6281234567890@s.whatsapp.net, 6281234567890@c.us, 120363000000000000@g.us "
+        "or 123456789012345@lid."
     )
 
 
@@ -246,8 +259,9 @@ def _check_text(kind: str, text: str) -> str:
         if len(text) > TEXT_LIMIT:
             raise ValidationError(f"Text must be at most {TEXT_LIMIT} characters (got {len(text)}).")
     elif kind == Kind.AUDIO:
-        if text.strip():
-            raise ValidationError("WhatsApp audio messages have no caption.")
+        # WhatsApp audio messages have no caption. Waziper's server sends the audio and drops
+        # the caption its clients post with every media message; refusing the message would
+        # lose it.
         text = ""
     elif kind in TEXTLESS_KINDS:
         if text.strip():

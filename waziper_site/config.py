@@ -110,6 +110,29 @@ def env_networks(environ: Mapping[str, str], name: str) -> list[str]:
     return values
 
 
+# scheme://host[:port], as a browser sends it in Origin: no path, query, user or trailing slash.
+_ORIGIN_RE = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def env_origins(environ: Mapping[str, str], name: str, default: str) -> list[str]:
+    """`*` (any origin), nothing (no cross-origin access), or comma-separated origins."""
+    raw = environ.get(name)
+    values = env_list({name: default if raw is None else raw}, name, [])
+    if values == ["*"]:
+        return values
+    for value in values:
+        if value == "*":
+            raise SettingsError(f"{name}: `*` stands alone (any origin), not in a list")
+        if not _ORIGIN_RE.match(value):
+            raise SettingsError(
+                f"{name}: {value!r} is not an origin like https://app.example.com or http://localhost:3000 "
+                "(scheme, host and port only)"
+            )
+    return values
+
+
 _URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@")  # greedy: to the last @ of the netloc
 
 
@@ -208,6 +231,10 @@ def load_waziper_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     out["WAZIPER_TRUSTED_PROXIES"] = env_networks(environ, "WAZIPER_TRUSTED_PROXIES")
     out["WAZIPER_LOGIN_FAILURE_LIMIT"] = env_int(environ, "WAZIPER_LOGIN_FAILURE_LIMIT", 10, minimum=1)
     out["WAZIPER_LOGIN_COOLOFF"] = env_seconds(environ, "WAZIPER_LOGIN_COOLOFF", 900)
+    out["WAZIPER_CORS_ORIGINS"] = env_origins(environ, "WAZIPER_CORS_ORIGINS", "*")
+    out["WAZIPER_CREATE_INSTANCE_ON_FIRST_USE"] = env_bool(
+        environ, "WAZIPER_CREATE_INSTANCE_ON_FIRST_USE", False
+    )
     out["WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS"] = env_bool(environ, "WAZIPER_ALLOW_PRIVATE_WEBHOOK_URLS", False)
     # A factor on the webhook retry schedule (5 s, 30 s … 12 h): tests and benchmarks shrink it.
     out["WAZIPER_WEBHOOK_RETRY_SCALE"] = env_seconds(environ, "WAZIPER_WEBHOOK_RETRY_SCALE", 1.0)

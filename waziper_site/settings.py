@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 
 from waziper_site.config import (
     SettingsError,
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "axes",
+    "corsheaders",
     "instances",
     "breaker",
     "queueing",
@@ -76,6 +78,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything routes: Waziper's paths match whatever their case and trailing slash.
+    "waziper_site.paths.WaziperPathMiddleware",
+    # Before anything that answers (whitenoise, CommonMiddleware), as django-cors-headers asks.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,10 +178,22 @@ _waziper = load_waziper_settings(ENV)
 globals().update(_waziper)
 WAZIPER_SESSIONS_DIR = str((BASE_DIR / _waziper["WAZIPER_SESSIONS_DIR"]).resolve())
 
+# Cross-origin access as Waziper's server allows it (`Access-Control-Allow-Origin: *`), configurable
+# with WAZIPER_CORS_ORIGINS, never with credentials: the API authenticates by token, and no
+# other site may make a browser send its cookies (the admin's session) along. The admin is not
+# offered to other origins at all.
+CORS_ALLOW_ALL_ORIGINS = _waziper["WAZIPER_CORS_ORIGINS"] == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else _waziper["WAZIPER_CORS_ORIGINS"]
+CORS_ALLOW_CREDENTIALS = False
+CORS_URLS_REGEX = r"^(?!/admin(/|$)).*$"
+CORS_ALLOW_HEADERS = (*default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["instances.auth.AccessTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "kernel.negotiation.FirstRendererFallback",
     "DEFAULT_PARSER_CLASSES": [
         "kernel.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

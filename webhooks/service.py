@@ -52,6 +52,29 @@ def create_endpoint(
     return endpoint, secret
 
 
+def set_instance_webhook(
+    owner: Any, instance: Instance, *, url: str, enabled: bool, now: datetime | None = None
+) -> tuple[WebhookEndpoint, str | None]:
+    """Waziper's one webhook per instance (its public API's set_webhook): the owner's `waziper`
+    endpoint for `instance`, made or pointed at `url`, and switched on or off. Returns it with its
+    secret when it is new (shown once), else with None: the secret it had stays."""
+    with transaction.atomic():
+        endpoint = (
+            WebhookEndpoint.objects.select_for_update()
+            .filter(owner=owner, instance=instance, format=formats.WAZIPER)
+            .order_by("pk")
+            .first()
+        )
+        if endpoint is None:
+            endpoint, secret = create_endpoint(
+                owner, url=url, instance=instance, format=formats.WAZIPER, description="set_webhook", now=now
+            )
+            if not enabled:
+                update_endpoint(endpoint, enabled=False, now=now)
+            return endpoint, secret
+        return update_endpoint(endpoint, url=url, enabled=enabled, now=now), None
+
+
 def _closed_breaker() -> dict[str, Any]:
     return {
         "breaker_state": WebhookEndpoint.Breaker.CLOSED,

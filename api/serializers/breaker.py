@@ -22,6 +22,7 @@ class FailureSerializer(serializers.Serializer):
 
 
 class BreakerStatusSerializer(serializers.Serializer):
+    instance_id = serializers.CharField()
     state = serializers.ChoiceField(choices=BreakerState.State.values)
     failures_in_window = serializers.IntegerField()
     consecutive_failures = serializers.IntegerField()
@@ -34,5 +35,16 @@ class BreakerStatusSerializer(serializers.Serializer):
     retry_after_s = serializers.FloatField(allow_null=True)
     forced_reason = serializers.CharField(allow_null=True)
     last_reset_at = serializers.DateTimeField(allow_null=True)
-    retry_attempts = serializers.IntegerField()
-    recent_failures = FailureSerializer(many=True)
+    retry_attempts = serializers.IntegerField(help_text="Reconnect attempts since the last connect.")
+    recent_failures = serializers.IntegerField(
+        help_text="Failures counted in the window (Waziper's meaning; the failures themselves are "
+        "recent_failure_events)."
+    )
+    circuit_breaker_active = serializers.BooleanField(help_text="The breaker is not closed.")
+    session_exists = serializers.BooleanField(help_text="A worker has a WhatsApp session open for it.")
+    connecting = serializers.BooleanField(help_text="A connection is under way.")
+    last_failure_timestamps = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="When the counted failures happened, epoch ms, oldest first.",
+    )
+    recent_failure_events = FailureSerializer(many=True)

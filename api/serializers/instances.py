@@ -9,7 +9,12 @@ from rest_framework import serializers
 
 from instances.models import Instance, SandboxReceived
 from instances.redaction import shown_to
-from instances.validation import validate_instance_name, validate_proxy_url, validate_sandbox_behaviour
+from instances.validation import (
+    validate_instance_id,
+    validate_instance_name,
+    validate_proxy_url,
+    validate_sandbox_behaviour,
+)
 from kernel.fields import StringField
 from operations.proxies import may_use_private_proxy, proxy_refusal
 
@@ -22,10 +27,18 @@ def _drf(check: Any, value: Any) -> Any:
 
 
 class InstanceCreateSerializer(serializers.Serializer):
+    instance_id = serializers.CharField(
+        required=False,
+        help_text="An id of your own, 13 hexadecimal characters (one a Waziper deployment already "
+        "uses); a new one is made up if left out.",
+    )
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     transport = serializers.ChoiceField(choices=Instance.Transport.choices, required=False)
     proxy_url = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
     sandbox = serializers.JSONField(required=False, default=dict)
+
+    def validate_instance_id(self, value: str) -> str:
+        return _drf(validate_instance_id, value)
 
     def validate_name(self, value: str) -> str:
         return _drf(validate_instance_name, value)
@@ -93,12 +106,26 @@ class BreakerSummarySerializer(serializers.Serializer):
 
 
 class InstanceStateSerializer(InstanceSerializer):
-    """Documentation of GET /instance's `data`: the instance plus its breaker summary."""
+    """Documentation of GET /instance's `data`: Waziper's linked user (`id`, `name`, `avatar`),
+    the instance (its own name as `instance_name`) and its breaker summary."""
 
+    id = serializers.CharField(allow_null=True, help_text="The linked phone's JID; null if none.")
+    name = serializers.CharField(
+        allow_null=True, help_text="The linked phone's push name (else its number); null if none."
+    )
+    avatar = serializers.URLField(allow_null=True, help_text="A picture of the name's initials.")
+    instance_name = serializers.CharField(source="name", help_text="The instance's own name.")
     breaker = BreakerSummarySerializer(read_only=True)
 
     class Meta(InstanceSerializer.Meta):
-        fields = [*InstanceSerializer.Meta.fields, "breaker"]
+        fields = [
+            "id",
+            "name",
+            "avatar",
+            *(field for field in InstanceSerializer.Meta.fields if field != "name"),
+            "instance_name",
+            "breaker",
+        ]
         read_only_fields = fields
 
 

@@ -11,9 +11,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
+from api.serializers.instances import finite
 from kernel.fields import StringField
 from queueing import templating
 from queueing.models import QueuedMessage
@@ -235,7 +237,8 @@ REPEATED = "Given more than once: one message per request (many recipients: POST
 class SendMessageSerializer(_MessageFields):
     instance_id = serializers.CharField(required=False, help_text="Also accepted in the query string.")
     chat_id = serializers.CharField(
-        help_text="Phone number in digits (optional leading +), or a JID: …@s.whatsapp.net / …@g.us."
+        help_text="Phone number (a leading +, spaces and dashes are ignored), or a JID: "
+        "…@s.whatsapp.net (or …@c.us) / …@g.us."
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -498,6 +501,32 @@ def _render(fields: _Fields, params: dict[str, str], renderer: templating.Render
     return replace(fields, text=out[fields.text_field], media_url=out["media_url"], filename=out["filename"])
 
 
+class SendWaitSerializer(serializers.Serializer):
+    wait = serializers.FloatField(
+        required=False,
+        default=0.0,
+        min_value=0,
+        max_value=60,
+        validators=[finite],
+        help_text="Seconds to wait for the message to be sent (0–60, default 0: answer once queued).",
+    )
+
+
+class WhatsAppMessageSerializer(serializers.Serializer):
+    """A sent message as Waziper's server answers it (documentation only)."""
+
+    key = inline_serializer(
+        "WhatsAppMessageKey",
+        fields={
+            "remoteJid": serializers.CharField(),
+            "fromMe": serializers.BooleanField(),
+            "id": serializers.CharField(help_text="WhatsApp's message id."),
+        },
+    )
+    messageTimestamp = serializers.CharField(help_text="Unix seconds, as a string.")
+    status = serializers.CharField(help_text='"SUCCESS"')
+
+
 class QueueStatusSerializer(serializers.Serializer):
     """The shape of queueing.stats.queue_status (documentation only)."""
 
@@ -515,6 +544,24 @@ class QueueStatusSerializer(serializers.Serializer):
     success_rate = serializers.FloatField(
         allow_null=True, help_text="(sent + delivered + read) / those + failed"
     )
+    # Waziper's figures.
+    instanceId = serializers.CharField()
+    mainQueue = serializers.IntegerField(help_text="Messages waiting to be sent.")
+    retryQueue = serializers.IntegerField(help_text="Of those, the ones waiting to be tried again.")
+    processing = serializers.BooleanField(help_text="A message is being sent.")
+    stats = inline_serializer(
+        "WaziperQueueStats",
+        fields={
+            "queued": serializers.IntegerField(help_text="Messages ever queued (and kept)."),
+            "success": serializers.IntegerField(),
+            "failed": serializers.IntegerField(),
+            "retry": serializers.IntegerField(help_text="Attempts that were retries."),
+        },
+    )
+    successRate = serializers.IntegerField(
+        min_value=0, max_value=100, help_text="Percent; 0 before anything was sent."
+    )
+    recommendations = serializers.ListField(child=serializers.CharField())
 
 
 class MessageSerializer(serializers.ModelSerializer):

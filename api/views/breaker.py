@@ -60,12 +60,16 @@ class BreakerStatusView(ApiView):
         operation_id="breaker_status",
         tags=["circuit breaker"],
         summary="An instance's circuit breaker: state, failures in window, limits, recent failures",
+        description="This project's figures, and beside them those of Waziper's server "
+        "(`instance_id`, `retry_attempts`, `recent_failures` as a count, `circuit_breaker_active`, "
+        "`session_exists`, `connecting`, `last_failure_timestamps`); the recent failures "
+        "themselves are in `recent_failure_events`.",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
         responses={200: envelope("BreakerStatus", BreakerStatusSerializer()), **error_responses(404)},
     )
     def get(self, request: Request, instance_id: str) -> Response:
         instance = get_instance(request, instance_id, action="view")
         status = breaker_service.status(instance, now=timezone.now())
-        for failure in status["recent_failures"]:
+        for failure in status["recent_failure_events"]:
             failure["detail"] = shown_to(request.user, failure["detail"])
         return success("Success", status)

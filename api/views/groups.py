@@ -33,7 +33,7 @@ from api.serializers.groups import (
     group_jid,
 )
 from kernel.envelope import success
-from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses, instance_id_query
+from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
 from kernel.views import ApiView
 from operations import groups
 
@@ -62,7 +62,7 @@ def _jid(value: str) -> str:
         raise serializers.ValidationError({"jid": exc.detail}) from None
 
 
-def _group_list(request: Request, instance_id: str | None) -> Response:
+def _group_list(request: Request, instance_id: str) -> Response:
     instance = get_instance(request, instance_id, action="view")
     refresh = _query(RefreshQuerySerializer, request)["refresh"]
     with session_errors():
@@ -113,20 +113,6 @@ class GroupListView(ApiView):
         return success(
             "Group created", CreatedGroupSerializer(created).data, http_status=status.HTTP_201_CREATED
         )
-
-
-class WaziperGroupsView(ApiView):
-    @extend_schema(
-        operation_id="get_groups",
-        tags=TAGS,
-        summary="Waziper's /get_groups: the groups the account is in",
-        description="The same answer as GET /instances/<id>/groups, with the instance named in the "
-        "query string. " + ASKS_THE_SESSION,
-        parameters=[instance_id_query(), ACCESS_TOKEN_QUERY, RefreshQuerySerializer],
-        responses={200: envelope("WaziperGroups", GroupListSerializer()), **_READ_ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        return _group_list(request, None)
 
 
 class GroupDetailView(ApiView):

@@ -12,7 +12,7 @@ from api.lookup import get_instance
 from api.serializers.instances import InstanceCreateSerializer, InstanceSerializer
 from instances import service as instances_service
 from instances.models import Instance
-from kernel.envelope import success
+from kernel.envelope import ApiError, success
 from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, ErrorSerializer, envelope, error_responses
 from kernel.views import ApiView
 
@@ -33,6 +33,8 @@ class InstanceListView(ApiView):
         operation_id="instances_create",
         tags=["instances"],
         summary="Create an instance (stopped until you ask for its QR code or state)",
+        description="With `instance_id`, the instance gets that id: bring the ids a Waziper "
+        "deployment already uses (13 hexadecimal characters).",
         parameters=[ACCESS_TOKEN_QUERY],
         request=InstanceCreateSerializer,
         responses={
@@ -41,6 +43,7 @@ class InstanceListView(ApiView):
             403: OpenApiResponse(
                 ErrorSerializer, description="You have WAZIPER_MAX_INSTANCES_PER_OWNER instances already."
             ),
+            409: OpenApiResponse(ErrorSerializer, description="The chosen instance_id is in use."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -52,6 +55,10 @@ class InstanceListView(ApiView):
             raise exceptions.ValidationError(exc.message_dict) from None
         except instances_service.InstanceLimitReached as exc:
             raise exceptions.PermissionDenied(str(exc)) from None
+        except instances_service.InstanceIdTaken as exc:
+            raise ApiError(
+                str(exc), http_status=status.HTTP_409_CONFLICT, extra={"errors": {"instance_id": [str(exc)]}}
+            ) from None
         return success(
             "Instance created",
             InstanceSerializer(instance, context={"request": request}).data,

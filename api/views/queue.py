@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -20,13 +19,16 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import waziper
 from api.lookup import get_instance
-from api.responses import ASKS_THE_SESSION, session_errors
+from api.responses import ASKS_THE_SESSION, IDEMPOTENCY_HEADER, idempotency_key, queued, session_errors
 from api.serializers.queue import (
     MessageSerializer,
     QueueStatusSerializer,
     SendBulkSerializer,
     SendMessageSerializer,
+    SendWaitSerializer,
+    WhatsAppMessageSerializer,
 )
 from instances import visibility
 from instances.models import Action
@@ -35,6 +37,7 @@ from kernel.schema import (
     ACCESS_TOKEN_QUERY,
     INSTANCE_ID_PATH,
     ErrorSerializer,
+    SuccessStatusField,
     envelope,
     error_responses,
     instance_id_query,
@@ -44,12 +47,9 @@ from operations import bulk_sends
 from queueing import enqueue
 from queueing.models import QueuedMessage
 from queueing.stats import queue_status
-from queueing.validation import validate_idempotency_key
 
-T = TypeVar("T")
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 MESSAGE_NOT_FOUND = "Message not found."
-RETRY_AFTER_S = 2
+QUEUE_STATUS_RETRIEVED = "Queue status retrieved"
 
 
 _QUEUED_DATA = inline_serializer(
@@ -97,32 +97,21 @@ _WRITE_ERRORS = {
 _MESSAGE_ID_PATH = OpenApiParameter("message_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
-def _idempotency_key(request: Request) -> str | None:
-    raw = request.headers.get(IDEMPOTENCY_HEADER)
-    if raw is None:
-        return None
-    try:
-        return validate_idempotency_key(raw.strip())
-    except DjangoValidationError as exc:
-        raise exceptions.ValidationError({IDEMPOTENCY_HEADER: exc.messages}) from None
-
-
-def _queued(request: Request, write: Callable[[], T]) -> T | Response:
-    try:
-        return write()
-    except DjangoValidationError as exc:  # the message it names cannot be acted on (references.py)
-        raise exceptions.ValidationError(exc.message_dict) from None
-    except enqueue.QueueUnavailable:
-        return error(
-            "The queue is temporarily unavailable (database busy); nothing was queued. Please retry.",
-            http_status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
-    except enqueue.IdempotencyConflict:
-        return error(
-            f"This {IDEMPOTENCY_HEADER} was already used for a different request.",
-            http_status=status.HTTP_409_CONFLICT,
-        )
+_SENT_OR_REPLAYED = PolymorphicProxySerializer(
+    component_name="MessageSentOrReplayed",
+    serializers=[
+        inline_serializer(
+            "MessageSentResponse",
+            fields={
+                "status": SuccessStatusField(),
+                "message": WhatsAppMessageSerializer(),
+                "data": _QUEUED_DATA,
+            },
+        ),
+        envelope("MessageReplayed", _QUEUED_DATA),
+    ],
+    resource_type_field_name=None,
+)
 
 
 class SendMessageView(ApiView):
@@ -132,30 +121,34 @@ class SendMessageView(ApiView):
         "`type` picks the kind: text, image, video, audio, document (or `media`), sticker, "
         "location, contact, poll, reaction, edit, delete; each kind's own fields are named after "
         "it below. A reaction, edit or delete names its message in `target_message_id`; an "
-        "unknown one, one of another instance, or one past WhatsApp's window is a 400 naming it.",
-        parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY],
+        "unknown one, one of another instance, or one past WhatsApp's window is a 400 naming it. "
+        "With `wait`, waits up to that many seconds for it to be sent: then answers 200 as "
+        "Waziper's server does, `message` being WhatsApp's message info (`key.id`), or 502 if it "
+        "failed; otherwise 202 queued. A replay of an Idempotency-Key answers 200 with the first "
+        "message.",
+        parameters=[_IDEMPOTENCY, instance_id_query(required=False), ACCESS_TOKEN_QUERY, SendWaitSerializer],
         request=SendMessageSerializer,
         responses={
             202: envelope("MessageQueued", _QUEUED_DATA, "Message queued"),
-            200: envelope("MessageReplayed", _QUEUED_DATA),
+            200: _SENT_OR_REPLAYED,
             **_WRITE_ERRORS,
+            502: OpenApiResponse(ErrorSerializer, description="The message failed within `wait`."),
         },
     )
     def post(self, request: Request, instance_id: str | None = None) -> Response:
+        query = SendWaitSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         instance = get_instance(request, instance_id, action="change")
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         serializer = SendMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = _queued(
+        result = queued(
             request,
             lambda: enqueue.enqueue(instance, serializer.validated_data["draft"], idempotency_key=key),
         )
         if isinstance(result, Response):
             return result
-        data = {"message_id": str(result.message.message_id), "status": result.message.status}
-        if result.created:
-            return success("Message queued", data, http_status=status.HTTP_202_ACCEPTED)
-        return success("Message already queued (Idempotency-Key replay)", data)
+        return waziper.send_answer(result, query.validated_data["wait"])
 
 
 @extend_schema_view(post=extend_schema(operation_id="send_message_by_path"))
@@ -188,13 +181,13 @@ class SendBulkView(ApiView):
     )
     def post(self, request: Request) -> Response:
         instance = get_instance(request, action="change")
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         serializer = SendBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attrs = serializer.validated_data
         if attrs["skip_not_on_whatsapp"]:
             return _bulk_to_whatsapp_users(request, instance, attrs, key)
-        result = _queued(
+        result = queued(
             request,
             lambda: enqueue.enqueue_bulk(
                 instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
@@ -226,7 +219,7 @@ def _bulk_to_whatsapp_users(
     """/send_bulk with skip_not_on_whatsapp (operations/bulk_sends.py): the numbers are checked
     first; a session that cannot answer is the queries' 503/504, with nothing queued."""
     with session_errors():
-        outcome = _queued(
+        outcome = queued(
             request,
             lambda: bulk_sends.enqueue_bulk_to_whatsapp_users(
                 instance, attrs["drafts"], idempotency_key=key, request_hash=attrs["request_hash"]
@@ -245,13 +238,17 @@ class QueueStatusView(ApiView):
     @extend_schema(
         summary="Queue status of an instance",
         description="Counts per status, oldest queued age, whether sending is paused and why, "
-        "next send time, success rate.",
+        "next send time, success rate; and beside them Waziper's figures (`instanceId`, "
+        "`mainQueue`, `retryQueue`, `processing`, `stats`, `successRate`, `recommendations`).",
         parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
-        responses={200: envelope("QueueStatus", QueueStatusSerializer()), **error_responses(404)},
+        responses={
+            200: envelope("QueueStatus", QueueStatusSerializer(), QUEUE_STATUS_RETRIEVED),
+            **error_responses(404),
+        },
     )
     def get(self, request: Request, instance_id: str) -> Response:
         instance = get_instance(request, instance_id, action="view")
-        return success("Success", queue_status(instance, timezone.now()))
+        return success(QUEUE_STATUS_RETRIEVED, queue_status(instance, timezone.now()))
 
 
 def queued_message(request: Request, message_id: str, action: Action) -> QueuedMessage:

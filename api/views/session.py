@@ -7,46 +7,29 @@ database; it never touches a socket.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from django.utils import timezone
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import waziper
 from api.lookup import get_instance
-from api.responses import breaker_refusal
 from api.serializers.instances import (
     InstanceBodySerializer,
-    InstanceSerializer,
     InstanceStateSerializer,
     QrQuerySerializer,
 )
-from breaker.service import outlook
-from instances import commands
-from instances import service as instances_service
-from instances.models import Instance
-from instances.qr import qr_data_uri
-from kernel import waiting
-from kernel.envelope import error, success
 from kernel.schema import (
     ACCESS_TOKEN_QUERY,
     INSTANCE_ID_QUERY,
+    ErrorStatusField,
     envelope,
     error_responses,
     instance_id_query,
 )
 from kernel.views import ApiView
-from operations import control
-
-ALREADY_LINKED = "It seems that you have logged in successfully"
-NO_QR = "Unable to create session. Please try again in a few minutes."
-# How long /logout waits for the holding worker to confirm before answering 202.
-LOGOUT_WAIT_S = 10.0
-
-_LINKED = "linked"  # poll() result: the phone got linked while we waited for a QR
 
 
 class InstanceStateView(ApiView):
@@ -54,29 +37,38 @@ class InstanceStateView(ApiView):
         operation_id="instance_state",
         tags=["session"],
         summary="Instance info and state; starts the session if it is stopped",
-        description="A QR-expired or logged-out instance stays parked until GET /get_qrcode. "
-        "While the circuit breaker refuses connects: 503 with `circuit_breaker: true` and "
-        "Retry-After (none when it needs a person: a new QR code or a reset).",
+        description="Waziper's answer: `success` with the linked phone's `id`, `name` and "
+        "`avatar`, or (HTTP 200) `status: error`, `message: Error`, `relogin: true` while no phone "
+        "is linked; the instance's state is `data` either way (its own name is `instance_name`). "
+        "A QR-expired or logged-out instance stays parked until GET /get_qrcode. While the "
+        "circuit breaker refuses connects: 503 with `circuit_breaker: true` and Retry-After (none "
+        "when it needs a person: a new QR code or a reset). With "
+        "WAZIPER_CREATE_INSTANCE_ON_FIRST_USE, an unknown 13-hex id is created for the caller.",
         parameters=[INSTANCE_ID_QUERY, ACCESS_TOKEN_QUERY],
-        responses={200: envelope("InstanceState", InstanceStateSerializer()), **error_responses(404, 503)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="InstanceStateAnswer",
+                serializers=[
+                    envelope("InstanceState", InstanceStateSerializer()),
+                    inline_serializer(
+                        "InstanceNotLinkedResponse",
+                        fields={
+                            "status": ErrorStatusField(),
+                            "message": serializers.CharField(help_text='"Error"'),
+                            "relogin": serializers.BooleanField(),
+                            "data": InstanceStateSerializer(),
+                        },
+                    ),
+                ],
+                resource_type_field_name=None,
+            ),
+            **error_responses(404, 503),
+        },
     )
     def get(self, request: Request) -> Response:
         # It starts a stopped session: acting on the instance, not only reading it.
-        instance = get_instance(request, action="change")
-        now = timezone.now()
-        instances_service.ensure_running(instance)
-        look = outlook(instance, now)
-        if not look.allows_connect:
-            return breaker_refusal(look)
-        shown = InstanceSerializer(instance, context={"request": request}).data
-        return success("Success", {**shown, "breaker": look.as_dict()})
-
-
-def _qr_or_linked(instance: Instance) -> instances_service.ShownQr | str | None:
-    instance.refresh_from_db(fields=["status", "last_qr", "qr_expires_at"])
-    if instance.status == Instance.Status.CONNECTED:
-        return _LINKED
-    return instances_service.shown_qr(instance, timezone.now())
+        instance = get_instance(request, action="change", first_use=True)
+        return waziper.instance_answer(request, instance)
 
 
 class QrCodeView(ApiView):
@@ -86,7 +78,9 @@ class QrCodeView(ApiView):
         summary="The QR code to link a phone (resets an open breaker, starts the session)",
         description="Returns a QR code being shown at once; otherwise starts the session and "
         "waits up to `wait` seconds for one. The manual request closes an open circuit breaker "
-        "(recorded as a QR-request reset).",
+        "(recorded as a QR-request reset). A linked phone is never logged out by it: 409, "
+        "It seems that you have logged in successfully. With WAZIPER_CREATE_INSTANCE_ON_FIRST_USE, "
+        "an unknown 13-hex id is created for the caller.",
         parameters=[
             INSTANCE_ID_QUERY,
             ACCESS_TOKEN_QUERY,
@@ -105,30 +99,11 @@ class QrCodeView(ApiView):
     def get(self, request: Request) -> Response:
         query = QrQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        instance = get_instance(request, action="change")
-        now = timezone.now()
-        if instance.status == Instance.Status.CONNECTED:
-            return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
-        found: instances_service.ShownQr | str | None = instances_service.shown_qr(instance, now)
-        if found is None:
-            control.start_for_qr(instance, user=request.user, now=now)
-            found = waiting.poll(functools.partial(_qr_or_linked, instance), query.validated_data["wait"])
-        if found == _LINKED:
-            return error(ALREADY_LINKED, http_status=status.HTTP_409_CONFLICT)
-        if isinstance(found, instances_service.ShownQr):
-            return success(
-                "Success",
-                base64=qr_data_uri(found.code),
-                qr=found.code,
-                expires_at=found.expires_at.isoformat() if found.expires_at else None,
-            )
-        look = outlook(instance, timezone.now())
-        if not look.allows_connect:
-            return breaker_refusal(look)
-        return error(NO_QR, http_status=status.HTTP_503_SERVICE_UNAVAILABLE, instance_status=instance.status)
+        instance = get_instance(request, action="change", first_use=True)
+        return waziper.qr_answer(request, instance, query.validated_data["wait"])
 
 
-_LOGGED_OUT = envelope("LoggedOut", message="Logged out successfully", instance_id=serializers.CharField())
+_LOGGED_OUT = envelope("LoggedOut", message=waziper.LOGGED_OUT, instance_id=serializers.CharField())
 _LOGOUT_REQUESTED = envelope("LogoutRequested", instance_id=serializers.CharField())
 
 
@@ -138,13 +113,14 @@ def _logout_schema(operation_id: str, *, body: bool) -> Any:
         tags=["session"],
         summary="Log the WhatsApp session out and delete its session store",
         description="Done at once when no worker holds the session; otherwise the worker holding "
-        f"it logs out and this waits up to {LOGOUT_WAIT_S:g} s for it (202 if it has not finished).",
+        f"it logs out and this waits up to {waziper.LOGOUT_WAIT_S:g} s for it (202 if it has not "
+        f"finished). Logged out already: 409, {waziper.LOGGED_OUT_BEFORE}",
         parameters=[instance_id_query(required=False), ACCESS_TOKEN_QUERY],
         request=InstanceBodySerializer if body else None,
         responses={
             200: _LOGGED_OUT,
             202: _LOGOUT_REQUESTED,
-            **error_responses(404, 502, body=body),
+            **error_responses(404, 409, 502, body=body),
         },
     )
 
@@ -160,15 +136,4 @@ class LogoutView(ApiView):
         return self._logout(request)
 
     def _logout(self, request: Request) -> Response:
-        instance = get_instance(request, action="change")
-        command = control.logout(instance)
-        result = {} if command is None else commands.wait_for(command.pk, LOGOUT_WAIT_S)
-        if result is None:
-            return success(
-                "Logout requested; the worker is logging the session out.",
-                http_status=status.HTTP_202_ACCEPTED,
-                instance_id=instance.instance_id,
-            )
-        if result.get("error"):
-            return error(f"Logout failed: {result['error']}", http_status=status.HTTP_502_BAD_GATEWAY)
-        return success("Logged out successfully", instance_id=instance.instance_id)
+        return waziper.logout_answer(get_instance(request, action="change"))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("waziper.auth")
 
 TOKEN_PREFIX = "wzp_"
+PREFIX_LENGTH = 12  # what the admin shows of a token, to tell tokens apart
 # Writing last_used_at on every request would turn every API read into a database write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -28,8 +29,15 @@ class AccessTokenManager(models.Manager["AccessToken"]):
     def issue(self, user: User, name: str = "") -> tuple[AccessToken, str]:
         """Create a token for `user` and return it with the raw key, which is never stored."""
         raw_key = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = self.create(user=user, name=name, key_hash=hash_key(raw_key), prefix=raw_key[:12])
+        token = self.create(user=user, name=name, key_hash=hash_key(raw_key), prefix=raw_key[:PREFIX_LENGTH])
         return token, raw_key
+
+    def import_key(self, user: User, raw_key: str, name: str = "") -> AccessToken:
+        """Keep `raw_key`, a token a client already has (a Waziper team's token), for `user`.
+        Only its hash is stored, as for every token; the shown prefix is at most a third of it,
+        so a short key is not all but given away by the admin."""
+        prefix = raw_key[: min(PREFIX_LENGTH, len(raw_key) // 3)]
+        return self.create(user=user, name=name, key_hash=hash_key(raw_key), prefix=prefix)
 
     def authenticate(self, raw_key: str) -> AccessToken | None:
         """The live token whose key is `raw_key`, touching last_used_at at most once a minute."""

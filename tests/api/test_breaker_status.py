@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from breaker import service as breaker_service
 from instances.models import Instance
 from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
-from tests.support.worker_sim import trip_breaker
+from tests.support.worker_sim import hold, link, trip_breaker
 
 pytestmark = pytest.mark.django_db
 ISSUE_KEYS = {
@@ -24,7 +24,17 @@ ISSUE_KEYS = {
     "opened_at",
     "open_until",
     "retry_attempts",
+    "recent_failure_events",
+}
+# Waziper's server's keys, beside this project's.
+WAZIPER_KEYS = {
+    "instance_id",
+    "retry_attempts",
     "recent_failures",
+    "circuit_breaker_active",
+    "session_exists",
+    "connecting",
+    "last_failure_timestamps",
 }
 
 
@@ -39,7 +49,7 @@ def test_a_fresh_instance_is_closed_with_the_default_limits(
     assert response.status_code == 200
     data = response.json()["data"]
     assert ISSUE_KEYS <= set(data)
-    assert (data["state"], data["failures_in_window"], data["recent_failures"]) == ("closed", 0, [])
+    assert (data["state"], data["failures_in_window"], data["recent_failure_events"]) == ("closed", 0, [])
     assert (data["threshold"], data["window_s"], data["cooldown_s"]) == (15, 300, 600)
     assert data["opened_at"] is None
     assert data["open_until"] is None
@@ -56,9 +66,9 @@ def test_an_open_breaker_shows_its_failures_and_until_when(
     assert data["opened_at"] is not None
     assert data["open_until"] > data["opened_at"]
     assert data["retry_attempts"] == 2
-    assert data["recent_failures"][0]["kind"] == "connect_failed"
-    assert data["recent_failures"][0]["detail"] == "dial refused"
-    assert {"at", "kind", "detail"} <= set(data["recent_failures"][0])
+    assert data["recent_failure_events"][0]["kind"] == "connect_failed"
+    assert data["recent_failure_events"][0]["detail"] == "dial refused"
+    assert {"at", "kind", "detail"} <= set(data["recent_failure_events"][0])
 
 
 def test_a_reset_clears_the_window_but_not_the_history(
@@ -68,7 +78,48 @@ def test_a_reset_clears_the_window_but_not_the_history(
     trip_breaker(instance)
     breaker_service.reset(instance, source="api", now=timezone.now())
     data = owner_client.get(_url(instance)).json()["data"]
-    assert (data["state"], data["failures_in_window"], len(data["recent_failures"])) == ("closed", 0, 3)
+    assert (data["state"], data["failures_in_window"], len(data["recent_failure_events"])) == ("closed", 0, 3)
+
+
+def test_a_fresh_instance_answers_wazipers_keys(owner_client: APIClient, instance: Instance) -> None:
+    data = owner_client.get(_url(instance)).json()["data"]
+    assert WAZIPER_KEYS <= set(data)
+    assert data["instance_id"] == instance.instance_id
+    assert data["recent_failures"] == 0
+    assert data["circuit_breaker_active"] is False
+    assert data["session_exists"] is False
+    assert data["connecting"] is False
+    assert data["last_failure_timestamps"] == []
+
+
+def test_recent_failures_is_the_count_in_the_window_as_waziper_means_it(
+    owner_client: APIClient, instance: Instance, settings: Any
+) -> None:
+    settings.WAZIPER_BREAKER_THRESHOLD = 3
+    at = timezone.now()
+    trip_breaker(instance, at=at)
+    data = owner_client.get(_url(instance)).json()["data"]
+    assert data["recent_failures"] == 3
+    assert data["circuit_breaker_active"] is True
+    assert data["last_failure_timestamps"] == [int(at.timestamp() * 1000)] * 3
+
+
+def test_a_held_connecting_instance_has_a_session_that_is_connecting(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    Instance.objects.filter(pk=instance.pk).update(status="connecting")
+    hold(instance)
+    data = owner_client.get(_url(instance)).json()["data"]
+    assert data["session_exists"] is True
+    assert data["connecting"] is True
+
+
+def test_a_connected_instance_nobody_holds_has_no_session(
+    owner_client: APIClient, instance: Instance
+) -> None:
+    link(instance)
+    data = owner_client.get(_url(instance)).json()["data"]
+    assert data["session_exists"] is False
 
 
 def test_it_only_allows_get(owner_client: APIClient, instance: Instance) -> None:
@@ -96,7 +147,7 @@ def test_failure_details_hide_internal_addresses_from_tenants_but_not_from_staff
     staff.user_permissions.add(Permission.objects.get(codename="view_instance"))
     detail = "dial tcp 10.0.0.5:1080: connect: connection refused; lookup x on 127.0.0.53:53: no such host"
     breaker_service.record_failure(instance, "connect_failed", detail, now=timezone.now())
-    tenant = owner_client.get(_url(instance)).json()["data"]["recent_failures"][0]["detail"]
-    staff = api.get(_url(instance), {"access_token": staff_token}).json()["data"]["recent_failures"][0]
+    tenant = owner_client.get(_url(instance)).json()["data"]["recent_failure_events"][0]["detail"]
+    staff = api.get(_url(instance), {"access_token": staff_token}).json()["data"]["recent_failure_events"][0]
     assert tenant == "dial tcp <address>: connect: connection refused; lookup x: no such host"
     assert staff["detail"] == detail

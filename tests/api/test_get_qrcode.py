@@ -236,3 +236,22 @@ def test_it_sees_a_qr_code_another_connection_writes_while_it_waits(
     assert response.status_code == 200
     assert response.json()["qr"] == QR_CODE
     assert 0.3 <= time.monotonic() - started < 2
+
+
+def test_first_use_creates_the_named_instance_and_shows_its_qr_code(
+    owner_client: APIClient, owner: Any, fake_wait: FakeWait, worker: SteppedWorker, settings: Any
+) -> None:
+    settings.WAZIPER_CREATE_INSTANCE_ON_FIRST_USE = True
+    settings.WAZIPER_DEFAULT_TRANSPORT = "sandbox"
+    worker.run_while_waiting(fake_wait)
+    response = owner_client.get(URL, {"instance_id": "664461B63FB8A", "wait": 5})
+    assert response.status_code == 200
+    assert response.json()["base64"].startswith("data:image/png;base64,")
+    assert Instance.objects.get(instance_id="664461B63FB8A").owner == owner
+
+
+def test_without_first_use_an_unknown_id_is_invalidated(owner_client: APIClient) -> None:
+    response = owner_client.get(URL, {"instance_id": "664461B63FB8A"})
+    assert response.status_code == 404
+    assert response.json()["message"] == "The Instance ID provided has been invalidated"
+    assert not Instance.objects.exists()

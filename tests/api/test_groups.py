@@ -96,13 +96,6 @@ def test_a_cache_of_zero_seconds_asks_every_time(
     assert questions() == ["groups", "groups"]
 
 
-def test_waziper_get_groups_answers_the_same(owner_client: APIClient, phone: Instance) -> None:
-    listed = owner_client.get(url(phone)).json()["data"]["groups"]
-    response = owner_client.get("/get_groups", {"instance_id": phone.instance_id})
-    assert response.status_code == 200
-    assert response.json()["data"]["groups"] == listed
-
-
 def test_one_group_is_shown_with_when_it_was_read(owner_client: APIClient, phone: Instance) -> None:
     response = owner_client.get(url(phone, f"/{STAFF}"))
     assert response.status_code == 200

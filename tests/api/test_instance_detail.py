@@ -102,7 +102,8 @@ def test_it_validates_the_id(owner_client: APIClient, bad: str) -> None:
 def test_it_handles_a_missing_instance(owner_client: APIClient) -> None:
     assert owner_client.get(_url("0123456789ABC")).json() == {
         "status": "error",
-        "message": "Instance not found.",
+        "message": "The Instance ID provided has been invalidated",
+        "reason": "No instance with this id, or not one you may view.",
     }
 
 

@@ -196,3 +196,24 @@ def test_creating_past_the_instance_limit_is_403_naming_it(
     assert response.json()["status"] == "error"
     assert "WAZIPER_MAX_INSTANCES_PER_OWNER=2" in response.json()["message"]
     assert Instance.objects.filter(owner=owner).count() == 2
+
+
+def test_it_creates_an_instance_with_a_chosen_id(owner_client: APIClient) -> None:
+    response = owner_client.post("/instances", {"instance_id": "664461b63fb8a", "transport": "sandbox"})
+    assert response.status_code == 201
+    assert response.json()["data"]["instance_id"] == "664461B63FB8A"
+
+
+@pytest.mark.parametrize("bad", ["QR_TEST_1", "664461B63FB8", "664461B63FB8Z"])
+def test_a_malformed_chosen_id_is_400_naming_it(owner_client: APIClient, bad: str) -> None:
+    response = owner_client.post("/instances", {"instance_id": bad, "transport": "sandbox"})
+    assert response.status_code == 400
+    assert "instance_id" in response.json()["errors"]
+
+
+def test_a_chosen_id_in_use_is_409_naming_it(owner_client: APIClient, stranger: Any) -> None:
+    create_instance(stranger, transport="sandbox", instance_id="664461B63FB8A")
+    response = owner_client.post("/instances", {"instance_id": "664461B63FB8A", "transport": "sandbox"})
+    assert response.status_code == 409
+    assert "instance_id" in response.json()["errors"]
+    assert Instance.objects.get(instance_id="664461B63FB8A").owner == stranger

@@ -62,8 +62,13 @@ def test_it_takes_the_instance_id_from_a_post_body(owner_client: APIClient, link
     assert linked.status == "logged_out"
 
 
-def test_logging_out_twice_is_fine(owner_client: APIClient, linked: Instance) -> None:
-    assert [_logout(owner_client, linked).status_code for _ in range(2)] == [200, 200]
+def test_logging_out_twice_answers_wazipers_logged_out_before(
+    owner_client: APIClient, linked: Instance
+) -> None:
+    assert _logout(owner_client, linked).status_code == 200
+    again = _logout(owner_client, linked)
+    assert again.status_code == 409
+    assert again.json() == {"status": "error", "message": "This account seems to have logged out before."}
     assert InstanceEvent.objects.filter(instance=linked, kind="status").count() == 1
 
 

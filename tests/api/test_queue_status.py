@@ -118,3 +118,18 @@ def test_the_command_prints_the_same_figures(instance: Instance) -> None:
 def test_the_command_refuses_an_unknown_instance() -> None:
     with pytest.raises(CommandError):
         call_command("queue_status", "0000000000000")
+
+
+def test_it_answers_in_wazipers_words_with_its_figures(owner_client: APIClient, instance: Instance) -> None:
+    connect(instance)
+    fill(instance)
+    queue_message(instance, attempts=1)  # failed once, waiting to be tried again
+    queue_message(instance, status="sent", attempts=3)
+    body = owner_client.get(f"/queue-status/{instance.instance_id}").json()
+    assert body["message"] == "Queue status retrieved"
+    data = body["data"]
+    assert data["instanceId"] == instance.instance_id
+    assert (data["mainQueue"], data["retryQueue"], data["processing"]) == (3, 1, False)
+    assert data["stats"] == {"queued": 8, "success": 3, "failed": 1, "retry": 3}
+    assert data["successRate"] == 75
+    assert data["recommendations"] == ["✅ Queue is healthy and operating normally."]

@@ -14,7 +14,9 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 # /metrics is Prometheus text for staff scrapers, not part of the JSON API.
 NOT_API = ("admin/", "api/schema/", "api/docs/", "static/", "metrics")
-PUBLIC = {"/health"}
+PUBLIC = {"/health", "/", "/generate-instance-id"}
+# Waziper's public API: a token or none (it answers a missing one itself), HTTP 200 always.
+WAZIPER_PUBLIC_API = re.compile(r"^/api/(?!schema/|docs/)")
 
 
 def _routes(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -61,7 +63,7 @@ def test_every_authenticated_operation_documents_tokens_and_the_error_envelope(
     schema: dict[str, Any],
 ) -> None:
     for path, operations in schema["paths"].items():
-        if path in PUBLIC:
+        if path in PUBLIC or WAZIPER_PUBLIC_API.match(path):
             continue
         for method, op in operations.items():
             where = f"{method.upper()} {path}"
@@ -72,6 +74,27 @@ def test_every_authenticated_operation_documents_tokens_and_the_error_envelope(
             for code in ("400", "401", "429"):
                 ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
                 assert ref == "#/components/schemas/Error", where
+
+
+def test_the_public_paths_need_no_token(schema: dict[str, Any]) -> None:
+    for path in PUBLIC:
+        for method, op in schema["paths"][path].items():
+            assert op.get("security", [{}]) in ([{}], []), f"{method.upper()} {path}"
+
+
+def test_wazipers_public_api_documents_http_200_for_success_and_error(schema: dict[str, Any]) -> None:
+    paths = [path for path in schema["paths"] if WAZIPER_PUBLIC_API.match(path)]
+    assert len(paths) >= 7
+    for path in paths:
+        for method, op in schema["paths"][path].items():
+            where = f"{method.upper()} {path}"
+            assert set(op["responses"]) == {"200"}, where
+            ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            shapes = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["oneOf"]
+            assert {"$ref": "#/components/schemas/Error"} in shapes, where
+            assert op["security"] == [{"bearerAuth": []}, {"accessToken": []}, {}], where
+            query = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+            assert {"access_token", "instance_id"} & query, where
 
 
 def test_instance_id_is_documented_where_it_travels(schema: dict[str, Any]) -> None:

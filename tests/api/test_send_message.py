@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import OperationalError
 from hypothesis import HealthCheck, given, settings
@@ -9,8 +11,11 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from instances.models import Instance
+from instances.service import create_instance, request_running
 from queueing.models import QueuedMessage
 from tests.support.auth_matrix import assert_auth_outcome, auth_matrix, call_as
+from tests.support.worker import SteppedWorker
+from tests.support.worker_sim import FakeWait
 
 pytestmark = pytest.mark.django_db
 
@@ -228,3 +233,82 @@ def test_auth_matrix(
     response = call_as(request, who, where, "POST", "/send_message", body=body)
     assert_auth_outcome(response, expected)
     assert QueuedMessage.objects.filter(instance=instance).count() == (1 if expected == 202 else 0)
+
+
+@pytest.fixture
+def connected(owner: Any, worker: SteppedWorker, settings: Any) -> Instance:
+    """A sandbox instance whose phone is linked, connected by the stepped worker."""
+    settings.WAZIPER_SEND_DELAY_MIN = settings.WAZIPER_SEND_DELAY_MAX = 0
+    phone = create_instance(owner, transport="sandbox", sandbox={"linked": True})
+    request_running(phone)
+    worker.tick()
+    phone.refresh_from_db()
+    assert phone.status == "connected"
+    return phone
+
+
+def _send_waiting(client: APIClient, instance: Instance, wait: float, **body: Any) -> Any:
+    body.setdefault("chat_id", "6281234567890@c.us")
+    body.setdefault("caption", "Hello")
+    return client.post(f"/send_message?instance_id={instance.instance_id}&wait={wait}", body)
+
+
+def test_with_wait_a_message_sent_in_time_answers_wazipers_message_key(
+    owner_client: APIClient, connected: Instance, fake_wait: FakeWait, worker: SteppedWorker
+) -> None:
+    worker.run_while_waiting(fake_wait)
+    response = _send_waiting(owner_client, connected, 5)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    message = QueuedMessage.objects.get()
+    assert body["message"]["key"] == {
+        "remoteJid": "6281234567890@s.whatsapp.net",
+        "fromMe": True,
+        "id": message.wa_message_id,
+    }
+    assert body["message"]["key"]["id"]
+    assert body["message"]["messageTimestamp"] == str(int(message.sent_at.timestamp()))
+    assert body["message"]["status"] == "SUCCESS"
+    assert body["data"] == {"message_id": str(message.message_id), "status": "sent"}
+
+
+def test_with_wait_a_message_not_sent_in_time_is_queued(
+    owner_client: APIClient, instance: Instance, fake_wait: FakeWait
+) -> None:
+    response = _send_waiting(owner_client, instance, 2)
+    assert response.status_code == 202
+    assert response.json()["message"] == "Message queued"
+    assert fake_wait.waited >= 2
+
+
+def test_with_wait_a_message_refused_in_time_is_502_with_the_reason(
+    owner_client: APIClient, owner: Any, fake_wait: FakeWait, worker: SteppedWorker, settings: Any
+) -> None:
+    settings.WAZIPER_SEND_DELAY_MIN = settings.WAZIPER_SEND_DELAY_MAX = 0
+    phone = create_instance(owner, transport="sandbox", sandbox={"linked": True, "send": "reject"})
+    request_running(phone)
+    worker.tick()
+    worker.run_while_waiting(fake_wait)
+    response = _send_waiting(owner_client, phone, 5)
+    assert response.status_code == 502
+    assert response.json()["message"].startswith("Message failed: ")
+    assert response.json()["data"]["status"] == "failed"
+
+
+def test_without_wait_nothing_is_waited_for(
+    owner_client: APIClient, instance: Instance, fake_wait: FakeWait
+) -> None:
+    assert _send_waiting(owner_client, instance, 0).status_code == 202
+    assert fake_wait.sleeps == 0
+
+
+@pytest.mark.parametrize("bad", ["-1", "61", "nan", "soon"])
+def test_a_bad_wait_is_400_and_queues_nothing(owner_client: APIClient, instance: Instance, bad: str) -> None:
+    response = owner_client.post(
+        f"/send_message?instance_id={instance.instance_id}&wait={bad}",
+        {"chat_id": "6281234567890", "caption": "x"},
+    )
+    assert response.status_code == 400
+    assert "wait" in response.json()["errors"]
+    assert not QueuedMessage.objects.exists()

@@ -203,8 +203,8 @@ def test_status_reports_the_figures(instance: Instance) -> None:
     assert data["window_s"] == 300
     assert data["cooldown_s"] == 600
     assert data["retry_after_s"] == pytest.approx(514)
-    assert len(data["recent_failures"]) == 10
-    assert data["recent_failures"][0]["detail"] == "dial 14"
+    assert len(data["recent_failure_events"]) == 10
+    assert data["recent_failure_events"][0]["detail"] == "dial 14"
 
 
 def test_per_instance_overrides_win_over_settings(instance: Instance) -> None:

@@ -138,3 +138,57 @@ def test_create_instance_past_the_owners_limit_is_an_error(owner: Any, settings:
     with pytest.raises(CommandError, match=r"Instance limit reached.*WAZIPER_MAX_INSTANCES_PER_OWNER=1"):
         run("create_instance", "--owner", "alice", "--transport", "sandbox")
     assert Instance.objects.count() == 1
+
+
+def test_create_token_imports_a_waziper_team_token_and_keeps_only_its_hash(owner: Any) -> None:
+    output = run("create_token", "alice", "--token", "649ba622aa900")
+    assert "649ba622aa900" not in output
+    token = AccessToken.objects.authenticate("649ba622aa900")
+    assert token is not None
+    assert token.user == owner
+    assert "649ba622aa900" not in token.key_hash
+
+
+def test_an_imported_short_token_shows_at_most_a_third_of_itself(owner: Any) -> None:
+    data = json.loads(run("create_token", "alice", "--token", "649ba622aa900", "--json"))
+    assert data == {"user": "alice", "prefix": "649b", "user_created": False, "imported": True}
+
+
+def test_create_token_reads_the_token_from_stdin(owner: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr("sys.stdin", StringIO("649ba622aa900\n"))
+    run("create_token", "alice", "--token", "-")
+    assert AccessToken.objects.authenticate("649ba622aa900") is not None
+
+
+@pytest.mark.parametrize("bad", ["short", "has a space in it", "x" * 201, "ünïcödé-token-value"])
+def test_create_token_refuses_a_malformed_token(owner: Any, bad: str) -> None:
+    with pytest.raises(CommandError, match="--token"):
+        run("create_token", "alice", "--token", bad)
+    assert not AccessToken.objects.exists()
+
+
+def test_create_token_refuses_a_token_in_use(owner: Any, stranger: Any) -> None:
+    run("create_token", "mallory", "--token", "649ba622aa900")
+    with pytest.raises(CommandError, match="in use"):
+        run("create_token", "alice", "--token", "649ba622aa900")
+    assert AccessToken.objects.get().user == stranger
+
+
+def test_create_instance_takes_a_waziper_instance_id(owner: Any) -> None:
+    assert (
+        run("create_instance", "--owner", "alice", "--instance-id", "664461b63fb8a").strip()
+        == "664461B63FB8A"
+    )
+    assert Instance.objects.get(instance_id="664461B63FB8A").owner == owner
+
+
+@pytest.mark.parametrize("bad", ["QR_TEST_1", "664461B63FB8"])
+def test_create_instance_refuses_a_malformed_instance_id(owner: Any, bad: str) -> None:
+    with pytest.raises(CommandError, match="instance_id"):
+        run("create_instance", "--owner", "alice", "--instance-id", bad)
+
+
+def test_create_instance_refuses_an_instance_id_in_use(owner: Any) -> None:
+    run("create_instance", "--owner", "alice", "--instance-id", "664461B63FB8A")
+    with pytest.raises(CommandError, match="taken"):
+        run("create_instance", "--owner", "alice", "--instance-id", "664461B63FB8A")

@@ -27,14 +27,19 @@ def _names(response: Any) -> set[str]:
 def test_no_token_is_401_with_the_envelope(api: APIClient) -> None:
     response = api.get("/instances")
     assert response.status_code == 401
-    assert response.json() == {"status": "error", "message": "Authentication credentials were not provided."}
+    assert response.json() == {
+        "status": "error",
+        "message": "The authentication process has failed",
+        "reason": "Authentication credentials were not provided.",
+    }
     assert response["WWW-Authenticate"] == "Bearer"
 
 
 def test_bad_token_is_401(api: APIClient) -> None:
     response = api.get("/instances", {"access_token": "wzp_nope"})
     assert response.status_code == 401
-    assert response.json()["message"] == "Invalid or revoked access token."
+    assert response.json()["message"] == "The authentication process has failed"
+    assert response.json()["reason"] == "Invalid or revoked access token."
 
 
 def test_revoked_token_is_401(api: APIClient, owner: Any) -> None:
@@ -94,7 +99,11 @@ def test_other_tenants_instance_is_404_not_403(
     mine = two_instances[0]
     response = api.get(f"/instances/{mine.instance_id}", {"access_token": stranger_token})
     assert response.status_code == 404
-    assert response.json() == {"status": "error", "message": "Instance not found."}
+    assert response.json() == {
+        "status": "error",
+        "message": "The Instance ID provided has been invalidated",
+        "reason": "No instance with this id, or not one you may view.",
+    }
 
 
 # --- failed authentications per client address (instances/throttling.py) ----------------------

@@ -139,6 +139,16 @@ def _message_ids(owner: Any, token: str) -> list[str]:
     return queued + ([received.api_id] if received is not None else [])
 
 
+def _checks_for(path: str) -> list[Any]:
+    """Every check, except that Waziper's public API (/api/…, not the schema) is not held to
+    refusing invalid input with a 4xx: it answers HTTP 200 to everything, a refusal included,
+    as the controller it stands in for does (its body says `status: error`; the other checks
+    hold it to its documented shapes)."""
+    if path.startswith("/api/") and not path.startswith(("/api/schema", "/api/docs")):
+        return [check for check in CHECKS if check is not negative_data_rejection]
+    return CHECKS
+
+
 def _fuzz(schema: Any, before_each: Any) -> tuple[list[str], Counter[tuple[str, int]]]:
     """Positive and negative examples of every operation; returns the labels and what answered."""
     seen: Counter[tuple[str, int]] = Counter()
@@ -156,7 +166,7 @@ def _fuzz(schema: Any, before_each: Any) -> tuple[list[str], Counter[tuple[str, 
             )
             def run(case: Any) -> None:
                 before_each()
-                response = case.call_and_validate(checks=CHECKS)
+                response = case.call_and_validate(checks=_checks_for(case.operation.path))
                 seen[(case.operation.label, response.status_code)] += 1
 
             try:

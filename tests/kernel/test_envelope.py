@@ -112,3 +112,27 @@ def test_a_multipart_body_with_no_readable_part_is_a_400(owner_client: Any, inst
     )
     assert response.status_code == 400
     assert response.json()["message"] == "Malformed multipart body: no part could be read."
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", ["/no/such/thing", "/get_qrcode/0A1B2C3D4E5F6", "/api/nothing"])
+def test_404_is_json_when_the_client_asks_for_html(api: APIClient, path: str) -> None:
+    response = api.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["status"] == "error"
+
+
+def test_405_is_json_when_the_client_asks_for_html(owner_client: APIClient) -> None:
+    response = owner_client.put("/instances", {}, format="json", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 405
+    assert response.json()["status"] == "error"
+
+
+def test_the_admin_still_answers_a_browser_with_an_html_404(api: APIClient, staff: Any) -> None:
+    api.force_login(staff)
+    response = api.get("/admin/no/such/page/", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -132,12 +132,17 @@ def assert_auth_outcome(response: Any, expected: int) -> None:
     body = response.json()
     assert body["status"] == ("success" if expected < 400 else "error")
     if expected == 401:
-        assert body["message"] in (
+        assert body["message"] == "The authentication process has failed"
+        assert body["reason"] in (
             "Authentication credentials were not provided.",
             "Invalid or revoked access token.",
         )
     if expected == 404:
-        assert body == {"status": "error", "message": "Instance not found."}
+        assert body == {
+            "status": "error",
+            "message": "The Instance ID provided has been invalidated",
+            "reason": "No instance with this id, or not one you may view.",
+        }
     if expected == 403:
         assert "permission" in body["message"]
 

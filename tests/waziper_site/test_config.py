@@ -153,6 +153,33 @@ def test_bad_tenant_and_access_settings_are_refused_naming_the_variable(
         load_waziper_settings(env)
 
 
+def test_cors_allows_any_origin_by_default_as_waziper_does() -> None:
+    assert load_waziper_settings({})["WAZIPER_CORS_ORIGINS"] == ["*"]
+
+
+def test_cors_origins_may_be_listed_or_none() -> None:
+    listed = {"WAZIPER_CORS_ORIGINS": "https://app.example.com, http://localhost:3000"}
+    assert load_waziper_settings(listed)["WAZIPER_CORS_ORIGINS"] == [
+        "https://app.example.com",
+        "http://localhost:3000",
+    ]
+    assert load_waziper_settings({"WAZIPER_CORS_ORIGINS": ""})["WAZIPER_CORS_ORIGINS"] == []
+
+
+@pytest.mark.parametrize(
+    "bad", ["https://app.example.com/", "app.example.com", "https://a.example/x", "*, https://a.b"]
+)
+def test_a_malformed_cors_origin_names_the_variable(bad: str) -> None:
+    with pytest.raises(SettingsError, match="WAZIPER_CORS_ORIGINS"):
+        load_waziper_settings({"WAZIPER_CORS_ORIGINS": bad})
+
+
+def test_creating_instances_on_first_use_is_off_unless_asked_for() -> None:
+    assert load_waziper_settings({})["WAZIPER_CREATE_INSTANCE_ON_FIRST_USE"] is False
+    on = {"WAZIPER_CREATE_INSTANCE_ON_FIRST_USE": "true"}
+    assert load_waziper_settings(on)["WAZIPER_CREATE_INSTANCE_ON_FIRST_USE"] is True
+
+
 def test_inbox_settings_default_to_thirty_days_sixteen_mebibytes_and_thirty_seconds() -> None:
     cfg = load_waziper_settings({})
     assert cfg["WAZIPER_INBOX_RETENTION_DAYS"] == 30

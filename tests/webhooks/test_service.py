@@ -89,3 +89,25 @@ def test_enabling_again_clears_the_reason_and_the_breaker_and_wakes_what_waited(
     service.update_endpoint(endpoint, enabled=True, now=T0)
     assert (endpoint.enabled, endpoint.disabled_reason, endpoint.breaker_state) == (True, "", "closed")
     assert WebhookDelivery.objects.get().next_attempt_at == T0
+
+
+def test_set_instance_webhook_makes_one_waziper_endpoint_then_points_it_elsewhere(
+    owner: Any, instance: Instance
+) -> None:
+    made, secret = service.set_instance_webhook(owner, instance, url=URL, enabled=True, now=T0)
+    changed, no_secret = service.set_instance_webhook(owner, instance, url=URL + "2", enabled=True, now=T0)
+    assert (made.pk, made.format, secret is not None) == (changed.pk, "waziper", True)
+    assert (changed.url, no_secret) == (URL + "2", None)
+
+
+def test_set_instance_webhook_leaves_the_owners_other_endpoints_alone(owner: Any, instance: Instance) -> None:
+    standard, _ = make_endpoint(owner, URL, instance=instance)
+    service.set_instance_webhook(owner, instance, url=URL + "2", enabled=False, now=T0)
+    standard.refresh_from_db()
+    assert (standard.url, standard.enabled) == (URL, True)
+
+
+def test_set_instance_webhook_saved_disabled_gets_no_deliveries(owner: Any, instance: Instance) -> None:
+    service.set_instance_webhook(owner, instance, url=URL, enabled=False, now=T0)
+    emit_event(instance, "message.received", {"id": "in_1", "kind": "text", "text": "halo"})
+    assert not WebhookDelivery.objects.exists()

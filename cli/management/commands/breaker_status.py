@@ -24,7 +24,7 @@ class Command(WaziperCommand):
             instance = Instance.objects.filter(instance_id=options["instance_id"].strip().upper()).first()
             if instance is None:
                 raise CommandError(f"Unknown instance id: {options['instance_id']}")
-            data = {"instance_id": instance.instance_id, **breaker_service.status(instance, now=now)}
+            data = breaker_service.status(instance, now=now)
             text = "\n".join(
                 [
                     f"{instance.instance_id}: {data['state']} ({instance.status})",
@@ -34,7 +34,10 @@ class Command(WaziperCommand):
                     f"  open until          {data['open_until'] or '-'}",
                     f"  retry attempts      {data['retry_attempts']}",
                 ]
-                + [f"  {f['at']}  {f['kind']}: {f['detail'][:100]}" for f in data["recent_failures"][:5]]
+                + [
+                    f"  {f['at']}  {f['kind']}: {f['detail'][:100]}"
+                    for f in data["recent_failure_events"][:5]
+                ]
             )
             self.report(text, data)
             return

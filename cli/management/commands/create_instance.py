@@ -17,6 +17,11 @@ class Command(WaziperCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument("--owner", required=True, help="Username of the owner (see create_token)")
+        parser.add_argument(
+            "--instance-id",
+            default=None,
+            help="Use this id (13 hexadecimal characters, e.g. one a Waziper deployment uses)",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--transport", default=None, help="neonize (default) or sandbox")
         parser.add_argument("--proxy", default="", help="e.g. socks5://127.0.0.1:1080")
@@ -44,11 +49,12 @@ class Command(WaziperCommand):
                 transport=options["transport"],
                 proxy_url=options["proxy"],
                 sandbox=sandbox,
+                instance_id=options["instance_id"],
             )
         except ValidationError as exc:
             problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
             raise CommandError(problems) from None
-        except instances_service.InstanceLimitReached as exc:
+        except (instances_service.InstanceLimitReached, instances_service.InstanceIdTaken) as exc:
             raise CommandError(str(exc)) from None
         self.report(
             instance.instance_id,
