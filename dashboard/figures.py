@@ -137,8 +137,8 @@ def event_summary(kind: str, payload: dict[str, Any]) -> str:
             what.insert(0, f"the account {payload['account']}")
         return f"group {payload.get('group_id') or '?'}: {', '.join(what) or 'changed'}"
     if kind == InstanceEvent.Kind.CONTACT_UPDATED:
-        what = ", ".join(payload.get("changes") or {}) or "changed"
-        return f"contact {payload.get('phone') or payload.get('contact_id') or '?'}: {what}"
+        changed = ", ".join(payload.get("changes") or {}) or "changed"
+        return f"contact {payload.get('phone') or payload.get('contact_id') or '?'}: {changed}"
     return ""
 
 
