@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from directory import cache
-from directory.models import ContactSnapshot, GroupSnapshot
+from directory.models import ContactSnapshot
 from instances.events import emit_event
 from instances.models import Instance, InstanceEvent
 
@@ -144,11 +144,7 @@ def _apply_to_cache(
     elif participants or account == "joined":
         cache.forget_group(instance, group_id)
     elif settings := {name: changes[name] for name in _SNAPSHOT_FIELDS if name in changes}:
-        snapshot = GroupSnapshot.objects.filter(instance_id=instance_pk, jid=group_id).first()
-        if snapshot is not None:
-            snapshot.data = {**snapshot.data, **settings}
-            snapshot.name = str(snapshot.data.get("name") or "")[: cache.NAME_LIMIT]
-            snapshot.save(update_fields=["data", "name"])
+        cache.update_group(instance, group_id, settings)
 
 
 # -- contacts --------------------------------------------------------------------------------------
