@@ -181,31 +181,34 @@ def _phone(value: Any) -> str:
 
 def push_name_seen(instance_pk: int, message: dict[str, Any], now: datetime) -> InstanceEvent | None:
     """A received message's push name (a transport's `incoming` event data): when it is not the
-    one known for its sender, keep it and emit `contact.updated`."""
+    one known for its sender, keep it and emit `contact.updated`. One indexed read per message
+    when nothing changed."""
     name = message.get("push_name")
     sender = bare_jid(_jid(message.get("sender")))
     if message.get("from_me") or not isinstance(name, str) or not name.strip() or not sender:
         return None
     name = name[:PUSH_NAME_LIMIT]
     said_at = _time(message.get("at"), now)
-    known = ContactSnapshot.objects.filter(instance_id=instance_pk, jid=sender).first()
-    if known is not None and (
-        known.push_name == name or (known.push_name_at is not None and known.push_name_at > said_at)
-    ):
+    known = (
+        ContactSnapshot.objects.filter(instance_id=instance_pk, jid=sender)
+        .order_by()
+        .values_list("push_name", "push_name_at", "phone")[:1]
+    )
+    previous, previous_at, known_phone = known[0] if known else ("", None, "")
+    if previous == name or (previous_at is not None and previous_at > said_at):
         return None
-    phone = _phone(message.get("sender_phone")) or phone_of(sender)
-    previous = known.push_name if known is not None and known.push_name else None
-    if known is None:
-        known = ContactSnapshot(instance_id=instance_pk, jid=sender)
-    known.push_name, known.push_name_at = name, said_at
-    known.phone = phone or known.phone
-    known.save()
+    phone = _phone(message.get("sender_phone")) or phone_of(sender) or known_phone
+    fields = {"push_name": name, "push_name_at": said_at, "phone": phone}
+    if known:
+        ContactSnapshot.objects.filter(instance_id=instance_pk, jid=sender).update(**fields)
+    else:
+        ContactSnapshot.objects.create(instance_id=instance_pk, jid=sender, **fields)
     payload = {
         "contact_id": sender,
-        "phone": known.phone or None,
+        "phone": phone or None,
         "by": None,
         "at": said_at.isoformat(),
         "changes": {"push_name": name},
-        "previous_push_name": previous,
+        "previous_push_name": previous or None,
     }
     return emit_event(instance_pk, InstanceEvent.Kind.CONTACT_UPDATED, payload, now=now)
