@@ -72,6 +72,16 @@ urlpatterns = [
     path(
         "sandbox/<str:instance_id>/incoming", sandbox.SandboxIncomingView.as_view(), name="sandbox-incoming"
     ),
+    path(
+        "sandbox/<str:instance_id>/group_update",
+        sandbox.SandboxGroupUpdateView.as_view(),
+        name="sandbox-group-update",
+    ),
+    path(
+        "sandbox/<str:instance_id>/contact_update",
+        sandbox.SandboxContactUpdateView.as_view(),
+        name="sandbox-contact-update",
+    ),
     # circuit breaker
     path("reset-circuit-breaker/<str:instance_id>", breaker.ResetBreakerView.as_view(), name="breaker-reset"),
     path(

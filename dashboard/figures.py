@@ -131,6 +131,14 @@ def event_summary(kind: str, payload: dict[str, Any]) -> str:
         )
     if kind == InstanceEvent.Kind.MESSAGE_UPDATED:
         return f"{payload.get('update') or 'update'} of {payload.get('target_wa_message_id') or '?'}"
+    if kind == InstanceEvent.Kind.GROUP_UPDATED:
+        what = [*(payload.get("changes") or {}), *(payload.get("participants") or {})]
+        if payload.get("account"):
+            what.insert(0, f"the account {payload['account']}")
+        return f"group {payload.get('group_id') or '?'}: {', '.join(what) or 'changed'}"
+    if kind == InstanceEvent.Kind.CONTACT_UPDATED:
+        changed = ", ".join(payload.get("changes") or {}) or "changed"
+        return f"contact {payload.get('phone') or payload.get('contact_id') or '?'}: {changed}"
     return ""
 
 

@@ -1,5 +1,5 @@
-"""The only writes of the directory's tables, and the reads that say whether an answer is still
-fresh.
+"""The only writes of the cached answers about groups and numbers, and the reads that say
+whether an answer is still fresh (directory/changes.py writes what sessions report through these).
 
 An answer is fresh while its age is at least 0 and under `max_age_s` (so 0 turns a cache off,
 and a row from the future, after the clock was set back, is asked again rather than trusted
@@ -107,6 +107,18 @@ def store_group(instance: Instance, group: dict[str, Any], now: datetime) -> Non
     """One group as the session just described it (the list's freshness is unchanged: a group
     the account is in belongs in its list)."""
     _upsert_groups([_group_row(instance, group, now)])
+
+
+def update_group(instance: Instance, jid: str, fields: dict[str, Any]) -> bool:
+    """Fields of a cached group that the session reported changed (its name, settings); its
+    age is unchanged, as the rest is as old as it was. False if the group is not cached."""
+    snapshot = GroupSnapshot.objects.filter(instance=instance, jid=jid).first()
+    if snapshot is None:
+        return False
+    snapshot.data = {**snapshot.data, **fields}
+    snapshot.name = str(snapshot.data.get("name") or "")[:NAME_LIMIT]
+    snapshot.save(update_fields=["data", "name"])
+    return True
 
 
 def forget_group(instance: Instance, jid: str, *, left: bool = False) -> None:

@@ -1,6 +1,7 @@
-"""What live sessions said about groups and numbers, kept so repeated reads do not ask WhatsApp
-each time. Only `directory.cache` changes these tables; `operations/groups.py` and
-`operations/contacts.py` decide when to ask the session instead."""
+"""What live sessions said about groups, numbers and contacts, kept so repeated reads do not ask
+WhatsApp each time and so a change the session reports is announced once. Only `directory.cache`
+and `directory.changes` change these tables; `operations/groups.py` and `operations/contacts.py`
+decide when to ask the session instead."""
 
 from __future__ import annotations
 
@@ -56,3 +57,26 @@ class NumberCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone}: {'on' if self.on_whatsapp else 'not on'} WhatsApp ({self.instance_id})"
+
+
+class ContactSnapshot(models.Model):
+    """A contact as an instance's session last reported it (directory/changes.py): the push name
+    its messages carry and whether it changed its picture, so a change is announced once."""
+
+    instance = models.ForeignKey("instances.Instance", on_delete=models.CASCADE, related_name="contacts")
+    jid = models.CharField(max_length=128)
+    phone = models.CharField(max_length=20, blank=True)
+    push_name = models.CharField(max_length=128, blank=True)
+    # When WhatsApp said the push name (the message's time): an older message says nothing new.
+    push_name_at = models.DateTimeField(null=True, blank=True)
+    picture = models.CharField(max_length=16, blank=True, help_text="changed | removed: its last change")
+    picture_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["instance", "jid"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "jid"], name="contact_snapshot_per_instance")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.push_name or self.phone or self.jid} ({self.instance_id})"

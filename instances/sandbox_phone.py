@@ -1,12 +1,16 @@
 """The sandbox's simulated contacts: messages they send to a sandbox instance, of every kind a
-real phone can send, so integrators can test what they do with received messages (and their
-webhooks) without a phone.
+real phone can send, and the changes they make to groups and to their own profiles, so
+integrators can test what they do with received messages and changes (and their webhooks)
+without a phone.
 
 `send_to_instance` (the API's POST /sandbox/<id>/incoming and `manage.py sandbox_message`)
-checks what the contact sends and queues it as a `SandboxIncoming` row; the worker's sandbox
-session picks pending rows up once per tick while the instance is connected and reports each
-as the `incoming` event neonize would (worker/transports/sandbox.py), so it takes the same
-path through the worker and the inbox as a real message.
+checks what the contact sends and queues it as a `SandboxIncoming` row; `notify_instance`
+(POST /sandbox/<id>/group_update and /contact_update, `manage.py sandbox_group_update` and
+`sandbox_contact_update`) queues a group's or a contact's change the same way, as WhatsApp
+queues its notifications beside messages. The worker's sandbox session picks pending rows up
+once per tick while the instance is connected and reports each as the event neonize would
+(`incoming`, `group_changed`, `contact_changed`: worker/transports/sandbox.py), so it takes
+the same path through the worker, the inbox and the directory as a real one.
 """
 
 from __future__ import annotations
@@ -43,6 +47,15 @@ KINDS = (
 )
 MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 UPDATE_KINDS = ("reaction", "edit", "revoke")
+# Not messages: WhatsApp's notifications of a group's or a contact's change (SandboxIncoming rows
+# whose `message.kind` is one of these).
+GROUP_UPDATE, CONTACT_UPDATE = "group_update", "contact_update"
+NOTIFICATION_KINDS = (GROUP_UPDATE, CONTACT_UPDATE)
+PARTICIPANT_CHANGES = {"add": "added", "remove": "removed", "promote": "promoted", "demote": "demoted"}
+PICTURE_CHANGES = ("changed", "removed")
+GROUP_NAME_LIMIT = 100  # WhatsApp's own limits of a group's name and description
+DESCRIPTION_LIMIT = 2048
+PARTICIPANTS_LIMIT = 256
 DEFAULT_MIMETYPES = {
     "image": "image/jpeg",
     "video": "video/mp4",
@@ -74,23 +87,31 @@ class NotLinked(Exception):
     """Nobody can receive the message: the sandbox instance never linked an account."""
 
 
-def clean_incoming(data: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """What a contact sends, checked and normalised: (the message, its media bytes or b"").
-    Raises ValidationError naming each bad field. Fields a kind does not use are ignored."""
-    errors: dict[str, str] = {}
+class _Reader:
+    """Reads checked fields of a request, collecting what is wrong with each by name."""
 
-    def field(name: str, check: Any, *, required: bool = False, default: Any = None) -> Any:
-        value = data.get(name)
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.errors: dict[str, str] = {}
+
+    def __call__(self, name: str, check: Any, *, required: bool = False, default: Any = None) -> Any:
+        value = self.data.get(name)
         if value is None or value == "":
             if required:
-                errors[name] = "This field is required."
+                self.errors[name] = "This field is required."
             return default
         try:
             return check(value)
         except ValidationError as exc:
-            errors[name] = " ".join(exc.messages)
+            self.errors[name] = " ".join(exc.messages)
             return default
 
+
+def clean_incoming(data: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """What a contact sends, checked and normalised: (the message, its media bytes or b"").
+    Raises ValidationError naming each bad field. Fields a kind does not use are ignored."""
+    field = _Reader(data)
+    errors = field.errors
     kind = field("kind", _choice(KINDS), default="text")
     message: dict[str, Any] = {
         "from": field("from", _phone, required=True),
@@ -159,8 +180,7 @@ def send_to_instance(
     if not instance.is_sandbox:
         raise ValidationError({"instance_id": NOT_SANDBOX})
     message, media = clean_incoming(data)
-    linked = SandboxPhone.objects.filter(instance=instance).exclude(linked_jid="").exists()
-    if not linked and not (instance.sandbox or {}).get("linked"):
+    if not is_linked(instance):
         raise NotLinked(NOT_LINKED)
     return SandboxIncoming.objects.create(
         instance=instance,
@@ -169,6 +189,77 @@ def send_to_instance(
         media=media,
         created_at=now or timezone.now(),
     )
+
+
+def clean_group_update(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A change a contact makes to a group the account is in, checked: `group`, `by` (the
+    contact's number), `name`, `description` ("" removes it), `announce` (only admins send),
+    `locked` (only admins edit the group's info), and participants to `add`, `remove`,
+    `promote` and `demote` (numbers). Raises ValidationError naming each bad field."""
+    field = _Reader(data)
+    described = field("description", _text(DESCRIPTION_LIMIT))
+    changes: dict[str, Any] = {
+        "name": field("name", _text(GROUP_NAME_LIMIT)),
+        "description": "" if data.get("description") == "" else described,
+        "announce": field("announce", _bool),
+        "locked": field("locked", _bool),
+    }
+    participants = {past: field(verb, _phones, default=[]) for verb, past in PARTICIPANT_CHANGES.items()}
+    update = {
+        "kind": GROUP_UPDATE,
+        "group": field("group", _group, required=True),
+        "by": field("by", _phone, default=""),
+        "changes": {name: value for name, value in changes.items() if value is not None},
+        "participants": {past: phones for past, phones in participants.items() if phones},
+    }
+    if not field.errors and not update["changes"] and not update["participants"]:
+        field.errors["non_field_errors"] = (
+            "Nothing changes: give a name, description, announce, locked, add, remove, promote or demote."
+        )
+    if field.errors:
+        raise ValidationError(field.errors)
+    return update
+
+
+def clean_contact_update(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact changes its profile picture: `from` (its number), `lid` (WhatsApp hides the
+    number), `picture` (changed, the default, or removed). A new push name comes with the
+    contact's next message (`push_name`), as WhatsApp tells it. Raises ValidationError."""
+    field = _Reader(data)
+    update = {
+        "kind": CONTACT_UPDATE,
+        "from": field("from", _phone, required=True),
+        "lid": field("lid", _bool, default=False),
+        "picture": field("picture", _choice(PICTURE_CHANGES), default="changed"),
+    }
+    if field.errors:
+        raise ValidationError(field.errors)
+    return update
+
+
+def notify_instance(
+    instance: Instance, kind: str, data: Mapping[str, Any], *, now: datetime | None = None
+) -> SandboxIncoming:
+    """WhatsApp tells the sandbox instance of a change (`kind`: group_update or contact_update):
+    reported by the worker at its next tick while the instance is connected, or once it
+    connects, in order with the contacts' messages. Raises ValidationError or NotLinked."""
+    if not instance.is_sandbox:
+        raise ValidationError({"instance_id": NOT_SANDBOX})
+    update = {GROUP_UPDATE: clean_group_update, CONTACT_UPDATE: clean_contact_update}[kind](data)
+    if not is_linked(instance):
+        raise NotLinked(NOT_LINKED)
+    return SandboxIncoming.objects.create(
+        instance=instance,
+        wa_message_id=secrets.token_hex(10).upper(),  # a notification's id, as WhatsApp's stanzas have
+        message=update,
+        created_at=now or timezone.now(),
+    )
+
+
+def is_linked(instance: Instance) -> bool:
+    """Has the sandbox instance an account to receive anything (linked, or set to link itself)?"""
+    linked = SandboxPhone.objects.filter(instance=instance).exclude(linked_jid="").exists()
+    return linked or bool((instance.sandbox or {}).get("linked"))
 
 
 # -- the worker's side ---------------------------------------------------------------------------
@@ -304,6 +395,14 @@ def _media(value: Any) -> bytes:
     if len(decoded) > MEDIA_MAX_BYTES:
         raise ValidationError(f"Must be at most {MEDIA_MAX_BYTES} bytes.")
     return decoded
+
+
+def _phones(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not value or len(value) > PARTICIPANTS_LIMIT:
+        raise ValidationError(f"Must be a list of 1 to {PARTICIPANTS_LIMIT} phone numbers.")
+    return list(dict.fromkeys(_phone(phone) for phone in value))
 
 
 def _options(value: Any) -> list[str]:

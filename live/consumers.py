@@ -3,12 +3,12 @@
 Frames, in order: the snapshot (`{"type": "snapshot", …, "last_event_id": N}`); with
 `?since=<id>`, the instance's events after `id` up to N (marked `"replay": true`); then every
 new event as it is committed (`qr`, `status`, `breaker`, `pair_code`, `message.received`,
-`message.updated`), each with its outbox `id`. Nothing is sent twice: live frames at or below
-what this socket already covered are dropped. Refused sockets are closed before the handshake
-completes (4401 no/bad credentials, 4404 no such instance, or not one you may view, 4429 too
-many failed authentications from this address: instances/throttling.py); an open socket is
-authorized again every RECHECK_S while it gets frames or pings, and closed with the same codes
-once its credentials no longer hold.
+`message.updated`, `message.status`, `group.updated`, `contact.updated`), each with its outbox
+`id`. Nothing is sent twice: live frames at or below what this socket already covered are
+dropped. Refused sockets are closed before the handshake completes (4401 no/bad credentials,
+4404 no such instance, or not one you may view, 4429 too many failed authentications from this
+address: instances/throttling.py); an open socket is authorized again every RECHECK_S while it
+gets frames or pings, and closed with the same codes once its credentials no longer hold.
 """
 
 from __future__ import annotations

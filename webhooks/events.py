@@ -15,6 +15,8 @@ MESSAGE_STATUS = "message.status"
 INSTANCE_STATUS = "instance.status"
 BREAKER_OPENED = "breaker.opened"
 BREAKER_CLOSED = "breaker.closed"
+GROUP_UPDATED = "group.updated"
+CONTACT_UPDATED = "contact.updated"
 WEBHOOK_TEST = "webhook.test"
 
 # What an endpoint's `events` filter may name (webhook.test is sent on request, whatever the filter).
@@ -25,7 +27,23 @@ EVENT_TYPES: tuple[str, ...] = (
     INSTANCE_STATUS,
     BREAKER_OPENED,
     BREAKER_CLOSED,
+    GROUP_UPDATED,
+    CONTACT_UPDATED,
 )
+
+# Outbox kinds that may become webhook events (public_type decides from the payload): what a
+# replay reads from the outbox.
+PUBLIC_KINDS: tuple[str, ...] = (
+    MESSAGE_RECEIVED,
+    MESSAGE_UPDATED,
+    MESSAGE_STATUS,
+    GROUP_UPDATED,
+    CONTACT_UPDATED,
+    "status",
+    "breaker",
+)
+# Outbox kinds integrations hear of under their own name.
+_AS_THEY_ARE = frozenset({MESSAGE_RECEIVED, MESSAGE_UPDATED, MESSAGE_STATUS, GROUP_UPDATED, CONTACT_UPDATED})
 
 # Instance statuses an integration acts on, by their public names; the others (starting,
 # connecting, stopped …) are the gateway's own business and stay on the live pages.
@@ -42,7 +60,7 @@ SEND_STATUSES = ("sent", "delivered", "read", "failed", "uncertain")
 
 def public_type(kind: str, payload: dict[str, Any]) -> str | None:
     """The public event type of an outbox event, or None if integrations do not hear of it."""
-    if kind in (MESSAGE_RECEIVED, MESSAGE_UPDATED, MESSAGE_STATUS):
+    if kind in _AS_THEY_ARE:
         return kind
     if kind == "status":
         return INSTANCE_STATUS if payload.get("status") in PUBLIC_STATUS else None

@@ -2,9 +2,10 @@
 
 * `standard`: `{"type", "timestamp", "data"}` per the Standard Webhooks specification.
 * `waziper`: what the Waziper server posted, `{"instance_id", "data": {"event", "data"}}`, with
-  messages in Baileys' shapes (WAMessage keys, `message.conversation` …) so receivers written
-  for it work unchanged. Events it never posted (instance status, breakers) have no body here,
-  and endpoints in this format are not sent them.
+  messages in Baileys' shapes (WAMessage keys, `message.conversation` …) and group and contact
+  changes as Baileys' `groups.update` and `contacts.update`, so receivers written for it work
+  unchanged. Events it never posted (instance status, breakers, a change of a group's
+  participants alone) have no body here, and endpoints in this format are not sent them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ FORMATS = (STANDARD, WAZIPER)
 BAILEYS_STATUS = {"failed": 0, "sent": 2, "delivered": 3, "read": 4}
 # Baileys' WAMessageStubType.REVOKE: a message deleted for everyone.
 STUB_REVOKE = 1
+# A group's settings (directory/changes.py's names) as Baileys' GroupMetadata names them.
+BAILEYS_GROUP_FIELDS = {
+    "name": "subject",
+    "description": "desc",
+    "announce": "announce",
+    "locked": "restrict",
+    "ephemeral_s": "ephemeralDuration",
+}
+INVITE_PREFIX = "https://chat.whatsapp.com/"
 _MEDIA = {
     "image": "imageMessage",
     "video": "videoMessage",
@@ -67,6 +77,10 @@ def waziper_expressible(event_type: str, payload: dict[str, Any]) -> bool:
         return True
     if event_type == events.MESSAGE_STATUS:
         return payload.get("status") in BAILEYS_STATUS and bool(payload.get("wa_message_id"))
+    if event_type == events.GROUP_UPDATED:
+        return _group_update(payload) is not None
+    if event_type == events.CONTACT_UPDATED:
+        return _contact_update(payload) is not None
     return False
 
 
@@ -83,6 +97,12 @@ def waziper_body(event: Event) -> str | None:
         inner = _message_update(event.payload)
     elif event.type == events.MESSAGE_STATUS:
         inner = _status_update(event.payload)
+    elif event.type == events.GROUP_UPDATED:
+        update = _group_update(event.payload)
+        inner = None if update is None else ("groups.update", [update])
+    elif event.type == events.CONTACT_UPDATED:
+        update = _contact_update(event.payload)
+        inner = None if update is None else ("contacts.update", [update])
     elif event.type == events.WEBHOOK_TEST:
         inner = (events.WEBHOOK_TEST, event.payload)
     else:
@@ -284,3 +304,52 @@ def _status_update(payload: dict[str, Any]) -> tuple[str, Any] | None:
         "id": payload["wa_message_id"],
     }
     return "messages.update", [{"key": key, "update": {"status": status}}]
+
+
+def _group_update(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Baileys' `groups.update` entry (a partial GroupMetadata: `id` and what changed, `author`
+    when known). A group the account joined is new to the receiver: its metadata as it is. None
+    when nothing Baileys puts there changed (participants alone, a departure)."""
+    group_id = payload.get("group_id")
+    if not group_id:
+        return None
+    found = payload.get("group_info") if payload.get("account") == "joined" else None
+    info: dict[str, Any] = found if isinstance(found, dict) else {}
+    changes = {**{k: info[k] for k in BAILEYS_GROUP_FIELDS if k in info}, **(payload.get("changes") or {})}
+    update: dict[str, Any] = {"id": group_id}
+    update.update({theirs: changes[ours] for ours, theirs in BAILEYS_GROUP_FIELDS.items() if ours in changes})
+    link = changes.get("invite_link")
+    if isinstance(link, str) and link:
+        update["inviteCode"] = link.removeprefix(INVITE_PREFIX)
+    if info:
+        update.update(owner=info.get("owner"), creation=info.get("created_at"), size=info.get("size"))
+        update["participants"] = [_baileys_participant(p) for p in info.get("participants") or []]
+    if len(update) == 1:
+        return None
+    if payload.get("by"):
+        update["author"] = payload["by"]
+    return update
+
+
+def _baileys_participant(participant: dict[str, Any]) -> dict[str, Any]:
+    """Baileys' GroupParticipant: `id` and `admin` (superadmin, admin or null)."""
+    admin = "superadmin" if participant.get("superadmin") else "admin" if participant.get("admin") else None
+    return {"id": participant.get("id"), "admin": admin}
+
+
+def _contact_update(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Baileys' `contacts.update` entry: `id` (the number's JID where WhatsApp hides it behind a
+    `@lid` and the number is known, as receivers key contacts by number), `notify` (a new push
+    name), `imgUrl` (`changed` or `removed`, as Baileys reports a picture notification)."""
+    contact_id = str(payload.get("contact_id") or "")
+    if not contact_id:
+        return None
+    if contact_id.endswith("@lid"):
+        contact_id = _phone_jid(payload.get("phone")) or contact_id
+    changes = payload.get("changes") or {}
+    update: dict[str, Any] = {"id": contact_id}
+    if changes.get("push_name"):
+        update["notify"] = changes["push_name"]
+    if changes.get("picture") in ("changed", "removed"):
+        update["imgUrl"] = changes["picture"]
+    return update if len(update) > 1 else None

@@ -20,8 +20,6 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 logger = logging.getLogger("waziper.webhooks")
 Status = WebhookDelivery.Status
 REPLAY_LIMIT = 10_000
-# Outbox kinds that may become webhook events (public_type decides from the payload).
-_PUBLIC_KINDS = (events.MESSAGE_RECEIVED, events.MESSAGE_UPDATED, events.MESSAGE_STATUS, "status", "breaker")
 
 
 def create_endpoint(
@@ -205,7 +203,9 @@ def replay(
     endpoint subscribes to and the outbox still keeps: new deliveries for those it never had,
     and the ones it had made due again (same webhook-id). At most `limit` events per call."""
     now = now or timezone.now()
-    rows = InstanceEvent.objects.filter(instance_id__in=endpoint_instances(endpoint), kind__in=_PUBLIC_KINDS)
+    rows = InstanceEvent.objects.filter(
+        instance_id__in=endpoint_instances(endpoint), kind__in=events.PUBLIC_KINDS
+    )
     if from_event_id is not None:
         rows = rows.filter(pk__gte=from_event_id)
     if since is not None:

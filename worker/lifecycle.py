@@ -24,6 +24,7 @@ from django.db import transaction
 from breaker import service as breaker_service
 from breaker.models import FailureEvent
 from breaker.policy import ConnectDecision, Verdict, retry_delay
+from directory import changes as directory_changes
 from inbox import service as inbox_service
 from instances import commands
 from instances.actual_state import InstanceGone, store_qr, write_state
@@ -237,8 +238,14 @@ class InstanceLifecycle:
         elif kind == base.RECEIPT:
             self.sender.on_receipt(self.pk, data, now)
         elif kind == base.INCOMING:
-            # Stored once, with its outbox event, in this event's transaction (inbox/service.py).
+            # Stored once, with its outbox event, in this event's transaction (inbox/service.py);
+            # a sender's new push name is a contact change (directory/changes.py).
             inbox_service.store_incoming(self.pk, data, now)
+            directory_changes.push_name_seen(self.pk, data, now)
+        elif kind == base.GROUP_CHANGED:
+            directory_changes.group_changed(self.pk, data, now)
+        elif kind == base.CONTACT_CHANGED:
+            directory_changes.contact_changed(self.pk, data, now)
         elif kind == base.PAIR_CODE:
             code = data.get("code")
             self._finish_command(base.PAIR_CODE, now, {"code": code} if code else data)

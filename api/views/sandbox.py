@@ -1,5 +1,5 @@
 """The sandbox's simulated phone over HTTP: scan the QR code it is shown, read what it received,
-and have one of its contacts send the instance a message."""
+have one of its contacts send the instance a message, change a group or change its picture."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from rest_framework.response import Response
 from api.lookup import get_instance
 from api.serializers.instances import OutboxQuerySerializer, SandboxReceivedSerializer, TokenBodySerializer
 from api.serializers.messages import SandboxIncomingSerializer
+from api.serializers.sandbox import (
+    SandboxContactUpdateSerializer,
+    SandboxGroupUpdateSerializer,
+    SandboxNotifiedSerializer,
+)
 from instances import sandbox_phone
 from instances import service as instances_service
 from instances.models import Action, Instance, SandboxReceived
@@ -136,3 +141,75 @@ class SandboxIncomingView(ApiView):
             },
             http_status=status.HTTP_202_ACCEPTED,
         )
+
+
+class _SandboxNotificationView(ApiView):
+    """WhatsApp tells the sandbox instance of a change one of its contacts made."""
+
+    kind: str
+
+    def post(self, request: Request, instance_id: str) -> Response:
+        instance = sandbox_instance(request, instance_id, action="change")
+        data: Mapping[str, Any] = request.data if isinstance(request.data, Mapping) else {}
+        try:
+            sent = sandbox_phone.notify_instance(instance, self.kind, data)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        except sandbox_phone.NotLinked as exc:
+            raise Conflict(str(exc)) from None
+        connected = instance.status == Instance.Status.CONNECTED
+        return success(
+            "Change sent" if connected else "Change sent; the instance hears of it once it connects",
+            {
+                "instance_id": instance.instance_id,
+                "notification_id": sent.wa_message_id,
+                "kind": self.kind,
+                "connected": connected,
+            },
+            http_status=status.HTTP_202_ACCEPTED,
+        )
+
+
+_NOTIFIED = {
+    202: envelope("SandboxNotified", SandboxNotifiedSerializer(), message="Change sent"),
+    **error_responses(404, 409, body=True),
+}
+
+
+class SandboxGroupUpdateView(_SandboxNotificationView):
+    kind = sandbox_phone.GROUP_UPDATE
+
+    @extend_schema(
+        operation_id="sandbox_group_update",
+        tags=["sandbox"],
+        summary="Sandbox only: a contact changes a group the account is in",
+        description="Its name, description, who may send (`announce`) or edit it (`locked`), and "
+        "its participants. The worker reports it as neonize reports WhatsApp's group "
+        "notification: the group's cached copy changes and a `group.updated` event follows, at "
+        "the next tick while the instance is connected, or once it connects. The sandbox phone's "
+        "groups (GET /instances/<id>/groups?refresh=1) change with it. 409 while no account is "
+        "linked.",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        request=SandboxGroupUpdateSerializer,
+        responses=_NOTIFIED,
+    )
+    def post(self, request: Request, instance_id: str) -> Response:
+        return super().post(request, instance_id)
+
+
+class SandboxContactUpdateView(_SandboxNotificationView):
+    kind = sandbox_phone.CONTACT_UPDATE
+
+    @extend_schema(
+        operation_id="sandbox_contact_update",
+        tags=["sandbox"],
+        summary="Sandbox only: a contact sets or removes its profile picture",
+        description="Reported as neonize reports WhatsApp's picture notification: a "
+        "`contact.updated` event follows. (A new push name comes with the contact's next "
+        "message: POST /sandbox/<id>/incoming with `push_name`.) 409 while no account is linked.",
+        parameters=[INSTANCE_ID_PATH, ACCESS_TOKEN_QUERY],
+        request=SandboxContactUpdateSerializer,
+        responses=_NOTIFIED,
+    )
+    def post(self, request: Request, instance_id: str) -> Response:
+        return super().post(request, instance_id)

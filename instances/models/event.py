@@ -21,6 +21,8 @@ class InstanceEvent(models.Model):
         MESSAGE_RECEIVED = "message.received"
         MESSAGE_UPDATED = "message.updated"  # an edit, a revoke or a reaction
         MESSAGE_STATUS = "message.status"  # one of our sends moved: sent, delivered, read, failed …
+        GROUP_UPDATED = "group.updated"  # a group's settings or participants, or the account joined
+        CONTACT_UPDATED = "contact.updated"  # a contact's push name or picture
 
     id = models.BigAutoField(primary_key=True)
     instance = models.ForeignKey("instances.Instance", on_delete=models.CASCADE, related_name="events")

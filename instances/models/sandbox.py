@@ -53,10 +53,12 @@ class SandboxReceived(models.Model):
 
 
 class SandboxIncoming(models.Model):
-    """A message one of the simulated phone's contacts sends to the sandbox instance. The API and
-    `sandbox_message` write it; the worker's sandbox session delivers it as an `incoming` event,
-    exactly as neonize would report one, while the instance is connected (WhatsApp keeps
-    messages for an account whose device is offline, and so does this)."""
+    """A message one of the simulated phone's contacts sends to the sandbox instance, or a change
+    it makes to a group or to its profile (`message.kind` group_update, contact_update). The API
+    and `sandbox_message` (`sandbox_group_update`, `sandbox_contact_update`) write it; the
+    worker's sandbox session delivers it as an `incoming` (`group_changed`, `contact_changed`)
+    event, exactly as neonize would report one, while the instance is connected (WhatsApp keeps
+    messages and notifications for an account whose device is offline, and so does this)."""
 
     instance = models.ForeignKey(
         "instances.Instance", on_delete=models.CASCADE, related_name="sandbox_incoming"
@@ -76,4 +78,5 @@ class SandboxIncoming(models.Model):
         indexes = [models.Index(fields=["delivered_at", "instance", "id"], name="sandbox_incoming_due")]
 
     def __str__(self) -> str:
-        return f"{self.message.get('kind', '?')} from {self.message.get('from', '?')} ({self.wa_message_id})"
+        source = self.message.get("from") or self.message.get("group") or "?"
+        return f"{self.message.get('kind', '?')} from {source} ({self.wa_message_id})"

@@ -119,3 +119,16 @@ def test_prune_drops_answers_too_old_to_be_used(instance: Instance) -> None:
     assert cache.prune(later(400), groups_max_age_s=300, numbers_max_age_s=600) == 2
     assert not GroupListing.objects.exists()
     assert list(NumberCheck.objects.values_list("phone", flat=True)) == ["628200000003"]
+
+
+def test_an_update_changes_a_cached_groups_fields_and_keeps_its_age(instance: Instance) -> None:
+    cache.store_groups(instance, [group(A, "apple")], NOW)
+    assert cache.update_group(instance, A, {"name": "banana", "locked": True}) is True
+    hit = cache.cached_group(instance, A, later(1), 300)
+    assert (hit.data["name"], hit.data["locked"], hit.fetched_at) == ("banana", True, NOW)
+    assert GroupSnapshot.objects.get(jid=A).name == "banana"
+
+
+def test_an_update_of_a_group_not_cached_caches_nothing(instance: Instance) -> None:
+    assert cache.update_group(instance, A, {"name": "banana"}) is False
+    assert not GroupSnapshot.objects.exists()

@@ -153,3 +153,103 @@ def test_only_a_sandbox_instance_has_contacts_to_send_it_anything(owner: Any) ->
     real = create_instance(owner, transport="neonize")
     with pytest.raises(ValidationError):
         send_to_instance(real, {"from": "628222000111", "text": "halo"})
+
+
+# -- changes to groups and contacts ----------------------------------------------------------------
+
+GROUP = "120363000000000001@g.us"
+
+
+def group_errors(**data: Any) -> dict[str, list[str]]:
+    with pytest.raises(ValidationError) as refused:
+        sandbox_phone.clean_group_update(data)
+    return refused.value.message_dict
+
+
+def test_a_group_change_keeps_only_what_changes() -> None:
+    update = sandbox_phone.clean_group_update(
+        {
+            "group": GROUP,
+            "by": "+628222000111",
+            "name": "Tim",
+            "announce": "on",
+            "add": "628333000111, 628444000111",
+        }
+    )
+    assert update == {
+        "kind": "group_update",
+        "group": GROUP,
+        "by": "628222000111",
+        "changes": {"name": "Tim", "announce": True},
+        "participants": {"added": ["628333000111", "628444000111"]},
+    }
+
+
+def test_an_empty_description_removes_it_and_every_participant_change_is_named() -> None:
+    update = sandbox_phone.clean_group_update(
+        {
+            "group": GROUP,
+            "description": "",
+            "remove": ["628333000111"],
+            "promote": ["628444000111"],
+            "demote": ["628555000111"],
+            "locked": False,
+        }
+    )
+    assert update["changes"] == {"description": "", "locked": False}
+    assert update["participants"] == {
+        "removed": ["628333000111"],
+        "promoted": ["628444000111"],
+        "demoted": ["628555000111"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "fields"),
+    [
+        ({"name": "Tim"}, {"group"}),
+        ({"group": "628222000111@s.whatsapp.net", "name": "Tim"}, {"group"}),
+        ({"group": GROUP, "name": "x" * 101, "announce": "maybe", "by": "12"}, {"name", "announce", "by"}),
+        ({"group": GROUP, "add": ["628222000111", "12"]}, {"add"}),
+        ({"group": GROUP, "remove": []}, {"remove"}),
+        ({"group": GROUP}, {"non_field_errors"}),
+    ],
+)
+def test_a_bad_group_change_is_refused_by_name(data: dict[str, Any], fields: set[str]) -> None:
+    assert set(group_errors(**data)) == fields
+
+
+def test_a_picture_change_is_changed_unless_removed() -> None:
+    assert sandbox_phone.clean_contact_update({"from": "628222000111"}) == {
+        "kind": "contact_update",
+        "from": "628222000111",
+        "lid": False,
+        "picture": "changed",
+    }
+    removed = sandbox_phone.clean_contact_update({"from": "628222000111", "picture": "removed", "lid": True})
+    assert (removed["picture"], removed["lid"]) == ("removed", True)
+
+
+def test_a_bad_picture_change_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError) as refused:
+        sandbox_phone.clean_contact_update({"picture": "blue"})
+    assert set(refused.value.message_dict) == {"from", "picture"}
+
+
+def test_a_change_waits_for_the_session_beside_the_messages(instance: Instance) -> None:
+    linked(instance)
+    row = sandbox_phone.notify_instance(instance, "group_update", {"group": GROUP, "locked": True})
+    assert (row.message["kind"], row.delivered_at) == ("group_update", None)
+    assert sandbox_phone.pending([instance.pk]) == [row]
+
+
+def test_nobody_hears_of_a_change_before_an_account_is_linked(instance: Instance) -> None:
+    with pytest.raises(NotLinked):
+        sandbox_phone.notify_instance(instance, "contact_update", {"from": "628222000111"})
+    assert not SandboxIncoming.objects.exists()
+
+
+def test_only_a_sandbox_instance_has_contacts_to_change_anything(owner: Any) -> None:
+    real = create_instance(owner, transport="neonize")
+    with pytest.raises(ValidationError):
+        sandbox_phone.notify_instance(real, "contact_update", {"from": "628222000111"})

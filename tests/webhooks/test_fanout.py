@@ -92,6 +92,18 @@ def test_a_waziper_endpoint_gets_only_what_waziper_posted(owner: Any, instance: 
     assert [t for _, t in deliveries_of(endpoint)] == ["message.received"]
 
 
+def test_a_waziper_endpoint_gets_a_group_change_only_when_baileys_would_post_it(
+    owner: Any, instance: Instance
+) -> None:
+    endpoint, _ = make_endpoint(owner, URL, instance=instance, format="waziper")
+    group = "120363000000000001@g.us"
+    emit_event(
+        instance, "group.updated", {"group_id": group, "participants": {"added": ["62812@s.whatsapp.net"]}}
+    )
+    emit_event(instance, "group.updated", {"group_id": group, "changes": {"name": "Tim"}})
+    assert [t for _, t in deliveries_of(endpoint)] == ["group.updated"]
+
+
 def test_events_integrations_do_not_hear_of_cost_no_query(
     owner: Any, instance: Instance, django_assert_num_queries: Any
 ) -> None:

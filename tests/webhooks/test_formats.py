@@ -160,3 +160,103 @@ def test_a_status_without_whatsapps_id_has_no_waziper_body() -> None:
         formats.expressible("waziper", "message.status", {"status": "uncertain", "wa_message_id": "X"})
         is False
     )
+
+
+# -- group and contact changes (directory/changes.py's payloads) ----------------------------------
+
+GROUP = "120363000000000001@g.us"
+BUDI = "6281234567890@s.whatsapp.net"
+
+
+def group_change(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "group_id": GROUP,
+        "by": BUDI,
+        "at": "2026-01-01T12:00:00+00:00",
+        "changes": {},
+        "participants": {},
+        "account": None,
+        "group_info": None,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def test_a_group_change_is_baileys_groups_update_in_its_names() -> None:
+    changes = {"name": "Tim Launch", "description": "Jadwal", "announce": True, "locked": False}
+    body = waziper("group.updated", group_change(changes=changes))
+    assert body == {
+        "instance_id": IID,
+        "data": {
+            "event": "groups.update",
+            "data": [
+                {
+                    "id": GROUP,
+                    "subject": "Tim Launch",
+                    "desc": "Jadwal",
+                    "announce": True,
+                    "restrict": False,
+                    "author": BUDI,
+                }
+            ],
+        },
+    }
+
+
+def test_a_new_invite_link_is_baileys_invite_code_and_disappearing_messages_its_duration() -> None:
+    changes = {"invite_link": "https://chat.whatsapp.com/AbCdEf", "ephemeral_s": 86400}
+    [update] = waziper("group.updated", group_change(changes=changes, by=None))["data"]["data"]
+    assert update == {"id": GROUP, "inviteCode": "AbCdEf", "ephemeralDuration": 86400}
+
+
+def test_a_group_the_account_joined_is_posted_with_its_metadata() -> None:
+    info = {
+        "id": GROUP,
+        "name": "Tim",
+        "description": "",
+        "size": 2,
+        "owner": BUDI,
+        "created_at": 1767000000,
+        "announce": False,
+        "locked": True,
+        "participants": [
+            {"id": BUDI, "phone": "6281234567890", "admin": True, "superadmin": True},
+            {"id": "628111@s.whatsapp.net", "phone": "628111", "admin": False, "superadmin": False},
+        ],
+    }
+    payload = group_change(account="joined", group_info=info, by=None)
+    [update] = waziper("group.updated", payload)["data"]["data"]
+    assert update == {
+        "id": GROUP,
+        "subject": "Tim",
+        "desc": "",
+        "announce": False,
+        "restrict": True,
+        "owner": BUDI,
+        "creation": 1767000000,
+        "size": 2,
+        "participants": [{"id": BUDI, "admin": "superadmin"}, {"id": "628111@s.whatsapp.net", "admin": None}],
+    }
+
+
+def test_participants_alone_have_no_waziper_body_but_a_standard_one() -> None:
+    payload = group_change(participants={"added": [BUDI]})
+    assert formats.expressible("waziper", "group.updated", payload) is False
+    assert formats.waziper_body(event("group.updated", payload)) is None
+    standard = json.loads(formats.standard_body(event("group.updated", payload)))
+    assert standard["data"]["participants"] == {"added": [BUDI]}
+
+
+def test_a_new_push_name_is_baileys_contacts_update_notify() -> None:
+    payload = {"contact_id": BUDI, "phone": "6281234567890", "changes": {"push_name": "Budi"}}
+    body = waziper("contact.updated", payload)
+    assert body["data"] == {"event": "contacts.update", "data": [{"id": BUDI, "notify": "Budi"}]}
+
+
+def test_a_hidden_contacts_picture_is_posted_by_its_number_when_known() -> None:
+    payload = {
+        "contact_id": "190000111222333@lid",
+        "phone": "6281234567890",
+        "changes": {"picture": "removed"},
+    }
+    assert waziper("contact.updated", payload)["data"]["data"] == [{"id": BUDI, "imgUrl": "removed"}]

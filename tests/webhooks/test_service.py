@@ -79,6 +79,20 @@ def test_a_replay_does_not_deliver_an_instance_given_to_someone_else(
     assert result.queued == 0
 
 
+def test_a_replay_delivers_group_and_contact_changes_made_before_the_endpoint(
+    owner: Any, instance: Instance
+) -> None:
+    group = emit_event(instance, "group.updated", {"group_id": "120363000000000001@g.us"}, now=T0)
+    emit_event(instance, "contact.updated", {"contact_id": "62812@s.whatsapp.net"}, now=T0)
+    endpoint, _ = make_endpoint(owner, URL, instance=instance)
+    result = service.replay(endpoint, from_event_id=group.pk, now=T0 + timedelta(hours=1))
+    assert result.queued == 2
+    assert sorted(WebhookDelivery.objects.values_list("event_type", flat=True)) == [
+        "contact.updated",
+        "group.updated",
+    ]
+
+
 def test_a_replay_stops_at_its_limit_and_says_where(owner: Any, instance: Instance) -> None:
     endpoint, _ = make_endpoint(owner, URL, instance=instance)
     first = [

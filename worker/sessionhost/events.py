@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from worker.sessionhost import messages
+from worker.sessionhost import messages, queries
 from worker.sessionhost import protocol as p
 from worker.sessionhost.messages import jid_str, unix_seconds
 from worker.sessionhost.session import Output, Session
@@ -25,7 +25,7 @@ log = logging.getLogger("waziper.host")
 # The neonize events the host subscribes to; each arrives as ``<name>Ev``.
 NEONIZE_EVENTS = (
     "Connected PairStatus Disconnected LoggedOut StreamReplaced TemporaryBan ConnectFailure ClientOutdated "
-    "Receipt Message StreamError KeepAliveTimeout"
+    "Receipt Message StreamError KeepAliveTimeout GroupInfo JoinedGroup Picture"
 ).split()
 # neonize event name -> what it does to the session's (connected, logged_in); None: unchanged
 STATE_CHANGES: dict[str, tuple[bool | None, bool | None]] = {
@@ -88,7 +88,77 @@ def translate(name: str, ev: Any, extract_text: Callable[[Any], str]) -> Transla
         if fields is None:
             return None  # protocol chatter (key distribution, app state sync, ...), not a message
         return p.INCOMING, messages.fit(fields, INCOMING_LINE_BUDGET)
+    if name == "GroupInfo":
+        return group_changed(ev)
+    if name == "JoinedGroup":
+        return joined_group(ev)
+    if name == "Picture":
+        return picture_changed(ev)
     return None
+
+
+def _by_and_at(fields: dict[str, Any], by: Any, timestamp: int) -> dict[str, Any]:
+    """Who made a change and when, where the notification says (neither is always known)."""
+    if jid_str(by):
+        fields["by"] = jid_str(by)
+    if timestamp:
+        fields["at"] = unix_seconds(timestamp)
+    return fields
+
+
+def group_changed(ev: Any) -> Translated:
+    """whatsmeow's GroupInfo: one notification about a group, holding only what it changed (its
+    name, description, settings, invite link, participants). Community links and changes
+    whatsmeow could not parse are not reported; a notification of nothing else is dropped."""
+    changes: dict[str, Any] = {}
+    if ev.HasField("Name"):
+        changes["name"] = ev.Name.Name
+    if ev.HasField("Topic"):
+        changes["description"] = "" if ev.Topic.TopicDeleted else ev.Topic.Topic
+    if ev.HasField("Announce"):
+        changes["announce"] = bool(ev.Announce.IsAnnounce)
+    if ev.HasField("Locked"):
+        changes["locked"] = bool(ev.Locked.isLocked)
+    if ev.HasField("Ephemeral"):
+        changes["ephemeral_s"] = int(ev.Ephemeral.DisappearingTimer) if ev.Ephemeral.IsEphemeral else 0
+    if ev.HasField("NewInviteLink"):
+        changes["invite_link"] = ev.NewInviteLink
+    if ev.HasField("Delete") and ev.Delete.Deleted:
+        changes["deleted"] = True
+    participants = {
+        change: [jid_str(jid) for jid in jids]
+        for change, jids in (
+            ("added", ev.Join),
+            ("removed", ev.Leave),
+            ("promoted", ev.Promote),
+            ("demoted", ev.Demote),
+        )
+        if jids
+    }
+    if not changes and not participants:
+        return None
+    fields: dict[str, Any] = {"group_id": jid_str(ev.JID), "changes": changes, "participants": participants}
+    return p.GROUP_CHANGED, _by_and_at(fields, ev.Sender, ev.Timestamp)
+
+
+def joined_group(ev: Any) -> Translated:
+    """whatsmeow's JoinedGroup: the account was added to a group, or made one; the group as a
+    group query answers it (queries.group), since the account knew nothing of it before."""
+    info = queries.group(ev.GroupInfo)
+    fields: dict[str, Any] = {"group_id": info["id"], "joined": True, "group_info": info}
+    if ev.Reason:
+        fields["reason"] = ev.Reason
+    return p.GROUP_CHANGED, _by_and_at(fields, ev.Sender, 0)
+
+
+def picture_changed(ev: Any) -> Translated:
+    """whatsmeow's Picture: a contact (or a group) set or removed its profile picture. The new
+    picture itself is not in the notification: the `picture` query fetches it."""
+    fields: dict[str, Any] = {
+        "contact_id": jid_str(ev.JID),
+        "changes": {"picture": "removed" if ev.Remove else "changed"},
+    }
+    return p.CONTACT_CHANGED, _by_and_at(fields, ev.Author, ev.Timestamp)
 
 
 def login_status(status: str) -> Translated:
@@ -148,6 +218,10 @@ class Relay:
                 sender = ev.Info.MessageSource.Sender
                 if sender.Server == "lid":  # a hidden number sent without its phone number beside it
                     fields["sender_phone"] = await self.phone_of_lid(s, sender)
+            if kind == p.CONTACT_CHANGED and ev.JID.Server == "lid" and self.phone_of_lid is not None:
+                phone = await self.phone_of_lid(s, ev.JID)  # a hidden number: the store may know it
+                if phone:
+                    fields["phone"] = phone
             self.emit(s, kind, fields)
         except Exception:  # an odd event must not end the session's event stream
             log.exception("session %s: handling %s failed", s.sid, name)

@@ -51,6 +51,13 @@ RECEIPT = "receipt"  # message_ids, kind, chat, sender, at
 # message_id, chat, sender, sender_phone, from_me, is_group, push_name, kind, text, at, and where
 # they apply quoted_message_id, target_id, media, details, raw (worker/sessionhost/messages.py)
 INCOMING = "incoming"
+# group_id, by?, at?, changes {name, description, announce, locked, ephemeral_s, invite_link,
+# deleted: only what changed}, participants {added, removed, promoted, demoted: JIDs}; or, when
+# the account joined a group: group_id, joined, reason?, by?, group_info (a `group` query's shape)
+GROUP_CHANGED = "group_changed"
+# contact_id (a user's JID, or a group's for its picture), phone?, by?, at?, changes {picture:
+# changed | removed}
+CONTACT_CHANGED = "contact_changed"
 SEND_RESULT = "send_result"  # ref, ok, message_id, at | ref, ok, error, retryable, uncertain?
 PAIR_CODE = "pair_code"  # ref, code
 PONG = "pong"  # ref, connected, logged_in, busy
@@ -70,6 +77,8 @@ EVENTS = frozenset(
         TEMPORARY_BAN,
         RECEIPT,
         INCOMING,
+        GROUP_CHANGED,
+        CONTACT_CHANGED,
         SEND_RESULT,
         PAIR_CODE,
         PONG,

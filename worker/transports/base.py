@@ -80,6 +80,15 @@ RECEIPT = "receipt"  # message_ids, kind (delivered|read|played), at
 # details {location | contacts | poll}, raw (the WhatsApp message: key, message, pushName,
 # messageTimestamp). inbox/service.py stores it.
 INCOMING = "incoming"
+# A group's settings or participants changed, or the account joined a group: group_id, by (who
+# changed it, when known), at (iso), changes {name, description, announce, locked, ephemeral_s,
+# invite_link, deleted: only what changed}, participants {added, removed, promoted, demoted:
+# JIDs}; a join has joined (true), reason and group_info (the group as the `group_info` query
+# answers it). directory/changes.py records it.
+GROUP_CHANGED = "group_changed"
+# A contact (or a group) changed its profile picture: contact_id, phone (when known), by, at,
+# changes {picture: changed | removed}. directory/changes.py records it.
+CONTACT_CHANGED = "contact_changed"
 # uncertain: the send failed in a way that may still have delivered it; never retry it.
 SEND_RESULT = "send_result"  # ref, ok, message_id | error, retryable, dead_socket, uncertain?
 PAIR_CODE = "pair_code"  # code | error

@@ -54,7 +54,14 @@ _PLAIN: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     p.RECEIPT: (base.RECEIPT, ("message_ids", "kind", "chat", "sender")),
+    p.GROUP_CHANGED: (
+        base.GROUP_CHANGED,
+        ("group_id", "by", "changes", "participants", "joined", "reason", "group_info"),
+    ),
+    p.CONTACT_CHANGED: (base.CONTACT_CHANGED, ("contact_id", "phone", "by", "changes")),
 }
+# Host events whose `at` (unix seconds, or none) passes on as an ISO time (now when none).
+_TIMED = frozenset({p.RECEIPT, p.INCOMING, p.GROUP_CHANGED, p.CONTACT_CHANGED})
 
 
 def _iso(unix: Any, default: datetime) -> str:
@@ -257,7 +264,7 @@ class NeonizeSession(base.Session):
         if ev.kind in _PLAIN:
             kind, keys = _PLAIN[ev.kind]
             out = {k: data[k] for k in keys if k in data}
-            if ev.kind in (p.RECEIPT, p.INCOMING):
+            if ev.kind in _TIMED:
                 out["at"] = _iso(data.get("at"), now)
             if ev.kind in (p.CONNECTED, p.PAIRED, p.CONNECT_FAILED):
                 self.showing_qr = False

@@ -8,7 +8,8 @@ Every kind of message is recorded with its own fields; a reaction, an edit or a 
 the message it names, and an edit or delete past WhatsApp's window fails as on neonize.
 The phone's side lives in the database (SandboxPhone: scan requests and the linked JID;
 SandboxReceived: what it received; SandboxIncoming: what its contacts send the account, reported
-as neonize reports a received message), so the API, commands and tests in other processes
+as neonize reports a received message, and the changes they make to groups and to their
+pictures, reported as neonize reports those), so the API, commands and tests in other processes
 drive and read it, and it survives a worker restart.
 """
 
@@ -418,10 +419,19 @@ class SandboxSession(Session):
         }
 
     def receive(self, row: SandboxIncoming, now: datetime) -> None:
-        """A contact's message reaches the connected account: reported as neonize would."""
+        """A contact's message, or WhatsApp's notice of a change, reaches the connected account:
+        reported as neonize would. A group's change changes the group in the phone's book too."""
         if self.phase != "connected":
             return
-        self.events.append(TransportEvent(base.INCOMING, incoming_from_contact(row)))
+        kind = row.message.get("kind")
+        if kind == sandbox_phone.GROUP_UPDATE:
+            event = TransportEvent(base.GROUP_CHANGED, group_change_from_contact(row))
+            self.book.apply_change(row.message["group"], row.message["changes"], row.message["participants"])
+        elif kind == sandbox_phone.CONTACT_UPDATE:
+            event = TransportEvent(base.CONTACT_CHANGED, picture_change_from_contact(row))
+        else:
+            event = TransportEvent(base.INCOMING, incoming_from_contact(row))
+        self.events.append(event)
         self.reported.append(row.pk)
 
     def _on_receipt(self, now: datetime, ids: list[str], kind: str) -> None:
@@ -520,6 +530,38 @@ def incoming_from_contact(row: SandboxIncoming) -> dict[str, Any]:
         "pushName": message.get("push_name", ""),
     }
     return data
+
+
+def group_change_from_contact(row: SandboxIncoming) -> dict[str, Any]:
+    """The `group_changed` event data neonize's host reports for whatsmeow's GroupInfo (only
+    what changed; participants by JID)."""
+    update = row.message
+    participants = {
+        change: [f"{phone}@s.whatsapp.net" for phone in phones]
+        for change, phones in update["participants"].items()
+    }
+    data: dict[str, Any] = {
+        "group_id": update["group"],
+        "at": row.created_at.isoformat(),
+        "changes": dict(update["changes"]),
+        "participants": participants,
+    }
+    if update.get("by"):
+        data["by"] = f"{update['by']}@s.whatsapp.net"
+    return data
+
+
+def picture_change_from_contact(row: SandboxIncoming) -> dict[str, Any]:
+    """The `contact_changed` event data neonize's host reports for whatsmeow's Picture."""
+    update, phone = row.message, row.message["from"]
+    contact = f"{hidden_id(phone)}@lid" if update.get("lid") else f"{phone}@s.whatsapp.net"
+    return {
+        "contact_id": contact,
+        "phone": phone,
+        "by": contact,
+        "at": row.created_at.isoformat(),
+        "changes": {"picture": update["picture"]},
+    }
 
 
 def _details(message: dict[str, Any]) -> dict[str, Any]:

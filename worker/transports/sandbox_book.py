@@ -3,8 +3,9 @@ WhatsApp, so every session query can be exercised without a phone.
 
 Built from the instance's sandbox behaviour (`groups`, `on_whatsapp`: instances/validation.py)
 when a session first answers a question, and changed by what it is asked (a group created,
-participants added, a group left) for the rest of that session's life; a new session starts
-again from the behaviour. Answers have the shapes the neonize session host gives
+participants added, a group left) and by the changes its contacts make to groups (POST
+/sandbox/<id>/group_update) for the rest of that session's life; a new session starts again
+from the behaviour. Answers have the shapes the neonize session host gives
 (worker/sessionhost/queries.py), and refusals its codes.
 """
 
@@ -35,6 +36,8 @@ class _Group:
     created_at: int | None = None
     members: dict[str, str] = field(default_factory=dict)  # phone -> member | admin | superadmin
     invite_code: str = ""
+    announce: bool = False
+    locked: bool = False
 
     def view(self) -> dict[str, Any]:
         participants = [
@@ -54,8 +57,8 @@ class _Group:
             "size": len(participants),
             "owner": owner,
             "created_at": self.created_at,
-            "announce": False,
-            "locked": False,
+            "announce": self.announce,
+            "locked": self.locked,
             "participants": participants,
         }
 
@@ -177,6 +180,31 @@ class SandboxBook:
             alphabet = string.ascii_letters + string.digits
             group.invite_code = "".join(self.rng.choice(alphabet) for _ in range(22))
         return {"link": INVITE_URL.format(code=group.invite_code)}
+
+    def apply_change(
+        self, group_id: str, changes: dict[str, Any], participants: dict[str, list[str]]
+    ) -> None:
+        """A contact changed a group the account is in (participants by phone): the account's
+        own removal takes the group out of the book. A group not in the book is left alone."""
+        group = self.groups.get(group_id)
+        if group is None:
+            return
+        group.name = changes.get("name", group.name)
+        group.description = changes.get("description", group.description)
+        group.announce = changes.get("announce", group.announce)
+        group.locked = changes.get("locked", group.locked)
+        for phone in participants.get("added", []):
+            group.members.setdefault(phone, MEMBER)
+        for phone in participants.get("removed", []):
+            group.members.pop(phone, None)
+        for phone in participants.get("promoted", []):
+            if group.members.get(phone) == MEMBER:
+                group.members[phone] = ADMIN
+        for phone in participants.get("demoted", []):
+            if group.members.get(phone) == ADMIN:
+                group.members[phone] = MEMBER
+        if self.own not in group.members:
+            del self.groups[group_id]
 
     def leave(self, args: dict[str, Any]) -> dict[str, Any]:
         del self.groups[self._group(args).id]

@@ -334,3 +334,140 @@ def test_a_hidden_sender_without_a_number_is_looked_up_in_the_session_store():
     asyncio.run(go())
     assert asked == ["190000111222333@lid"]
     assert out.lines[0]["sender_phone"] == "628222"
+
+
+# -- group and contact changes -------------------------------------------------------------------
+
+GROUP = pb.JID(User="120363000000000001", Server="g.us")
+ADMIN = pb.JID(User="628333", Server="s.whatsapp.net")
+
+
+def test_a_group_notification_reports_only_the_settings_it_changed():
+    ev = pb.GroupInfoEvent(
+        JID=GROUP,
+        Sender=ADMIN,
+        Timestamp=1_767_268_800,
+        Name=pb.GroupName(Name="Tim Launch"),
+        Announce=pb.GroupAnnounce(IsAnnounce=True),
+    )
+    assert translate("GroupInfo", ev) == (
+        p.GROUP_CHANGED,
+        {
+            "group_id": "120363000000000001@g.us",
+            "changes": {"name": "Tim Launch", "announce": True},
+            "participants": {},
+            "by": "628333@s.whatsapp.net",
+            "at": 1_767_268_800,
+        },
+    )
+
+
+def test_a_description_a_lock_disappearing_messages_and_a_new_link_are_reported():
+    ev = pb.GroupInfoEvent(
+        JID=GROUP,
+        Topic=pb.GroupTopic(Topic="Jadwal rilis"),
+        Locked=pb.GroupLocked(isLocked=False),
+        Ephemeral=pb.GroupEphemeral(IsEphemeral=True, DisappearingTimer=86400),
+        NewInviteLink="https://chat.whatsapp.com/AbCdEf",
+    )
+    _, fields = translate("GroupInfo", ev)
+    assert fields["changes"] == {
+        "description": "Jadwal rilis",
+        "locked": False,
+        "ephemeral_s": 86400,
+        "invite_link": "https://chat.whatsapp.com/AbCdEf",
+    }
+
+
+def test_a_deleted_description_is_an_empty_one():
+    ev = pb.GroupInfoEvent(JID=GROUP, Topic=pb.GroupTopic(Topic="old", TopicDeleted=True))
+    assert translate("GroupInfo", ev)[1]["changes"] == {"description": ""}
+
+
+def test_participants_joining_leaving_and_changing_role_are_listed_by_jid():
+    hidden = pb.JID(User="190000111222333", Server="lid")
+    ev = pb.GroupInfoEvent(JID=GROUP, Join=[FRIEND, hidden], Leave=[ADMIN], Promote=[FRIEND], Demote=[])
+    _, fields = translate("GroupInfo", ev)
+    assert fields["participants"] == {
+        "added": ["628222@s.whatsapp.net", "190000111222333@lid"],
+        "removed": ["628333@s.whatsapp.net"],
+        "promoted": ["628222@s.whatsapp.net"],
+    }
+
+
+def test_a_group_notification_of_nothing_the_gateway_reports_is_dropped():
+    link = pb.GroupLinkChange(Type=pb.GroupLinkChange.SUB)
+    assert translate("GroupInfo", pb.GroupInfoEvent(JID=GROUP, Link=link)) is None
+
+
+def test_a_group_the_account_joined_comes_with_the_group_as_a_query_answers_it():
+    info = pb.GroupInfo(
+        JID=GROUP,
+        OwnerJID=ADMIN,
+        GroupName=pb.GroupName(Name="Tim Launch"),
+        GroupTopic=pb.GroupTopic(Topic="Jadwal"),
+        GroupAnnounce=pb.GroupAnnounce(IsAnnounce=False),
+        GroupLocked=pb.GroupLocked(isLocked=True),
+        GroupCreated=1_767_000_000,
+        Participants=[
+            pb.GroupParticipant(JID=ADMIN, IsAdmin=True, IsSuperAdmin=True),
+            pb.GroupParticipant(JID=ME),
+        ],
+    )
+    kind, fields = translate("JoinedGroup", pb.JoinedGroup(Reason="invite", GroupInfo=info, Sender=ADMIN))
+    assert kind == p.GROUP_CHANGED
+    assert {k: v for k, v in fields.items() if k != "group_info"} == {
+        "group_id": "120363000000000001@g.us",
+        "joined": True,
+        "reason": "invite",
+        "by": "628333@s.whatsapp.net",
+    }
+    group = fields["group_info"]
+    assert (group["name"], group["description"], group["locked"], group["size"]) == (
+        "Tim Launch",
+        "Jadwal",
+        True,
+        2,
+    )
+
+
+@pytest.mark.parametrize(("remove", "change"), [(False, "changed"), (True, "removed")])
+def test_a_picture_set_or_removed_is_a_contact_change(remove, change):
+    ev = pb.Picture(JID=FRIEND, Author=FRIEND, Timestamp=1_767_268_800, Remove=remove)
+    assert translate("Picture", ev) == (
+        p.CONTACT_CHANGED,
+        {
+            "contact_id": "628222@s.whatsapp.net",
+            "changes": {"picture": change},
+            "by": "628222@s.whatsapp.net",
+            "at": 1_767_268_800,
+        },
+    )
+
+
+def test_the_host_listens_to_groups_joins_and_pictures():
+    assert {"GroupInfo", "JoinedGroup", "Picture"} <= set(hs.NEONIZE_EVENTS)
+
+
+def test_a_hidden_contacts_picture_change_comes_with_the_number_the_store_knows():
+    hidden = pb.JID(User="190000111222333", Server="lid")
+
+    async def phone_of_lid(_s: host_session.Session, lid: Any) -> str:
+        return "628222"
+
+    out = FakeOutput()
+
+    async def go() -> None:
+        relay = hs.Relay(out, asyncio.get_running_loop(), _me, text_of, phone_of_lid)
+        await relay.on_event("Picture", host_session.Session("S1", "/tmp/s"), None, pb.Picture(JID=hidden))
+
+    asyncio.run(go())
+    assert out.lines == [
+        {
+            "event": "contact_changed",
+            "session": "S1",
+            "contact_id": "190000111222333@lid",
+            "changes": {"picture": "changed"},
+            "phone": "628222",
+        }
+    ]

@@ -307,6 +307,35 @@ def test_host_events_become_the_transport_events_the_worker_expects(tmp_path):
     session.close()
 
 
+def test_group_and_contact_changes_reach_the_worker_with_iso_times(tmp_path):
+    changed = ev(
+        "group_changed",
+        group_id="120363000000000001@g.us",
+        by="628333@s.whatsapp.net",
+        changes={"name": "Tim Launch"},
+        participants={"added": ["628222@s.whatsapp.net"]},
+        at=1767268800,
+    )
+    picture = ev("contact_changed", contact_id="19000@lid", phone="6289", changes={"picture": "removed"})
+    session = open_session(tmp_path, script={"connect": [], "ping": [changed, picture]})
+    session.connect(NOW)
+    session.check_alive(NOW)
+    assert wait_for(session, base.GROUP_CHANGED).data == {
+        "group_id": "120363000000000001@g.us",
+        "by": "628333@s.whatsapp.net",
+        "changes": {"name": "Tim Launch"},
+        "participants": {"added": ["628222@s.whatsapp.net"]},
+        "at": "2026-01-01T12:00:00+00:00",
+    }
+    assert wait_for(session, base.CONTACT_CHANGED).data == {
+        "contact_id": "19000@lid",
+        "phone": "6289",
+        "changes": {"picture": "removed"},
+        "at": NOW.isoformat(),  # the host gave no time: the worker's now
+    }
+    session.close()
+
+
 def test_a_send_the_host_calls_uncertain_reaches_the_worker_as_uncertain(tmp_path):
     error = "timed out waiting for message send response"
     unknown = reply("send_result", ok=False, error=error, retryable=False, uncertain=True)

@@ -1,7 +1,7 @@
 """The sandbox transport through its simulated phone: the kinds that act on an earlier message
 (what it applies to what it received, and the failures neonize's host would answer), and its
-contacts' messages, which go through the real worker (on a fake clock) into the inbox and the
-outbox as a message neonize reports would."""
+contacts' messages and the changes they make to groups and profiles, which go through the real
+worker (on a fake clock) into the inbox, the directory and the outbox as neonize's would."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from directory.models import GroupSnapshot
 from inbox.models import InboundMessage
 from instances.models import Instance, InstanceEvent, SandboxIncoming, SandboxReceived
-from instances.sandbox_phone import send_to_instance
+from instances.sandbox_phone import notify_instance, send_to_instance
 from instances.service import create_instance, request_running, request_stopped
 from tests.support.queue import T0, connected_session
 from tests.support.worker import SteppedWorker
@@ -273,3 +274,89 @@ def test_a_message_received_late_keeps_the_time_the_contact_sent_it(
     [message] = received(instance)
     assert message.sent_at == sent.created_at
     assert message.received_at > sent.created_at
+
+
+# -- changes the contacts make to groups and to their profiles -------------------------------------
+
+GROUP = "120363000000000001@g.us"
+
+
+def changes_of(instance: Instance, kind: str) -> list[dict[str, Any]]:
+    return [e.payload for e in InstanceEvent.objects.filter(instance=instance, kind=kind).order_by("id")]
+
+
+def test_a_contacts_group_change_reaches_the_directory_and_the_outbox_at_the_next_tick(
+    owner: Any, worker: SteppedWorker
+) -> None:
+    instance = create_instance(
+        owner,
+        transport="sandbox",
+        sandbox={"linked": True, "groups": [{"id": GROUP, "name": "Tim", "participants": [FROM]}]},
+    )
+    request_running(instance)
+    worker.tick(times=5)
+    session = worker.worker.leased[instance.pk].session
+    GroupSnapshot.objects.create(
+        instance=instance,
+        jid=GROUP,
+        name="Tim",
+        data=session.book.group_info({"jid": GROUP}),
+        fetched_at=worker.clock.now(),
+    )
+    row = notify_instance(
+        instance, "group_update", {"group": GROUP, "by": FROM, "name": "Tim Launch", "locked": True}
+    )
+    worker.tick()
+    [change] = changes_of(instance, "group.updated")
+    assert change == {
+        "group_id": GROUP,
+        "by": f"{FROM}@s.whatsapp.net",
+        "at": row.created_at.isoformat(),
+        "changes": {"name": "Tim Launch", "locked": True},
+        "participants": {},
+        "account": None,
+        "group_info": None,
+    }
+    assert GroupSnapshot.objects.get(instance=instance).data["name"] == "Tim Launch"
+    assert session.book.group_info({"jid": GROUP})["locked"] is True
+
+
+def test_a_contacts_new_picture_is_a_contact_change(owner: Any, worker: SteppedWorker) -> None:
+    instance = connected(owner, worker)
+    notify_instance(instance, "contact_update", {"from": FROM, "picture": "removed", "lid": True})
+    worker.tick()
+    [change] = changes_of(instance, "contact.updated")
+    assert (change["contact_id"], change["phone"], change["changes"]) == (
+        f"{hidden_id(FROM)}@lid",
+        FROM,
+        {"picture": "removed"},
+    )
+
+
+def test_a_change_made_while_the_instance_was_offline_arrives_once_it_connects_in_order(
+    owner: Any, worker: SteppedWorker
+) -> None:
+    instance = create_instance(owner, transport="sandbox", sandbox={"linked": True})
+    notify_instance(instance, "group_update", {"group": GROUP, "name": "Tim"})
+    send(instance, text="halo", push_name="Budi")
+    notify_instance(instance, "contact_update", {"from": FROM})
+    request_running(instance)
+    worker.tick(times=5)
+    kinds = list(
+        InstanceEvent.objects.filter(instance=instance).exclude(kind="status").values_list("kind", flat=True)
+    )
+    assert kinds == ["group.updated", "message.received", "contact.updated", "contact.updated"]
+
+
+def test_a_contacts_message_under_a_new_name_is_a_contact_change_once(
+    owner: Any, worker: SteppedWorker
+) -> None:
+    instance = connected(owner, worker)
+    send(instance, text="halo", push_name="Budi")
+    send(instance, text="lagi", push_name="Budi")
+    send(instance, text="nama baru", push_name="Budi Santoso")
+    worker.tick()
+    assert [(c["changes"], c["previous_push_name"]) for c in changes_of(instance, "contact.updated")] == [
+        ({"push_name": "Budi"}, None),
+        ({"push_name": "Budi Santoso"}, "Budi"),
+    ]

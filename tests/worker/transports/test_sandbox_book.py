@@ -110,6 +110,36 @@ def test_a_group_left_is_gone() -> None:
     assert [g["id"] for g in phone.list_groups({})] == [STAFF]
 
 
+def test_a_contacts_change_to_a_group_changes_its_settings_and_members() -> None:
+    phone = book()
+    participants = {"added": ["628200000009"], "promoted": ["628200000002"], "removed": ["628200000003"]}
+    phone.apply_change(STAFF, {"name": "Staff 2027", "announce": True, "locked": True}, participants)
+    staff = phone.group_info({"jid": STAFF})
+    assert (staff["name"], staff["description"], staff["announce"], staff["locked"]) == (
+        "Staff 2027",
+        "Shifts",
+        True,
+        True,
+    )
+    assert members(staff) == {
+        "628200000002": (True, False),
+        "628100000001": (True, False),
+        "628200000009": (False, False),
+    }
+
+
+def test_the_accounts_removal_by_a_contact_takes_the_group_out_of_the_book() -> None:
+    phone = book()
+    phone.apply_change(READONLY, {}, {"removed": ["628100000001"]})
+    assert [g["id"] for g in phone.list_groups({})] == [STAFF]
+
+
+def test_a_change_to_a_group_not_in_the_book_changes_nothing() -> None:
+    phone = book()
+    phone.apply_change("120363000000000009@g.us", {"name": "Other"}, {"added": ["628200000009"]})
+    assert [g["id"] for g in phone.list_groups({})] == [STAFF, READONLY]
+
+
 @pytest.mark.parametrize(
     ("rule", "expected"),
     [("all", [True, True]), ("none", [False, False]), (["628200000002"], [True, False])],
