@@ -68,8 +68,15 @@ def _time(value: Any, default: datetime) -> datetime:
     return default
 
 
+def _storable(text: str) -> str:
+    """No database stores NUL characters, nor lone surrogates (which JSON lets through)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _jid(value: Any) -> str:
-    return value.strip() if isinstance(value, str) and "@" in value and len(value) <= JID_LIMIT else ""
+    if not isinstance(value, str) or "@" not in value or len(value) > JID_LIMIT:
+        return ""
+    return _storable(value.strip())
 
 
 def _jids(value: Any) -> list[str]:
@@ -91,7 +98,7 @@ def _group_changes(value: Any) -> dict[str, Any]:
     for name, kind in _GROUP_FIELDS.items():
         change = found.get(name)
         if isinstance(change, kind) and not (kind is int and isinstance(change, bool)):
-            changes[name] = change
+            changes[name] = _storable(change) if isinstance(change, str) else change
     return changes
 
 
@@ -185,9 +192,11 @@ def push_name_seen(instance_pk: int, message: dict[str, Any], now: datetime) -> 
     when nothing changed."""
     name = message.get("push_name")
     sender = bare_jid(_jid(message.get("sender")))
-    if message.get("from_me") or not isinstance(name, str) or not name.strip() or not sender:
+    if message.get("from_me") or not isinstance(name, str) or not sender:
         return None
-    name = name[:PUSH_NAME_LIMIT]
+    name = _storable(name)[:PUSH_NAME_LIMIT]  # as stored, or the next message differs again
+    if not name.strip():
+        return None
     said_at = _time(message.get("at"), now)
     known = (
         ContactSnapshot.objects.filter(instance_id=instance_pk, jid=sender)

@@ -238,8 +238,33 @@ def test_a_picture_change_first_does_not_hide_the_first_push_name(linked: Instan
 
 @pytest.mark.parametrize(
     "fields",
-    [{"from_me": True}, {"push_name": ""}, {"push_name": "  "}, {"push_name": None}, {"sender": ""}],
+    [
+        {"from_me": True},
+        {"push_name": ""},
+        {"push_name": "  "},
+        {"push_name": " \x00"},
+        {"push_name": None},
+        {"sender": ""},
+    ],
 )
 def test_no_name_or_the_accounts_own_message_says_nothing_of_contacts(linked: Instance, fields: Any) -> None:
     assert changes.push_name_seen(linked.pk, message("Budi", **fields), NOW) is None
     assert not ContactSnapshot.objects.exists()
+
+
+# -- what no database stores -----------------------------------------------------------------------
+
+
+def test_a_push_name_no_database_stores_is_cleaned_and_announced_once(linked: Instance) -> None:
+    changes.push_name_seen(linked.pk, message("Bu\x00di\ud800"), NOW)
+    changes.push_name_seen(linked.pk, message("Bu\x00di\ud800", NOW + timedelta(minutes=1)), NOW)
+    assert ContactSnapshot.objects.get(instance=linked).push_name == "Budi?"
+    assert [e["changes"] for e in events(linked, "contact.updated")] == [{"push_name": "Budi?"}]
+
+
+def test_a_group_name_no_database_stores_is_cleaned_in_the_cache_and_the_event(linked: Instance) -> None:
+    cached(linked, GROUP)
+    data = {"group_id": GROUP, "changes": {"name": "Tim\x00\ud800", "description": "a\x00b"}}
+    changes.group_changed(linked.pk, data, NOW)
+    assert GroupSnapshot.objects.get(instance=linked, jid=GROUP).name == "Tim?"
+    assert events(linked, "group.updated")[0]["changes"] == {"name": "Tim?", "description": "ab"}
