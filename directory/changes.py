@@ -44,6 +44,9 @@ _GROUP_FIELDS: dict[str, type | tuple[type, ...]] = {
 _SNAPSHOT_FIELDS = ("name", "description", "announce", "locked")
 PUSH_NAME_LIMIT = ContactSnapshot._meta.get_field("push_name").max_length or 128
 JID_LIMIT = 128
+# More than any group holds (WhatsApp's largest, a community's announcement group, hold a few
+# thousand): a longer list is not one WhatsApp sent, and is cut rather than posted to webhooks.
+PARTICIPANTS_LIMIT = 5000
 
 
 def bare_jid(jid: str) -> str:
@@ -80,7 +83,8 @@ def _jid(value: Any) -> str:
 
 
 def _jids(value: Any) -> list[str]:
-    return [jid for jid in map(_jid, value if isinstance(value, list) else []) if jid]
+    found = value[:PARTICIPANTS_LIMIT] if isinstance(value, list) else []
+    return [jid for jid in map(_jid, found) if jid]
 
 
 def _own_user(instance_pk: int) -> str:
@@ -113,8 +117,7 @@ def group_changed(instance_pk: int, data: dict[str, Any], now: datetime) -> Inst
     found = data.get("participants")
     moved = found if isinstance(found, dict) else {}
     participants = {change: jids for change in PARTICIPANT_CHANGES if (jids := _jids(moved.get(change)))}
-    found_info = data.get("group_info")
-    info = found_info if isinstance(found_info, dict) and found_info.get("id") == group_id else None
+    info = _group_info(data.get("group_info"), group_id)
     own = _own_user(instance_pk)
     account = None
     if data.get("joined") is True or (own and own in map(phone_of, participants.get("added", []))):
@@ -132,6 +135,45 @@ def group_changed(instance_pk: int, data: dict[str, Any], now: datetime) -> Inst
         "group_info": info,
     }
     return emit_event(instance_pk, InstanceEvent.Kind.GROUP_UPDATED, payload, now=now)
+
+
+def _group_info(value: Any, group_id: str) -> dict[str, Any] | None:
+    """A joined group's metadata in the `group` query's shape (worker/sessionhost/queries.py),
+    each field of its type, as the cache serves it and webhook formats read it; None unless it
+    describes this group."""
+    if not isinstance(value, dict) or value.get("id") != group_id:
+        return None
+    found = value.get("participants")
+    members = [
+        {
+            "id": jid,
+            "phone": _phone(member.get("phone")),
+            "admin": member.get("admin") is True,
+            "superadmin": member.get("superadmin") is True,
+        }
+        for member in (found[:PARTICIPANTS_LIMIT] if isinstance(found, list) else [])
+        if isinstance(member, dict) and (jid := _jid(member.get("id")))
+    ]
+    size, created = value.get("size"), value.get("created_at")
+    return {
+        "id": group_id,
+        "name": _text(value.get("name")),
+        "description": _text(value.get("description")),
+        "size": size if _is_int(size) and size >= 0 else len(members),
+        "owner": _jid(value.get("owner")) or None,
+        "created_at": created if _is_int(created) else None,
+        "announce": value.get("announce") is True,
+        "locked": value.get("locked") is True,
+        "participants": members,
+    }
+
+
+def _text(value: Any) -> str:
+    return _storable(value) if isinstance(value, str) else ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _apply_to_cache(

@@ -11,6 +11,9 @@ import pytest
 from directory import cache, changes
 from directory.models import ContactSnapshot, GroupListing, GroupSnapshot
 from instances.models import Instance, InstanceEvent
+from tests.support.webhooks import make_endpoint
+from webhooks import formats
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -94,7 +97,18 @@ def test_a_deleted_group_leaves_the_list(linked: Instance) -> None:
 
 def test_a_group_the_account_joined_joins_the_cached_list(linked: Instance) -> None:
     cached(linked, OTHER)
-    info = {"id": GROUP, "name": "Baru", "description": "", "size": 3, "participants": []}
+    member = {"id": BUDI, "phone": "628222000111", "admin": True, "superadmin": True}
+    info = {
+        "id": GROUP,
+        "name": "Baru",
+        "description": "",
+        "size": 1,
+        "owner": BUDI,
+        "created_at": 1764590400,
+        "announce": False,
+        "locked": True,
+        "participants": [member],
+    }
     changes.group_changed(linked.pk, {"group_id": GROUP, "joined": True, "group_info": info}, NOW)
     assert [g["id"] for g in cache.cached_groups(linked, NOW, 300).data] == [GROUP, OTHER]
     [event] = events(linked, "group.updated")
@@ -131,6 +145,43 @@ def test_what_a_change_carries_is_kept_only_with_the_right_types(linked: Instanc
         None,
         NOW.isoformat(),
     )
+
+
+def test_a_joined_groups_metadata_keeps_the_group_querys_fields_with_their_types(linked: Instance) -> None:
+    make_endpoint(linked.owner, "https://hooks.example.com/w", format=formats.WAZIPER)
+    info = {
+        "id": GROUP,
+        "name": 7,
+        "size": "many",
+        "owner": ["x"],
+        "created_at": True,
+        "announce": "yes",
+        "participants": ["x", 5, {"id": BUDI, "admin": True, "phone": 628}, {"admin": True}],
+        "extra": "not the query's",
+    }
+    changes.group_changed(linked.pk, {"group_id": GROUP, "joined": True, "group_info": info}, NOW)
+    participant = {"id": BUDI, "phone": "", "admin": True, "superadmin": False}
+    kept = {
+        "id": GROUP,
+        "name": "",
+        "description": "",
+        "size": 1,
+        "owner": None,
+        "created_at": None,
+        "announce": False,
+        "locked": False,
+        "participants": [participant],
+    }
+    assert events(linked, "group.updated")[0]["group_info"] == kept
+    assert GroupSnapshot.objects.get(instance=linked, jid=GROUP).data == kept
+    assert WebhookDelivery.objects.filter(event_type="group.updated").count() == 1
+
+
+def test_a_change_lists_at_most_a_groups_worth_of_participants(linked: Instance) -> None:
+    crowd = [f"{62800000000 + n}@s.whatsapp.net" for n in range(changes.PARTICIPANTS_LIMIT + 50)]
+    changes.group_changed(linked.pk, {"group_id": GROUP, "participants": {"added": crowd}}, NOW)
+    added = events(linked, "group.updated")[0]["participants"]["added"]
+    assert added == crowd[: changes.PARTICIPANTS_LIMIT]
 
 
 @pytest.mark.parametrize("group_id", [None, "", BUDI, "x" * 200 + "@g.us"])
