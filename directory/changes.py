@@ -10,14 +10,20 @@ change made through the API does; a group the account left, or that was deleted,
 Contacts: WhatsApp notifies picture changes. Push names come with each message, and whatsmeow
 announces one when it differs from the name its store holds, the first one too; so does this,
 from the name `ContactSnapshot` holds, so a contact's name is announced once per change, never
-per message. A message older than the name already known says nothing new.
+per message. A message older than the name already known says nothing new. A contact nothing
+was heard of for WAZIPER_INBOX_RETENTION_DAYS (as long as its messages are kept) is forgotten,
+so the table holds the contacts of that time rather than every one ever seen; its next push name
+is announced as a first one.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
 
 from directory import cache
 from directory.models import ContactSnapshot
@@ -263,3 +269,12 @@ def push_name_seen(instance_pk: int, message: dict[str, Any], now: datetime) -> 
         "previous_push_name": previous or None,
     }
     return emit_event(instance_pk, InstanceEvent.Kind.CONTACT_UPDATED, payload, now=now)
+
+
+def prune_contacts(now: datetime) -> int:
+    """Contacts whose push name and picture last changed before WAZIPER_INBOX_RETENTION_DAYS
+    (the worker's cleanup)."""
+    before = now - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS)
+    old_name = Q(push_name_at__lt=before) | Q(push_name_at__isnull=True)
+    old_picture = Q(picture_at__lt=before) | Q(picture_at__isnull=True)
+    return ContactSnapshot.objects.filter(old_name, old_picture).delete()[0]

@@ -319,3 +319,18 @@ def test_a_group_name_no_database_stores_is_cleaned_in_the_cache_and_the_event(l
     changes.group_changed(linked.pk, data, NOW)
     assert GroupSnapshot.objects.get(instance=linked, jid=GROUP).name == "Tim?"
     assert events(linked, "group.updated")[0]["changes"] == {"name": "Tim?", "description": "ab"}
+
+
+# -- pruning ---------------------------------------------------------------------------------------
+
+
+def test_contacts_not_heard_of_within_the_inbox_retention_are_pruned(linked: Instance, settings: Any) -> None:
+    old = NOW - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS + 1)
+    changes.push_name_seen(linked.pk, message("Budi", old, sender=BUDI), NOW)
+    changes.push_name_seen(linked.pk, message("Sari", old, sender="628333@s.whatsapp.net"), NOW)
+    changes.contact_changed(
+        linked.pk, {"contact_id": "628333@s.whatsapp.net", "changes": {"picture": "changed"}}, NOW
+    )
+    changes.push_name_seen(linked.pk, message("Tono", NOW, sender="628444@s.whatsapp.net"), NOW)
+    assert changes.prune_contacts(NOW) == 1
+    assert sorted(ContactSnapshot.objects.values_list("push_name", flat=True)) == ["Sari", "Tono"]
