@@ -19,7 +19,7 @@ is announced as a first one.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -68,12 +68,14 @@ def phone_of(jid: str) -> str:
 
 
 def _time(value: Any, default: datetime) -> datetime:
+    """An ISO time with its zone, in UTC as the database keeps it; `default` for anything else
+    (no zone, or a time UTC has no date for, such as year 1 east of Greenwich)."""
     if isinstance(value, str) and value:
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
+            return moment.astimezone(UTC) if moment.tzinfo is not None else default
+        except (ValueError, OverflowError):
             return default
-        return moment if moment.tzinfo is not None else default
     return default
 
 

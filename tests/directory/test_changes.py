@@ -334,3 +334,8 @@ def test_contacts_not_heard_of_within_the_inbox_retention_are_pruned(linked: Ins
     changes.push_name_seen(linked.pk, message("Tono", NOW, sender="628444@s.whatsapp.net"), NOW)
     assert changes.prune_contacts(NOW) == 1
     assert sorted(ContactSnapshot.objects.values_list("push_name", flat=True)) == ["Sari", "Tono"]
+
+
+def test_a_time_no_calendar_holds_in_utc_is_the_time_of_receipt(linked: Instance) -> None:
+    changes.push_name_seen(linked.pk, {**message("Budi"), "at": "0001-01-01T00:00:00+05:00"}, NOW)
+    assert ContactSnapshot.objects.get(instance=linked).push_name_at == NOW
