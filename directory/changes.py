@@ -10,14 +10,20 @@ change made through the API does; a group the account left, or that was deleted,
 Contacts: WhatsApp notifies picture changes. Push names come with each message, and whatsmeow
 announces one when it differs from the name its store holds, the first one too; so does this,
 from the name `ContactSnapshot` holds, so a contact's name is announced once per change, never
-per message. A message older than the name already known says nothing new.
+per message. A message older than the name already known says nothing new. A contact nothing
+was heard of for WAZIPER_INBOX_RETENTION_DAYS (as long as its messages are kept) is forgotten,
+so the table holds the contacts of that time rather than every one ever seen; its next push name
+is announced as a first one.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeGuard
+
+from django.conf import settings
+from django.db.models import Q
 
 from directory import cache
 from directory.models import ContactSnapshot
@@ -44,6 +50,9 @@ _GROUP_FIELDS: dict[str, type | tuple[type, ...]] = {
 _SNAPSHOT_FIELDS = ("name", "description", "announce", "locked")
 PUSH_NAME_LIMIT = ContactSnapshot._meta.get_field("push_name").max_length or 128
 JID_LIMIT = 128
+# More than any group holds (WhatsApp's largest, a community's announcement group, hold a few
+# thousand): a longer list is not one WhatsApp sent, and is cut rather than posted to webhooks.
+PARTICIPANTS_LIMIT = 5000
 
 
 def bare_jid(jid: str) -> str:
@@ -59,21 +68,31 @@ def phone_of(jid: str) -> str:
 
 
 def _time(value: Any, default: datetime) -> datetime:
+    """An ISO time with its zone, in UTC as the database keeps it; `default` for anything else
+    (no zone, or a time UTC has no date for, such as year 1 east of Greenwich)."""
     if isinstance(value, str) and value:
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
+            return moment.astimezone(UTC) if moment.tzinfo is not None else default
+        except (ValueError, OverflowError):
             return default
-        return moment if moment.tzinfo is not None else default
     return default
 
 
+def _storable(text: str) -> str:
+    """No database stores NUL characters, nor lone surrogates (which JSON lets through)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _jid(value: Any) -> str:
-    return value.strip() if isinstance(value, str) and "@" in value and len(value) <= JID_LIMIT else ""
+    if not isinstance(value, str) or "@" not in value or len(value) > JID_LIMIT:
+        return ""
+    return _storable(value.strip())
 
 
 def _jids(value: Any) -> list[str]:
-    return [jid for jid in map(_jid, value if isinstance(value, list) else []) if jid]
+    found = value[:PARTICIPANTS_LIMIT] if isinstance(value, list) else []
+    return [jid for jid in map(_jid, found) if jid]
 
 
 def _own_user(instance_pk: int) -> str:
@@ -91,7 +110,7 @@ def _group_changes(value: Any) -> dict[str, Any]:
     for name, kind in _GROUP_FIELDS.items():
         change = found.get(name)
         if isinstance(change, kind) and not (kind is int and isinstance(change, bool)):
-            changes[name] = change
+            changes[name] = _storable(change) if isinstance(change, str) else change
     return changes
 
 
@@ -106,8 +125,7 @@ def group_changed(instance_pk: int, data: dict[str, Any], now: datetime) -> Inst
     found = data.get("participants")
     moved = found if isinstance(found, dict) else {}
     participants = {change: jids for change in PARTICIPANT_CHANGES if (jids := _jids(moved.get(change)))}
-    found_info = data.get("group_info")
-    info = found_info if isinstance(found_info, dict) and found_info.get("id") == group_id else None
+    info = _group_info(data.get("group_info"), group_id)
     own = _own_user(instance_pk)
     account = None
     if data.get("joined") is True or (own and own in map(phone_of, participants.get("added", []))):
@@ -125,6 +143,45 @@ def group_changed(instance_pk: int, data: dict[str, Any], now: datetime) -> Inst
         "group_info": info,
     }
     return emit_event(instance_pk, InstanceEvent.Kind.GROUP_UPDATED, payload, now=now)
+
+
+def _group_info(value: Any, group_id: str) -> dict[str, Any] | None:
+    """A joined group's metadata in the `group` query's shape (worker/sessionhost/queries.py),
+    each field of its type, as the cache serves it and webhook formats read it; None unless it
+    describes this group."""
+    if not isinstance(value, dict) or value.get("id") != group_id:
+        return None
+    found = value.get("participants")
+    members = [
+        {
+            "id": jid,
+            "phone": _phone(member.get("phone")),
+            "admin": member.get("admin") is True,
+            "superadmin": member.get("superadmin") is True,
+        }
+        for member in (found[:PARTICIPANTS_LIMIT] if isinstance(found, list) else [])
+        if isinstance(member, dict) and (jid := _jid(member.get("id")))
+    ]
+    size, created = value.get("size"), value.get("created_at")
+    return {
+        "id": group_id,
+        "name": _text(value.get("name")),
+        "description": _text(value.get("description")),
+        "size": size if _is_int(size) and size >= 0 else len(members),
+        "owner": _jid(value.get("owner")) or None,
+        "created_at": created if _is_int(created) else None,
+        "announce": value.get("announce") is True,
+        "locked": value.get("locked") is True,
+        "participants": members,
+    }
+
+
+def _text(value: Any) -> str:
+    return _storable(value) if isinstance(value, str) else ""
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _apply_to_cache(
@@ -185,9 +242,11 @@ def push_name_seen(instance_pk: int, message: dict[str, Any], now: datetime) -> 
     when nothing changed."""
     name = message.get("push_name")
     sender = bare_jid(_jid(message.get("sender")))
-    if message.get("from_me") or not isinstance(name, str) or not name.strip() or not sender:
+    if message.get("from_me") or not isinstance(name, str) or not sender:
         return None
-    name = name[:PUSH_NAME_LIMIT]
+    name = _storable(name)[:PUSH_NAME_LIMIT]  # as stored, or the next message differs again
+    if not name.strip():
+        return None
     said_at = _time(message.get("at"), now)
     known = (
         ContactSnapshot.objects.filter(instance_id=instance_pk, jid=sender)
@@ -212,3 +271,12 @@ def push_name_seen(instance_pk: int, message: dict[str, Any], now: datetime) -> 
         "previous_push_name": previous or None,
     }
     return emit_event(instance_pk, InstanceEvent.Kind.CONTACT_UPDATED, payload, now=now)
+
+
+def prune_contacts(now: datetime) -> int:
+    """Contacts whose push name and picture last changed before WAZIPER_INBOX_RETENTION_DAYS
+    (the worker's cleanup)."""
+    before = now - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS)
+    old_name = Q(push_name_at__lt=before) | Q(push_name_at__isnull=True)
+    old_picture = Q(picture_at__lt=before) | Q(picture_at__isnull=True)
+    return ContactSnapshot.objects.filter(old_name, old_picture).delete()[0]

@@ -10,6 +10,7 @@ from django.conf import settings
 
 from breaker import service as breaker_service
 from directory import cache as directory_cache
+from directory import changes as directory_changes
 from inbox import service as inbox_service
 from instances import housekeeping, sandbox_phone, throttling, worker_registry
 from queueing.dispatch import resolve_orphans
@@ -39,5 +40,6 @@ def run_cleanup(worker_id: str, now: datetime) -> dict[str, int]:
         groups_max_age_s=settings.WAZIPER_GROUPS_CACHE_S,
         numbers_max_age_s=settings.WAZIPER_NUMBER_CHECK_CACHE_S,
     )
+    counts["contacts_pruned"] = directory_changes.prune_contacts(now)
     logger.info("🧹 cleanup: %s", ", ".join(f"{k}={v}" for k, v in counts.items() if v) or "nothing to do")
     return counts

@@ -11,6 +11,9 @@ import pytest
 from directory import cache, changes
 from directory.models import ContactSnapshot, GroupListing, GroupSnapshot
 from instances.models import Instance, InstanceEvent
+from tests.support.webhooks import make_endpoint
+from webhooks import formats
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -94,7 +97,18 @@ def test_a_deleted_group_leaves_the_list(linked: Instance) -> None:
 
 def test_a_group_the_account_joined_joins_the_cached_list(linked: Instance) -> None:
     cached(linked, OTHER)
-    info = {"id": GROUP, "name": "Baru", "description": "", "size": 3, "participants": []}
+    member = {"id": BUDI, "phone": "628222000111", "admin": True, "superadmin": True}
+    info = {
+        "id": GROUP,
+        "name": "Baru",
+        "description": "",
+        "size": 1,
+        "owner": BUDI,
+        "created_at": 1764590400,
+        "announce": False,
+        "locked": True,
+        "participants": [member],
+    }
     changes.group_changed(linked.pk, {"group_id": GROUP, "joined": True, "group_info": info}, NOW)
     assert [g["id"] for g in cache.cached_groups(linked, NOW, 300).data] == [GROUP, OTHER]
     [event] = events(linked, "group.updated")
@@ -131,6 +145,43 @@ def test_what_a_change_carries_is_kept_only_with_the_right_types(linked: Instanc
         None,
         NOW.isoformat(),
     )
+
+
+def test_a_joined_groups_metadata_keeps_the_group_querys_fields_with_their_types(linked: Instance) -> None:
+    make_endpoint(linked.owner, "https://hooks.example.com/w", format=formats.WAZIPER)
+    info = {
+        "id": GROUP,
+        "name": 7,
+        "size": "many",
+        "owner": ["x"],
+        "created_at": True,
+        "announce": "yes",
+        "participants": ["x", 5, {"id": BUDI, "admin": True, "phone": 628}, {"admin": True}],
+        "extra": "not the query's",
+    }
+    changes.group_changed(linked.pk, {"group_id": GROUP, "joined": True, "group_info": info}, NOW)
+    participant = {"id": BUDI, "phone": "", "admin": True, "superadmin": False}
+    kept = {
+        "id": GROUP,
+        "name": "",
+        "description": "",
+        "size": 1,
+        "owner": None,
+        "created_at": None,
+        "announce": False,
+        "locked": False,
+        "participants": [participant],
+    }
+    assert events(linked, "group.updated")[0]["group_info"] == kept
+    assert GroupSnapshot.objects.get(instance=linked, jid=GROUP).data == kept
+    assert WebhookDelivery.objects.filter(event_type="group.updated").count() == 1
+
+
+def test_a_change_lists_at_most_a_groups_worth_of_participants(linked: Instance) -> None:
+    crowd = [f"{62800000000 + n}@s.whatsapp.net" for n in range(changes.PARTICIPANTS_LIMIT + 50)]
+    changes.group_changed(linked.pk, {"group_id": GROUP, "participants": {"added": crowd}}, NOW)
+    added = events(linked, "group.updated")[0]["participants"]["added"]
+    assert added == crowd[: changes.PARTICIPANTS_LIMIT]
 
 
 @pytest.mark.parametrize("group_id", [None, "", BUDI, "x" * 200 + "@g.us"])
@@ -238,8 +289,53 @@ def test_a_picture_change_first_does_not_hide_the_first_push_name(linked: Instan
 
 @pytest.mark.parametrize(
     "fields",
-    [{"from_me": True}, {"push_name": ""}, {"push_name": "  "}, {"push_name": None}, {"sender": ""}],
+    [
+        {"from_me": True},
+        {"push_name": ""},
+        {"push_name": "  "},
+        {"push_name": " \x00"},
+        {"push_name": None},
+        {"sender": ""},
+    ],
 )
 def test_no_name_or_the_accounts_own_message_says_nothing_of_contacts(linked: Instance, fields: Any) -> None:
     assert changes.push_name_seen(linked.pk, message("Budi", **fields), NOW) is None
     assert not ContactSnapshot.objects.exists()
+
+
+# -- what no database stores -----------------------------------------------------------------------
+
+
+def test_a_push_name_no_database_stores_is_cleaned_and_announced_once(linked: Instance) -> None:
+    changes.push_name_seen(linked.pk, message("Bu\x00di\ud800"), NOW)
+    changes.push_name_seen(linked.pk, message("Bu\x00di\ud800", NOW + timedelta(minutes=1)), NOW)
+    assert ContactSnapshot.objects.get(instance=linked).push_name == "Budi?"
+    assert [e["changes"] for e in events(linked, "contact.updated")] == [{"push_name": "Budi?"}]
+
+
+def test_a_group_name_no_database_stores_is_cleaned_in_the_cache_and_the_event(linked: Instance) -> None:
+    cached(linked, GROUP)
+    data = {"group_id": GROUP, "changes": {"name": "Tim\x00\ud800", "description": "a\x00b"}}
+    changes.group_changed(linked.pk, data, NOW)
+    assert GroupSnapshot.objects.get(instance=linked, jid=GROUP).name == "Tim?"
+    assert events(linked, "group.updated")[0]["changes"] == {"name": "Tim?", "description": "ab"}
+
+
+# -- pruning ---------------------------------------------------------------------------------------
+
+
+def test_contacts_not_heard_of_within_the_inbox_retention_are_pruned(linked: Instance, settings: Any) -> None:
+    old = NOW - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS + 1)
+    changes.push_name_seen(linked.pk, message("Budi", old, sender=BUDI), NOW)
+    changes.push_name_seen(linked.pk, message("Sari", old, sender="628333@s.whatsapp.net"), NOW)
+    changes.contact_changed(
+        linked.pk, {"contact_id": "628333@s.whatsapp.net", "changes": {"picture": "changed"}}, NOW
+    )
+    changes.push_name_seen(linked.pk, message("Tono", NOW, sender="628444@s.whatsapp.net"), NOW)
+    assert changes.prune_contacts(NOW) == 1
+    assert sorted(ContactSnapshot.objects.values_list("push_name", flat=True)) == ["Sari", "Tono"]
+
+
+def test_a_time_no_calendar_holds_in_utc_is_the_time_of_receipt(linked: Instance) -> None:
+    changes.push_name_seen(linked.pk, {**message("Budi"), "at": "0001-01-01T00:00:00+05:00"}, NOW)
+    assert ContactSnapshot.objects.get(instance=linked).push_name_at == NOW

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from breaker.models import FailureEvent
-from directory import cache
+from directory import cache, changes
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, InstanceEvent, WorkerProcess
 from instances.service import create_instance
@@ -103,3 +103,10 @@ def test_prunes_session_answers_older_than_their_cache(instance: Instance, setti
         instance, [{"phone": "628200000002", "on_whatsapp": True}], NOW - timedelta(minutes=2)
     )
     assert run_cleanup("me", NOW)["directory_pruned"] == 1
+
+
+def test_prunes_contacts_not_heard_of_within_the_inbox_retention(instance: Instance, settings: Any) -> None:
+    old = NOW - timedelta(days=settings.WAZIPER_INBOX_RETENTION_DAYS + 1)
+    message = {"sender": "628200000002@s.whatsapp.net", "push_name": "Budi", "at": old.isoformat()}
+    changes.push_name_seen(instance.pk, message, NOW)
+    assert run_cleanup("me", NOW)["contacts_pruned"] == 1
