@@ -29,6 +29,7 @@ from directory import cache
 from directory.models import ContactSnapshot
 from instances.events import emit_event
 from instances.models import Instance, InstanceEvent
+from kernel.text import storable
 
 logger = logging.getLogger("waziper.directory")
 
@@ -79,15 +80,10 @@ def _time(value: Any, default: datetime) -> datetime:
     return default
 
 
-def _storable(text: str) -> str:
-    """No database stores NUL characters, nor lone surrogates (which JSON lets through)."""
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
 def _jid(value: Any) -> str:
     if not isinstance(value, str) or "@" not in value or len(value) > JID_LIMIT:
         return ""
-    return _storable(value.strip())
+    return storable(value.strip())
 
 
 def _jids(value: Any) -> list[str]:
@@ -110,7 +106,7 @@ def _group_changes(value: Any) -> dict[str, Any]:
     for name, kind in _GROUP_FIELDS.items():
         change = found.get(name)
         if isinstance(change, kind) and not (kind is int and isinstance(change, bool)):
-            changes[name] = _storable(change) if isinstance(change, str) else change
+            changes[name] = storable(change) if isinstance(change, str) else change
     return changes
 
 
@@ -177,7 +173,7 @@ def _group_info(value: Any, group_id: str) -> dict[str, Any] | None:
 
 
 def _text(value: Any) -> str:
-    return _storable(value) if isinstance(value, str) else ""
+    return storable(value) if isinstance(value, str) else ""
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
@@ -244,7 +240,7 @@ def push_name_seen(instance_pk: int, message: dict[str, Any], now: datetime) -> 
     sender = bare_jid(_jid(message.get("sender")))
     if message.get("from_me") or not isinstance(name, str) or not sender:
         return None
-    name = _storable(name)[:PUSH_NAME_LIMIT]  # as stored, or the next message differs again
+    name = storable(name)[:PUSH_NAME_LIMIT]  # as stored, or the next message differs again
     if not name.strip():
         return None
     said_at = _time(message.get("at"), now)

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from inbox.models import InboundMessage
 from instances.events import emit_event
 from instances.models import Instance, InstanceEvent
+from kernel.text import storable
 
 logger = logging.getLogger("waziper.inbox")
 
@@ -221,22 +222,17 @@ def _without_quote(part: Any) -> Any:
 # -- coercion: the transport's data is trusted for shape, never for size ------------------------
 
 
-def _text(value: str) -> str:
-    """No database stores NUL characters or lone surrogates (which JSON lets through)."""
-    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
 def _str(value: Any, limit: int) -> str:
     if value is None or isinstance(value, dict | list):
         return ""
-    return _text(str(value))[:limit]
+    return storable(str(value))[:limit]
 
 
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        return _text(value)
+        return storable(value)
     if isinstance(value, dict):
-        return {_text(str(k)): _clean(v) for k, v in value.items()}
+        return {storable(str(k)): _clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
