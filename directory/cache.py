@@ -136,6 +136,13 @@ def forget_listing(instance: Instance) -> None:
     GroupListing.objects.filter(instance=instance).delete()
 
 
+def forget_account(instance_pk: int) -> None:
+    """Every group the instance's account was in (the account was unlinked)."""
+    with transaction.atomic():
+        GroupSnapshot.objects.filter(instance_id=instance_pk).delete()
+        GroupListing.objects.filter(instance_id=instance_pk).delete()
+
+
 # -- numbers ---------------------------------------------------------------------------------------
 
 

@@ -276,3 +276,11 @@ def prune_contacts(now: datetime) -> int:
     old_name = Q(push_name_at__lt=before) | Q(push_name_at__isnull=True)
     old_picture = Q(picture_at__lt=before) | Q(picture_at__isnull=True)
     return ContactSnapshot.objects.filter(old_name, old_picture).delete()[0]
+
+
+def account_unlinked(instance_pk: int) -> None:
+    """The phone was logged out: what the cache knew was that account's (its groups, the names
+    its contacts went by); a phone linked next starts from nothing. Number checks stay: whether
+    a number is on WhatsApp does not depend on who asked."""
+    cache.forget_account(instance_pk)
+    ContactSnapshot.objects.filter(instance_id=instance_pk).delete()

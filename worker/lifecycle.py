@@ -309,6 +309,7 @@ class InstanceLifecycle:
                 push_name="",
                 last_qr="",
             )
+            directory_changes.account_unlinked(self.pk)
         if command_pk is not None:
             commands.finish(command_pk, {"ok": True}, now)
 

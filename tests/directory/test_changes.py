@@ -339,3 +339,21 @@ def test_contacts_not_heard_of_within_the_inbox_retention_are_pruned(linked: Ins
 def test_a_time_no_calendar_holds_in_utc_is_the_time_of_receipt(linked: Instance) -> None:
     changes.push_name_seen(linked.pk, {**message("Budi"), "at": "0001-01-01T00:00:00+05:00"}, NOW)
     assert ContactSnapshot.objects.get(instance=linked).push_name_at == NOW
+
+
+def test_an_unlinked_account_leaves_no_groups_or_contact_names_behind(linked: Instance, owner: Any) -> None:
+    other = Instance.objects.create(owner=owner, transport="sandbox", instance_id="0123456789ABC")
+    cached(linked, GROUP)
+    cached(other, OTHER)
+    changes.push_name_seen(linked.pk, message("Budi"), NOW)
+    changes.account_unlinked(linked.pk)
+    assert list(GroupSnapshot.objects.values_list("jid", flat=True)) == [OTHER]
+    assert list(GroupListing.objects.values_list("instance_id", flat=True)) == [other.pk]
+    assert not ContactSnapshot.objects.filter(instance=linked).exists()
+
+
+def test_a_name_seen_again_after_the_account_was_unlinked_is_announced_as_new(linked: Instance) -> None:
+    changes.push_name_seen(linked.pk, message("Budi"), NOW)
+    changes.account_unlinked(linked.pk)
+    changes.push_name_seen(linked.pk, message("Budi", NOW + timedelta(minutes=1)), NOW)
+    assert len(events(linked, "contact.updated")) == 2

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from breaker.models import BreakerState, FailureEvent
+from directory.cache import cached_groups, store_groups
 from instances.commands import send as send_command
 from instances.models import Instance, InstanceCommand, InstanceEvent, SandboxPhone, WorkerProcess
 from instances.service import (
@@ -237,6 +238,16 @@ def test_logout_command_unlinks_and_removes_the_session_store(
     assert not os.path.exists(store)
     assert SandboxPhone.objects.get(instance=instance).linked_jid == ""
     assert BreakerState.objects.get(instance=instance).state == "closed"  # asked for: not a failure
+
+
+def test_a_logout_forgets_the_accounts_cached_groups(owner: Any, clock: FakeClock) -> None:
+    instance = sandbox(owner, linked=True)
+    store_groups(instance, [{"id": "120363000000000001@g.us", "name": "Tim", "size": 2}], clock.now())
+    worker = make_worker(clock)
+    tick(worker, clock)
+    send_command(instance, InstanceCommand.Kind.LOGOUT)
+    tick(worker, clock, 0.3)
+    assert cached_groups(instance, clock.now(), max_age_s=3600) is None
 
 
 def test_pair_phone_command_returns_a_code(owner: Any, clock: FakeClock) -> None:
