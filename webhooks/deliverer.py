@@ -34,12 +34,13 @@ from datetime import UTC, datetime
 
 import httpx
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 
 from breaker.policy import Verdict
 from kernel import pg_listen
 from kernel.clock import Clock, SystemClock
 from kernel.metrics import WEBHOOK_ATTEMPTS
+from kernel.step_failure import pause_after_failed_step
 from webhooks import deliveries, policy, registry, signing, transport
 from webhooks.deliveries import Attempt, Job
 from webhooks.fanout import NOTIFY_CHANNEL
@@ -388,13 +389,7 @@ class Deliverer:
                     self.db_errors = 0
                 except Exception as exc:
                     self.db_errors += 1
-                    delay = min(5.0, 0.1 * 2**self.db_errors)
-                    if isinstance(exc, DatabaseError):
-                        logger.warning("database error (%s); retrying in %.1fs", exc, delay)
-                    else:
-                        logger.exception("deliverer step failed; retrying in %.1fs", delay)
-                    close_old_connections()
-                    time.sleep(delay)
+                    pause_after_failed_step(exc, self.db_errors, "deliverer step", logger)
                     continue
                 if not busy:
                     self._wake.wait(self.poll_s)

@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 
 from breaker.models import FailureEvent
 from instances import commands, leases, worker_registry
@@ -35,6 +35,7 @@ from instances.actual_state import InstanceGone
 from instances.models import Instance
 from kernel.clock import Clock, SystemClock
 from kernel.metrics import SESSIONS
+from kernel.step_failure import pause_after_failed_step
 from worker.cleanup import run_cleanup
 from worker.lifecycle import InstanceLifecycle
 from worker.parts import Dispatcher, default_dispatcher, default_transports, new_worker_id
@@ -366,13 +367,7 @@ class Worker:
                 # Locked or unreachable database (or a bug outside any instance's guard): back
                 # off and retry; sessions stay as they are, the process lives on.
                 self.db_errors += 1
-                delay = min(5.0, 0.1 * 2**self.db_errors)
-                if isinstance(exc, DatabaseError):
-                    logger.warning("database error (%s); retrying in %.1fs", exc, delay)
-                else:
-                    logger.exception("worker step failed; retrying in %.1fs", delay)
-                close_old_connections()
-                time.sleep(delay)
+                pause_after_failed_step(exc, self.db_errors, "worker step", logger)
                 continue
             if not busy:
                 self.idle()
