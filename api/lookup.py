@@ -44,6 +44,18 @@ def instance_not_found() -> ApiError:
     return ApiError(NOT_FOUND, http_status=status.HTTP_404_NOT_FOUND, extra={"reason": NOT_FOUND_REASON})
 
 
+def check_reached_through(request: Request, instance: Instance, action: Action, not_found: str) -> None:
+    """For a row reached through its instance (a message, a webhook endpoint): the caller must
+    be allowed to `action` that instance. 404 with `not_found` (the row's own words) when they
+    may not even view it, so its existence never leaks; 403 when they may view but not do this."""
+    try:
+        visibility.check(request.user, instance, action)
+    except visibility.InstanceNotFound:
+        raise exceptions.NotFound(not_found) from None
+    except visibility.ActionNotAllowed as exc:
+        raise exceptions.PermissionDenied(str(exc)) from None
+
+
 def get_instance(
     request: Request, path_value: str | None = None, *, action: Action, first_use: bool = False
 ) -> Instance:

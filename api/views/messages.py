@@ -19,7 +19,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.lookup import get_instance
+from api.lookup import check_reached_through, get_instance
 from api.responses import ask_session
 from api.serializers.messages import (
     ChatFilter,
@@ -68,12 +68,7 @@ def inbound_message(request: Request, message_id: str, action: Action) -> Inboun
     )
     if found is None:
         raise exceptions.NotFound(MESSAGE_NOT_FOUND)
-    try:
-        visibility.check(request.user, found.instance, action)
-    except visibility.InstanceNotFound:
-        raise exceptions.NotFound(MESSAGE_NOT_FOUND) from None
-    except visibility.ActionNotAllowed as exc:
-        raise exceptions.PermissionDenied(str(exc)) from None
+    check_reached_through(request, found.instance, action, MESSAGE_NOT_FOUND)
     return found
 
 

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import waziper
-from api.lookup import get_instance
+from api.lookup import check_reached_through, get_instance
 from api.responses import ASKS_THE_SESSION, IDEMPOTENCY_HEADER, idempotency_key, queued, session_errors
 from api.serializers.queue import (
     MessageSerializer,
@@ -30,7 +30,6 @@ from api.serializers.queue import (
     SendWaitSerializer,
     WhatsAppMessageSerializer,
 )
-from instances import visibility
 from instances.models import Action
 from kernel.envelope import error, success
 from kernel.schema import (
@@ -261,12 +260,7 @@ def queued_message(request: Request, message_id: str, action: Action) -> QueuedM
     found = QueuedMessage.objects.select_related("instance").filter(message_id=key).first()
     if found is None:
         raise exceptions.NotFound(MESSAGE_NOT_FOUND)
-    try:
-        visibility.check(request.user, found.instance, action)
-    except visibility.InstanceNotFound:
-        raise exceptions.NotFound(MESSAGE_NOT_FOUND) from None
-    except visibility.ActionNotAllowed as exc:
-        raise exceptions.PermissionDenied(str(exc)) from None
+    check_reached_through(request, found.instance, action, MESSAGE_NOT_FOUND)
     return found
 
 

@@ -15,7 +15,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.lookup import get_instance
+from api.lookup import check_reached_through, get_instance
 from api.serializers.webhooks import (
     DeliveryListQuerySerializer,
     DeliverySerializer,
@@ -26,7 +26,6 @@ from api.serializers.webhooks import (
     WebhookUpdateSerializer,
     WebhookWithSecretSerializer,
 )
-from instances import visibility
 from instances.models import Action
 from kernel.envelope import error, success
 from kernel.schema import ACCESS_TOKEN_QUERY, ErrorSerializer, envelope, error_responses
@@ -58,12 +57,7 @@ def _endpoint(request: Request, webhook_id: str, action: Action) -> WebhookEndpo
     if endpoint is None:
         raise exceptions.NotFound(WEBHOOK_NOT_FOUND)
     if endpoint.instance is not None and action != "view":
-        try:
-            visibility.check(request.user, endpoint.instance, action)
-        except visibility.InstanceNotFound:
-            raise exceptions.NotFound(WEBHOOK_NOT_FOUND) from None
-        except visibility.ActionNotAllowed as exc:
-            raise exceptions.PermissionDenied(str(exc)) from None
+        check_reached_through(request, endpoint.instance, action, WEBHOOK_NOT_FOUND)
     return endpoint
 
 
