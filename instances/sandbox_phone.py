@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from instances.models import Instance, SandboxIncoming, SandboxPhone
+from kernel.text import refuse_unstorable
 
 KINDS = (
     "text",
@@ -317,12 +318,7 @@ def _text(limit: int) -> Any:
     def check(value: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError("Must be a string.")
-        if "\x00" in value:
-            raise ValidationError("Must not contain NUL characters.")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("Must be valid Unicode text.") from None
+        refuse_unstorable(value)
         if len(value) > limit:
             raise ValidationError(f"Must be at most {limit} characters.")
         return value

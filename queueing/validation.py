@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from kernel.text import refuse_unstorable
 from queueing import netguard
 from queueing.models import QueuedMessage
 
@@ -105,17 +106,6 @@ class MessageDraft:
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def check_string(value: str) -> str:
-    """Refuse text no database can store: NUL characters and lone surrogates."""
-    if "\x00" in value:
-        raise ValidationError("Must not contain NUL characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("Must be valid Unicode text.") from None
-    return value
-
-
 def _phone_digits(value: str) -> str | None:
     match = PHONE_RE.match(_PHONE_SEPARATORS_RE.sub("", value))
     return match.group(1) if match else None
@@ -124,7 +114,7 @@ def _phone_digits(value: str) -> str | None:
 def normalize_chat_id(value: str) -> str:
     """Phone digits (a leading +, spaces and dashes dropped), a user JID on s.whatsapp.net
     (`…@c.us` is the same chat), or a lower-cased group or LID JID."""
-    value = check_string(value or "").strip()
+    value = refuse_unstorable(value or "").strip()
     if match := GROUP_JID_RE.match(value):
         return f"{match.group(1)}@g.us"
     if match := LID_JID_RE.match(value):
@@ -185,7 +175,7 @@ HostCheck = Callable[[str, int, bool], str | None]
 
 def _media_target(value: str) -> tuple[str, str, int]:
     """(the URL, its host, its port), or a ValidationError saying what is malformed."""
-    value = check_string(value or "").strip()
+    value = refuse_unstorable(value or "").strip()
     if len(value) > MEDIA_URL_LIMIT or _SPACE_OR_CONTROL_RE.search(value):
         raise ValidationError(f"Must be a URL of at most {MEDIA_URL_LIMIT} characters without spaces.")
     try:
@@ -234,7 +224,7 @@ def bulk_host_check(media_urls: Iterable[str], *, allow_private: bool) -> HostCh
 
 
 def validate_filename(value: str) -> str:
-    value = check_string(value or "").strip()
+    value = refuse_unstorable(value or "").strip()
     if len(value) > FILENAME_LIMIT:
         raise ValidationError(f"Must be at most {FILENAME_LIMIT} characters.")
     if any(ch in "/\\" or ord(ch) < 32 for ch in value):
@@ -251,7 +241,7 @@ def validate_idempotency_key(value: str) -> str:
 
 
 def _check_text(kind: str, text: str) -> str:
-    text = check_string(text or "")
+    text = refuse_unstorable(text or "")
     if kind in (Kind.TEXT, Kind.EDIT):
         if not text.strip():
             what = "A text message" if kind == Kind.TEXT else "An edit"
@@ -311,7 +301,7 @@ def _line(value: Any, limit: int, *, required: bool = False, what: str = "This")
         value = ""
     if not isinstance(value, str):
         raise ValidationError("Must be text.")
-    value = check_string(value).strip()
+    value = refuse_unstorable(value).strip()
     if required and not value:
         raise ValidationError(f"{what} is required.")
     if len(value) > limit:
@@ -355,7 +345,7 @@ def validate_vcard(value: Any) -> str:
     BEGIN:VCARD to END:VCARD, nothing but printable text and line breaks."""
     if not isinstance(value, str):
         raise ValidationError("Must be text.")
-    value = check_string(value).strip().replace("\r\n", "\n")
+    value = refuse_unstorable(value).strip().replace("\r\n", "\n")
     if len(value.encode("utf-8")) > VCARD_LIMIT:
         raise ValidationError(f"Must be at most {VCARD_LIMIT} bytes.")
     if any((ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127 for ch in value):
@@ -402,7 +392,7 @@ def clean_contact(name: Any, phone: Any, vcard: Any) -> dict[str, Any]:
         errors.setdefault("contact_phone", []).append(
             "A contact needs contact_phone (and contact_name), or a vcard."
         )
-    elif not isinstance(phone, str) or not (match := PHONE_RE.match(check_string(phone).strip())):
+    elif not isinstance(phone, str) or not (match := PHONE_RE.match(refuse_unstorable(phone).strip())):
         errors.setdefault("contact_phone", []).append(
             "Must be a phone number of 8 to 15 digits, optional leading +."
         )
@@ -452,7 +442,7 @@ def clean_emoji(value: Any) -> str:
         raise ValidationError('A reaction needs an emoji ("" removes an earlier reaction).')
     if not isinstance(value, str):
         raise ValidationError("Must be text.")
-    value = check_string(value).strip()
+    value = refuse_unstorable(value).strip()
     if len(value) > EMOJI_LIMIT:
         raise ValidationError(f"Must be one emoji (at most {EMOJI_LIMIT} characters).")
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
@@ -464,7 +454,7 @@ def validate_message_ref(value: Any) -> str:
     """A message named by this gateway's message_id (a UUID) or by WhatsApp's id."""
     if not isinstance(value, str):
         raise ValidationError("Must be a message_id from this API or a WhatsApp message id.")
-    value = check_string(value).strip()
+    value = refuse_unstorable(value).strip()
     if not value:
         raise ValidationError("Required.")
     if is_uuid(value) or WA_MESSAGE_ID_RE.match(value):
