@@ -3,7 +3,7 @@ have one of its contacts send the instance a message, change a group or change i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,7 +22,7 @@ from api.serializers.sandbox import (
 )
 from instances import sandbox_phone
 from instances import service as instances_service
-from instances.models import Action, Instance, SandboxReceived
+from instances.models import Action, Instance, SandboxIncoming, SandboxReceived
 from kernel.envelope import Conflict, success
 from kernel.schema import ACCESS_TOKEN_QUERY, INSTANCE_ID_PATH, envelope, error_responses
 from kernel.views import ApiView
@@ -35,6 +35,23 @@ def sandbox_instance(request: Request, instance_id: str, *, action: Action) -> I
     if not instance.is_sandbox:
         raise Conflict(NOT_SANDBOX)
     return instance
+
+
+def _queue_from_phone(
+    request: Request, instance_id: str, queue: Callable[[Instance, Mapping[str, Any]], SandboxIncoming]
+) -> tuple[Instance, SandboxIncoming, bool]:
+    """The simulated phone queues the request's body for the instance: 400 naming the fields,
+    409 while no account is linked. Also says whether the instance is connected (it hears of it
+    at the worker's next tick) or not (once it connects)."""
+    instance = sandbox_instance(request, instance_id, action="change")
+    data: Mapping[str, Any] = request.data if isinstance(request.data, Mapping) else {}
+    try:
+        sent = queue(instance, data)
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError(exc.message_dict) from None
+    except sandbox_phone.NotLinked as exc:
+        raise Conflict(str(exc)) from None
+    return instance, sent, instance.status == Instance.Status.CONNECTED
 
 
 class SandboxScanView(ApiView):
@@ -122,15 +139,7 @@ class SandboxIncomingView(ApiView):
         },
     )
     def post(self, request: Request, instance_id: str) -> Response:
-        instance = sandbox_instance(request, instance_id, action="change")
-        data: Mapping[str, Any] = request.data if isinstance(request.data, Mapping) else {}
-        try:
-            sent = sandbox_phone.send_to_instance(instance, data)
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from None
-        except sandbox_phone.NotLinked as exc:
-            raise Conflict(str(exc)) from None
-        connected = instance.status == Instance.Status.CONNECTED
+        instance, sent, connected = _queue_from_phone(request, instance_id, sandbox_phone.send_to_instance)
         return success(
             "Message sent" if connected else "Message sent; the instance receives it once it connects",
             {
@@ -149,15 +158,11 @@ class _SandboxNotificationView(ApiView):
     kind: str
 
     def post(self, request: Request, instance_id: str) -> Response:
-        instance = sandbox_instance(request, instance_id, action="change")
-        data: Mapping[str, Any] = request.data if isinstance(request.data, Mapping) else {}
-        try:
-            sent = sandbox_phone.notify_instance(instance, self.kind, data)
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from None
-        except sandbox_phone.NotLinked as exc:
-            raise Conflict(str(exc)) from None
-        connected = instance.status == Instance.Status.CONNECTED
+        instance, sent, connected = _queue_from_phone(
+            request,
+            instance_id,
+            lambda instance, data: sandbox_phone.notify_instance(instance, self.kind, data),
+        )
         return success(
             "Change sent" if connected else "Change sent; the instance hears of it once it connects",
             {

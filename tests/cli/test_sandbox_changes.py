@@ -1,4 +1,4 @@
-"""manage.py sandbox_group_update and sandbox_contact_update (cli/sandbox_changes.py): a
+"""manage.py sandbox_group_update and sandbox_contact_update (cli/sandbox_phone.py): a
 simulated contact changes a group or its picture."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from cli.sandbox_changes import notify
+from cli.sandbox_phone import notify
 from instances import sandbox_phone
 from kernel.commands import WaziperCommand
 

@@ -5,11 +5,10 @@ import mimetypes
 import os
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
+from cli.sandbox_phone import queue_from_phone
 from instances import sandbox_phone
-from instances.models import Instance
 from kernel.commands import WaziperCommand
 
 # option -> the field of instances.sandbox_phone it fills
@@ -79,32 +78,27 @@ class Command(WaziperCommand):
         parser.add_argument("--lid", action="store_true", default=None, help="the contact's number is hidden")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        instance = Instance.objects.filter(instance_id=options["instance_id"].strip().upper()).first()
-        if instance is None:
-            raise CommandError(f"Unknown instance id: {options['instance_id']}")
+        queued = queue_from_phone(
+            options["instance_id"],
+            lambda instance: sandbox_phone.send_to_instance(instance, self._data(options)),
+        )
+        sent = queued.sent
+        self.report(
+            f"📨 {queued.instance.instance_id}: {sent.message['kind']} from {sent.message['from']} sent as "
+            f"{sent.wa_message_id}; it arrives {queued.when}",
+            {
+                "instance_id": queued.instance.instance_id,
+                "wa_message_id": sent.wa_message_id,
+                "kind": sent.message["kind"],
+                "connected": queued.connected,
+            },
+        )
+
+    def _data(self, options: dict[str, Any]) -> dict[str, Any]:
         data = {field: options[name] for name, field in _FIELDS.items() if options.get(name) is not None}
         if options.get("file"):
             data.update(self._file(options["file"], data))
-        try:
-            sent = sandbox_phone.send_to_instance(instance, data)
-        except ValidationError as exc:
-            problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-            raise CommandError(problems) from None
-        except sandbox_phone.NotLinked as exc:
-            raise CommandError(str(exc)) from None
-        connected = instance.status == Instance.Status.CONNECTED
-        when = "at the worker's next tick" if connected else "once the instance connects"
-        kind = sent.message["kind"]
-        self.report(
-            f"📨 {instance.instance_id}: {kind} from {sent.message['from']} sent as {sent.wa_message_id}; "
-            f"it arrives {when}",
-            {
-                "instance_id": instance.instance_id,
-                "wa_message_id": sent.wa_message_id,
-                "kind": kind,
-                "connected": connected,
-            },
-        )
+        return data
 
     def _file(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
         try:
