@@ -114,18 +114,24 @@ class InstanceAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     exclude = ["last_qr"]
-    # The status panel above the form reads these; they stay at hand, folded, for the rare edit.
+    # What a person chooses when adding an instance; the rest is the worker's, shown on the
+    # change form, where the status panel above it reads them: folded, for the rare edit.
+    _chosen_fields: list[Any] = [
+        "sandbox",
+        "desired_state",
+        ("send_delay_min", "send_delay_max"),
+        ("typing_min_s", "typing_max_s"),
+    ]
+    _main: Any = (None, {"fields": ["name", "owner", "transport", "proxy_url"]})
+    add_fieldsets = [_main, ("Advanced", {"classes": ["collapse"], "fields": _chosen_fields})]
     fieldsets = [
-        (None, {"fields": ["name", "owner", "transport", "proxy_url"]}),
+        _main,
         (
             "Advanced",
             {
                 "classes": ["collapse"],
                 "fields": [
-                    "sandbox",
-                    "desired_state",
-                    ("send_delay_min", "send_delay_max"),
-                    ("typing_min_s", "typing_max_s"),
+                    *_chosen_fields,
                     ("status", "status_detail"),
                     ("jid", "push_name"),
                     ("worker_id", "lease_expires_at"),
@@ -133,21 +139,6 @@ class InstanceAdmin(admin.ModelAdmin):
                     ("last_qr_at", "qr_expires_at"),
                     ("connected_at", "last_seen_at"),
                     ("instance_id", "created_at", "updated_at"),
-                ],
-            },
-        ),
-    ]
-    add_fieldsets = [
-        (None, {"fields": ["name", "owner", "transport", "proxy_url"]}),
-        (
-            "Advanced",
-            {
-                "classes": ["collapse"],
-                "fields": [
-                    "sandbox",
-                    "desired_state",
-                    ("send_delay_min", "send_delay_max"),
-                    ("typing_min_s", "typing_max_s"),
                 ],
             },
         ),
