@@ -86,26 +86,8 @@ def _unknown(kind: str, ref: str, chat_id: str) -> None:
         )
 
 
-def _target(instance: Instance, draft: MessageDraft, now: datetime) -> dict[str, Any]:
-    ref, kind = draft.target_message_id, draft.kind
-    row = _own(instance, ref)
-    if row is None:
-        _unknown(kind, ref, draft.chat_id)
-        # Someone else's message in a one-to-one chat: its sender is the chat's other person.
-        return {
-            "ref": ref,
-            "message_id": "",
-            "wa_message_id": ref,
-            "chat_id": draft.chat_id,
-            "from_me": False,
-            "sender": full_jid(draft.chat_id),
-            "sent_at": None,
-        }
-    _sent(row, draft.chat_id, _VERBS[kind])
-    if kind == Kind.EDIT and row.kind != Kind.TEXT:
-        raise ValidationError(f"Only text messages can be edited (this one is {row.kind}).")
-    if reason := policy.window_closed(kind, row.sent_at, now):
-        raise ValidationError(reason)
+def _ours(ref: str, row: QueuedMessage) -> dict[str, Any]:
+    """A message this instance sent, as a reference to it."""
     return {
         "ref": ref,
         "message_id": str(row.message_id),
@@ -113,8 +95,34 @@ def _target(instance: Instance, draft: MessageDraft, now: datetime) -> dict[str,
         "chat_id": row.chat_id,
         "from_me": True,
         "sender": "",
-        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
     }
+
+
+def _theirs(ref: str, chat_id: str) -> dict[str, Any]:
+    """Someone else's message in a one-to-one chat, by its WhatsApp id: its sender is the
+    chat's other person."""
+    return {
+        "ref": ref,
+        "message_id": "",
+        "wa_message_id": ref,
+        "chat_id": chat_id,
+        "from_me": False,
+        "sender": full_jid(chat_id),
+    }
+
+
+def _target(instance: Instance, draft: MessageDraft, now: datetime) -> dict[str, Any]:
+    ref, kind = draft.target_message_id, draft.kind
+    row = _own(instance, ref)
+    if row is None:
+        _unknown(kind, ref, draft.chat_id)
+        return {**_theirs(ref, draft.chat_id), "sent_at": None}
+    _sent(row, draft.chat_id, _VERBS[kind])
+    if kind == Kind.EDIT and row.kind != Kind.TEXT:
+        raise ValidationError(f"Only text messages can be edited (this one is {row.kind}).")
+    if reason := policy.window_closed(kind, row.sent_at, now):
+        raise ValidationError(reason)
+    return {**_ours(ref, row), "sent_at": row.sent_at.isoformat() if row.sent_at else None}
 
 
 def _quoted(instance: Instance, draft: MessageDraft) -> dict[str, Any]:
@@ -122,25 +130,11 @@ def _quoted(instance: Instance, draft: MessageDraft) -> dict[str, Any]:
     row = _own(instance, ref)
     if row is None:
         _unknown("reply", ref, draft.chat_id)
-        return {
-            "ref": ref,
-            "message_id": "",
-            "wa_message_id": ref,
-            "chat_id": draft.chat_id,
-            "from_me": False,
-            "sender": full_jid(draft.chat_id),
-            "kind": "",
-            "text": "",
-        }
+        return {**_theirs(ref, draft.chat_id), "kind": "", "text": ""}
     _sent(row, draft.chat_id, _VERBS["reply"])
     content = {k: v for k, v in row.payload.items() if k not in ("target", "quoted")}
     return {
-        "ref": ref,
-        "message_id": str(row.message_id),
-        "wa_message_id": row.wa_message_id,
-        "chat_id": row.chat_id,
-        "from_me": True,
-        "sender": "",
+        **_ours(ref, row),
         "kind": row.kind,
         "text": row.text[:QUOTED_TEXT_LIMIT],
         **({"content": content} if content else {}),
