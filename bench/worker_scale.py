@@ -57,7 +57,7 @@ def measure(n: int, passes: int) -> dict[str, float]:
     clock = FakeClock()
     worker = Worker(worker_id="bench", capacity=n, clock=clock, transports={"sandbox": SandboxTransport()})
     worker.register(clock.now())
-    worker.last_run["cleanup"] = clock.now()
+    worker.periodic.last_run["cleanup"] = clock.now()
     before = rss_kb()
     while Instance.objects.filter(status="connected").count() < n:
         worker.run_once(clock.now())

@@ -27,3 +27,19 @@ class FakeClock:
     def advance(self, seconds: float) -> datetime:
         self.current += timedelta(seconds=seconds)
         return self.current
+
+
+class Periodic:
+    """Which of a loop's periodic steps are due at `now`: each runs at most once per interval."""
+
+    def __init__(self) -> None:
+        self.last_run: dict[str, datetime] = {}
+
+    def due(self, name: str, now: datetime, every_s: float) -> bool:
+        """True (and counted as run now) if `name` last ran `every_s` ago or more, or never."""
+        last = self.last_run.get(name)
+        # A wall clock stepped back (NTP) must not hold a step back until it catches up.
+        if last is not None and 0 <= (now - last).total_seconds() < every_s:
+            return False
+        self.last_run[name] = now
+        return True

@@ -38,7 +38,7 @@ from django.db import DatabaseError
 
 from breaker.policy import Verdict
 from kernel import pg_listen
-from kernel.clock import Clock, SystemClock
+from kernel.clock import Clock, Periodic, SystemClock
 from kernel.metrics import WEBHOOK_ATTEMPTS
 from kernel.step_failure import pause_after_failed_step
 from webhooks import deliveries, policy, registry, signing, transport
@@ -152,17 +152,10 @@ class Deliverer:
         self._wake = threading.Event()
         self._closing = False  # lanes take no new job (shutdown)
         self._turn = 0
-        self._last: dict[str, datetime] = {}
+        self.periodic = Periodic()
         self.db_errors = 0
 
     # --- the loop's steps ---------------------------------------------------------------------
-
-    def _due(self, name: str, now: datetime, every_s: float) -> bool:
-        last = self._last.get(name)
-        if last is not None and 0 <= (now - last).total_seconds() < every_s:
-            return False
-        self._last[name] = now
-        return True
 
     def step(self, now: datetime) -> bool:
         """One pass: record finished attempts, keep leases alive, claim and start due work.
@@ -219,7 +212,7 @@ class Deliverer:
         return True
 
     def step_renew(self, now: datetime) -> None:
-        if self._due("renew", now, self.lease_s / 3):
+        if self.periodic.due("renew", now, self.lease_s / 3):
             deliveries.renew(self.deliverer_id, self.held(), now, self.lease_s)
 
     def step_claim(self, now: datetime) -> bool:
@@ -288,7 +281,7 @@ class Deliverer:
         return True
 
     def step_housekeeping(self, now: datetime) -> None:
-        if self._due("housekeeping", now, HOUSEKEEPING_S):
+        if self.periodic.due("housekeeping", now, HOUSEKEEPING_S):
             pruned = deliveries.prune(now)
             if pruned:
                 logger.info("webhooks: pruned %d finished deliveries", pruned)
@@ -384,7 +377,7 @@ class Deliverer:
                         # Inside the guard: a database busy at start-up is waited out, not fatal.
                         self.start(now)
                     busy = self.step(now)
-                    if self._due("heartbeat", now, self.heartbeat_every_s()):
+                    if self.periodic.due("heartbeat", now, self.heartbeat_every_s()):
                         registry.beat(self.deliverer_id, now)
                     self.db_errors = 0
                 except Exception as exc:

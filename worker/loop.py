@@ -33,7 +33,7 @@ from breaker.models import FailureEvent
 from instances import commands, leases, worker_registry
 from instances.actual_state import InstanceGone
 from instances.models import Instance
-from kernel.clock import Clock, SystemClock
+from kernel.clock import Clock, Periodic, SystemClock
 from kernel.metrics import SESSIONS
 from kernel.step_failure import pause_after_failed_step
 from worker.cleanup import run_cleanup
@@ -71,7 +71,7 @@ class Worker:
         # The instances this worker holds a lease on, by primary key.
         self.leased: dict[int, InstanceLifecycle] = {}
         self.shutdown_requested = False
-        self.last_run: dict[str, datetime] = {}
+        self.periodic = Periodic()
         self.db_errors = 0
         # The newest command id when commands were last taken (see idle).
         self.newest_command = 0
@@ -81,14 +81,6 @@ class Worker:
         self.monotonic: Callable[[], float] = time.monotonic
 
     # --- scheduling and guarding --------------------------------------------------------------
-    def _due(self, name: str, now: datetime, every_s: float) -> bool:
-        last = self.last_run.get(name)
-        # A wall clock stepped back (NTP) must not stall heartbeats and stops until it catches up.
-        if last is not None and 0 <= (now - last).total_seconds() < every_s:
-            return False
-        self.last_run[name] = now
-        return True
-
     def beat_every_s(self) -> float:
         # Often enough that a healthy worker never looks stalled, rarely enough to cost nothing.
         return min(settings.WAZIPER_LEASE_TTL / 3, settings.WAZIPER_WORKER_STALL_S / 4)
@@ -186,7 +178,7 @@ class Worker:
     def step_heartbeat(self, now: datetime) -> bool:
         """Renew leases, and drop instances we lost or that were deleted. (The worker's own
         heartbeat is written at the end of a completed tick: see run_once.)"""
-        if not self._due("heartbeat", now, settings.WAZIPER_LEASE_TTL / 3):
+        if not self.periodic.due("heartbeat", now, settings.WAZIPER_LEASE_TTL / 3):
             return False
         SESSIONS.clear()
         for lifecycle in self.leased.values():
@@ -202,7 +194,7 @@ class Worker:
         return False
 
     def step_acquire(self, now: datetime) -> bool:
-        if not self._due("acquire", now, self.FAST_STEP_S):
+        if not self.periodic.due("acquire", now, self.FAST_STEP_S):
             return False
         won = leases.acquire(
             self.worker_id, now, settings.WAZIPER_LEASE_TTL, self.capacity - len(self.leased), self.leased
@@ -218,7 +210,7 @@ class Worker:
 
     def step_desired(self, now: datetime) -> bool:
         """Stop sessions whose instance was stopped (API, admin, QR timeout, logout)."""
-        if not self._due("desired", now, self.FAST_STEP_S):
+        if not self.periodic.due("desired", now, self.FAST_STEP_S):
             return False
         stopped = leases.stopped_among(self.worker_id) & set(self.leased)
         for pk in stopped:
@@ -290,7 +282,7 @@ class Worker:
         # held instances costs more to build than the look for the newest id. Still a full look
         # every FAST_STEP_S: on PostgreSQL a command may commit after one with a higher id.
         scan = (self.newest_command, frozenset(self.leased))
-        if scan == self._last_command_scan and not self._due("commands", now, self.FAST_STEP_S):
+        if scan == self._last_command_scan and not self.periodic.due("commands", now, self.FAST_STEP_S):
             return False
         pending = commands.pending_for(self.leased)
         if not pending:
@@ -315,7 +307,7 @@ class Worker:
         return self.dispatcher.step(connected, now) if connected else False
 
     def step_live_check(self, now: datetime) -> bool:
-        if not self._due("live_check", now, settings.WAZIPER_LIVE_CHECK_INTERVAL):
+        if not self.periodic.due("live_check", now, settings.WAZIPER_LIVE_CHECK_INTERVAL):
             return False
         for lifecycle in self.leased.values():
             self._guard(
@@ -327,7 +319,7 @@ class Worker:
         return False
 
     def step_cleanup(self, now: datetime) -> bool:
-        if not self._due("cleanup", now, settings.WAZIPER_CLEANUP_INTERVAL):
+        if not self.periodic.due("cleanup", now, settings.WAZIPER_CLEANUP_INTERVAL):
             return False
         run_cleanup(self.worker_id, now)
         return False
@@ -352,7 +344,7 @@ class Worker:
         for name in self.STEPS:
             busy = getattr(self, name)(now) or busy
         # Only a tick that got this far beats: the heartbeat is the worker's proof of progress.
-        if self._due("beat", now, self.beat_every_s()):
+        if self.periodic.due("beat", now, self.beat_every_s()):
             worker_registry.beat(self.worker_id, len(self.leased), now)
         return busy
 

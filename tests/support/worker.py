@@ -23,7 +23,7 @@ def make_worker(clock: FakeClock, worker_id: str = "w1", **kwargs) -> Worker:
     worker = Worker(worker_id=worker_id, clock=clock, rand=lambda: 0.5, **kwargs)
     worker.register(clock.now())
     # Cleanup has its own tests; here it would only add noise at the first tick.
-    worker.last_run["cleanup"] = clock.now()
+    worker.periodic.last_run["cleanup"] = clock.now()
     return worker
 
 
