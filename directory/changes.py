@@ -19,7 +19,7 @@ is announced as a first one.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
 from django.conf import settings
@@ -29,6 +29,7 @@ from directory import cache
 from directory.models import ContactSnapshot
 from instances.events import emit_event
 from instances.models import Instance, InstanceEvent
+from kernel.clock import parse_utc
 from kernel.text import storable
 
 logger = logging.getLogger("waziper.directory")
@@ -66,18 +67,6 @@ def phone_of(jid: str) -> str:
     """The phone number a user JID stands for ("" for a LID, a group, anything else)."""
     user, _, server = bare_jid(jid).partition("@")
     return user if server == USER_SERVER and user.isdigit() else ""
-
-
-def _time(value: Any, default: datetime) -> datetime:
-    """An ISO time with its zone, in UTC as the database keeps it; `default` for anything else
-    (no zone, or a time UTC has no date for, such as year 1 east of Greenwich)."""
-    if isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value)
-            return moment.astimezone(UTC) if moment.tzinfo is not None else default
-        except (ValueError, OverflowError):
-            return default
-    return default
 
 
 def _jid(value: Any) -> str:
@@ -132,7 +121,7 @@ def group_changed(instance_pk: int, data: dict[str, Any], now: datetime) -> Inst
     payload = {
         "group_id": group_id,
         "by": _jid(data.get("by")) or None,
-        "at": _time(data.get("at"), now).isoformat(),
+        "at": (parse_utc(data.get("at")) or now).isoformat(),
         "changes": changes,
         "participants": participants,
         "account": account,
@@ -212,7 +201,7 @@ def contact_changed(instance_pk: int, data: dict[str, Any], now: datetime) -> In
     if not contact_id or picture not in PICTURE_CHANGES:
         logger.warning("instance pk %s: a contact change naming no contact or change dropped", instance_pk)
         return None
-    at = _time(data.get("at"), now)
+    at = parse_utc(data.get("at")) or now
     phone = _phone(data.get("phone")) or phone_of(contact_id)
     defaults: dict[str, Any] = {"picture": picture, "picture_at": at}
     if phone:
@@ -243,7 +232,7 @@ def push_name_seen(instance_pk: int, message: dict[str, Any], now: datetime) -> 
     name = storable(name)[:PUSH_NAME_LIMIT]  # as stored, or the next message differs again
     if not name.strip():
         return None
-    said_at = _time(message.get("at"), now)
+    said_at = parse_utc(message.get("at")) or now
     known = (
         ContactSnapshot.objects.filter(instance_id=instance_pk, jid=sender)
         .order_by()

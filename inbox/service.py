@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from inbox.models import InboundMessage
 from instances.events import emit_event
 from instances.models import Instance, InstanceEvent
+from kernel.clock import parse_utc
 from kernel.text import storable
 
 logger = logging.getLogger("waziper.inbox")
@@ -97,7 +98,7 @@ def _build(instance_pk: int, wa_id: str, data: dict[str, Any], now: datetime) ->
         media_download=_clean(download) if isinstance(download, dict) else {},
         details=_clean(details) if isinstance(details, dict) else {},
         raw=bound_raw(_clean(raw)) if isinstance(raw, dict) else {},
-        sent_at=_time(data.get("at")) or now,
+        sent_at=parse_utc(data.get("at")) or now,
         received_at=now,
     )
 
@@ -238,16 +239,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN, and PostgreSQL's jsonb refuses it
     return value
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _iso(value: datetime | None) -> str | None:

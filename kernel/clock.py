@@ -1,9 +1,10 @@
-"""Time for the worker, injectable so tests step through minutes without sleeping."""
+"""Time for the worker, injectable so tests step through minutes without sleeping; and times
+reported from outside, read."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -43,3 +44,16 @@ class Periodic:
             return False
         self.last_run[name] = now
         return True
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO time with its zone (as a session host reports one), in UTC as the database keeps
+    it; None for anything else: not a string, no zone, or a time UTC has no date for (year 1
+    east of Greenwich), which the database could not store."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        return None

@@ -300,7 +300,7 @@ def record(results: Sequence[Attempt], owner: str, now: datetime, rand: Callable
         return
     successes: dict[int, int] = {}
     failures: dict[int, int] = {}
-    gone: dict[int, Attempt] = {}
+    gone: set[int] = set()
     with transaction.atomic():
         delivered = [
             r
@@ -317,10 +317,10 @@ def record(results: Sequence[Attempt], owner: str, now: datetime, rand: Callable
             if _record_failure(result, owner, now, rand) and not result.unsendable:
                 failures[result.endpoint_pk] = failures.get(result.endpoint_pk, 0) + 1
                 if policy.verdict(result.status_code) is policy.Verdict.GONE:
-                    gone[result.endpoint_pk] = result
+                    gone.add(result.endpoint_pk)
         _apply_breakers(successes, failures, now, rand)
-        for endpoint_pk, result in gone.items():
-            _disable_gone(endpoint_pk, result, now)
+        for endpoint_pk in gone:
+            _disable_gone(endpoint_pk, now)
 
 
 def _record_delivered(results: Sequence[Attempt], owner: str, now: datetime) -> None:
@@ -462,7 +462,7 @@ def wake_waiting(endpoint_pk: int, now: datetime) -> int:
     ).update(next_attempt_at=F("created_at"))
 
 
-def _disable_gone(endpoint_pk: int, result: Attempt, now: datetime) -> None:
+def _disable_gone(endpoint_pk: int, now: datetime) -> None:
     reason = f"the receiver answered 410 Gone at {formats.iso(now)}"
     done = WebhookEndpoint.objects.filter(pk=endpoint_pk, enabled=True).update(
         enabled=False, disabled_reason=reason, updated_at=now

@@ -16,11 +16,6 @@ Status = WebhookDelivery.Status
 WAITING = (Status.PENDING, Status.FAILED, Status.DELIVERING)
 
 
-def deliveries_by_status() -> dict[str, int]:
-    rows = WebhookDelivery.objects.values_list("status").annotate(n=Count("pk")).order_by()
-    return {status: count for status, count in rows}
-
-
 def attempts_total() -> int:
     return int(WebhookDelivery.objects.aggregate(n=Sum("attempts"))["n"] or 0)
 

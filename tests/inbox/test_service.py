@@ -109,6 +109,11 @@ def test_a_bad_time_falls_back_to_the_time_of_receipt(instance: Instance) -> Non
     assert row.sent_at == T0 + timedelta(minutes=1)
 
 
+def test_a_time_no_calendar_holds_in_utc_falls_back_to_the_time_of_receipt(instance: Instance) -> None:
+    row = receive(instance, now=T0, at="0001-01-01T00:00:00+05:00")
+    assert row.sent_at == T0
+
+
 # -- edits, revokes, reactions ----------------------------------------------------------------
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -36,7 +35,7 @@ from instances.service import create_instance, request_running
 from tests.support.processes import free_port, manage_py, wait_for_http, wait_until
 from tests.support.webhook_receiver import Receiver
 from tests.support.webhooks import inbound_message, make_endpoint
-from webhooks.models import Deliverer, WebhookDelivery
+from webhooks.models import Deliverer, WebhookDelivery, WebhookEndpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 FAST = {
@@ -188,7 +187,11 @@ def test_a_receiver_down_then_a_killed_deliverer_lose_nothing(
                 timeout=60,
                 message="attempts failing while the receiver is down",
             )
-            time.sleep(2)  # the outage goes on: retries fail, the endpoint's breaker opens
+            wait_until(  # the outage goes on: retries fail, the endpoint's breaker opens
+                lambda: WebhookEndpoint.objects.filter(trips__gte=1).exists(),
+                timeout=60,
+                message="the endpoint's breaker opening while the receiver is down",
+            )
             receiver.start()  # back, on the same port
             wait_until(
                 lambda: len(receiver.received) >= total // 4, timeout=60, message="the backlog draining"
