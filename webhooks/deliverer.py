@@ -208,7 +208,7 @@ class Deliverer:
                 unstarted = [job.pk for job in lane.waiting]
                 lane.waiting.clear()
                 self._lanes.pop(lane.endpoint_pk, None)
-            deliveries.release_unstarted(self.deliverer_id, unstarted, now)
+            deliveries.release_unstarted(self.deliverer_id, unstarted)
         return True
 
     def step_renew(self, now: datetime) -> None:
@@ -358,7 +358,7 @@ class Deliverer:
     def start(self, now: datetime) -> None:
         """Register, and take back what a deliverer of this name left (before claiming anything)."""
         registry.register(self.deliverer_id, now)
-        taken = deliveries.release_all_of(self.deliverer_id, now)
+        taken = deliveries.release_all_of(self.deliverer_id)
         if taken:
             logger.warning("webhooks: took back %d delivery(ies) a deliverer of this name left", taken)
         logger.info("webhook deliverer %s started", self.deliverer_id)
@@ -416,7 +416,7 @@ class Deliverer:
                 unstarted = [job.pk for lane in self._lanes.values() for job in lane.waiting]
                 for lane in self._lanes.values():
                     lane.waiting.clear()
-            deliveries.release_unstarted(self.deliverer_id, unstarted, self.clock.now())
+            deliveries.release_unstarted(self.deliverer_id, unstarted)
             registry.mark_stopped(self.deliverer_id, self.clock.now())
         except DatabaseError:
             logger.exception("database error while stopping; leases lapse on their own")

@@ -165,12 +165,12 @@ def _release(rows: Iterable[int] | None, owner: str, *, uncount: bool) -> int:
     return done
 
 
-def release_unstarted(owner: str, pks: Iterable[int], now: datetime) -> int:
+def release_unstarted(owner: str, pks: Iterable[int]) -> int:
     """Give back leased deliveries that were never posted: due at once, the attempt uncounted."""
     return _release(pks, owner, uncount=True)
 
 
-def release_all_of(owner: str, now: datetime) -> int:
+def release_all_of(owner: str) -> int:
     """A deliverer starting under the name of one that died takes back what it held: due at once
     (some may have been posted already: they go again with the same webhook-id)."""
     return _release(None, owner, uncount=False)

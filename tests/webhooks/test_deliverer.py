@@ -239,11 +239,11 @@ def test_a_database_busy_at_start_up_is_waited_out(
     real = deliveries.release_all_of
     calls: list[int] = []
 
-    def locked_once(owner_id: str, now: Any) -> int:
+    def locked_once(owner_id: str) -> int:
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError("database is locked")
-        return real(owner_id, now)
+        return real(owner_id)
 
     monkeypatch.setattr(deliveries, "release_all_of", locked_once)
     make_endpoint(owner, receiver.url(), instance=instance)

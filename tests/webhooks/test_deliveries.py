@@ -162,12 +162,12 @@ def test_unposted_claims_go_back_uncounted_and_a_successor_takes_back_the_rest(
 ) -> None:
     endpoint = endpoint_with(owner, instance, 3)
     a, b, c = deliveries.claim(endpoint.pk, "d1", 3, T0, LEASE)
-    assert deliveries.release_unstarted("d1", [a], T0) == 1
+    assert deliveries.release_unstarted("d1", [a]) == 1
     assert (WebhookDelivery.objects.get(pk=a).status, WebhookDelivery.objects.get(pk=a).attempts) == (
         "pending",
         0,
     )
-    assert deliveries.release_all_of("d1", T0) == 2
+    assert deliveries.release_all_of("d1") == 2
     assert sorted(deliveries.claim(endpoint.pk, "d1", 5, T0, LEASE)) == sorted([a, b, c])
 
 
