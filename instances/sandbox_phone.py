@@ -284,6 +284,14 @@ def pending(instance_pks: Iterable[int]) -> list[SandboxIncoming]:
     return found
 
 
+def unlink(instance_pk: int) -> None:
+    """The simulated phone forgets the account (a logout): its link is the sandbox's session
+    store, so the next connect shows a QR code again."""
+    SandboxPhone.objects.filter(instance_id=instance_pk).update(
+        linked_jid="", push_name="", linked_at=None, scan_requested_at=None
+    )
+
+
 def mark_delivered(ids: Iterable[int], now: datetime) -> int:
     return SandboxIncoming.objects.filter(id__in=list(ids), delivered_at__isnull=True).update(
         delivered_at=now

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from instances import commands
+from instances import commands, sandbox_phone
 from instances.events import emit_event
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand, SandboxPhone
@@ -266,10 +266,7 @@ def logout(instance: Instance, *, now: datetime | None = None) -> InstanceComman
             )
         )
         if claimed:
-            # The simulated phone's link is the sandbox's session store.
-            SandboxPhone.objects.filter(instance=instance).update(
-                linked_jid="", push_name="", linked_at=None, scan_requested_at=None
-            )
+            sandbox_phone.unlink(instance.pk)
             if instance.status != Instance.Status.LOGGED_OUT:
                 emit_event(
                     instance,

@@ -171,16 +171,16 @@ class InstanceLifecycle:
     def check_deadlines(self, now: datetime) -> bool:
         """End a connect that outlived WAZIPER_CONNECT_TIMEOUT, or a live check nobody answered.
         Return True if it did."""
-        if self.phase is Phase.CONNECTING and self.connect_deadline and now >= self.connect_deadline:
+        if not self.deadline_passed(now):
+            return False
+        if self.phase is Phase.CONNECTING:
             limit = settings.WAZIPER_CONNECT_TIMEOUT
             self.after_failure(
                 Kind.CONNECT_TIMEOUT, f"no answer within {limit:g}s; connection cancelled", now
             )
-            return True
-        if self.phase is Phase.CONNECTED and self.pong_deadline and now >= self.pong_deadline:
+        else:
             self.after_failure(Kind.LIVE_CHECK, "live check: no answer", now)
-            return True
-        return False
+        return True
 
     def start_live_check(self, now: datetime, answer_within_s: float) -> None:
         if self.session is None or self.phase is not Phase.CONNECTED or self.pong_deadline is not None:

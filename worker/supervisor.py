@@ -105,7 +105,6 @@ class WorkerSupervisor:
         self.check_every_s = min(5.0, self.stall_s / 4)
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
-        self.restarts = 0
         self.stalls = 0
         self.thread = threading.Thread(target=self._run, name=f"{command}-supervisor", daemon=True)
 
@@ -131,7 +130,6 @@ class WorkerSupervisor:
                 break
             crashes = 1 if time.monotonic() - started >= self.STABLE_AFTER_S else crashes + 1
             delay = restart_delay(crashes)
-            self.restarts += 1
             if stalled:
                 logger.error(
                     "❌ %s process made no progress for %.0fs; ended it, restarting in %.0fs "

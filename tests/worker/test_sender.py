@@ -174,11 +174,7 @@ def test_flaky_sends_get_through_and_each_message_arrives_once(instance: Instanc
     messages = queue_many(instance, 20)
     rig = rig_for(instance, send="flaky", fail_rate=0.5, seed=3)
     rig.drain(step_s=30)
-    assert statuses(instance) in ({"read": 20}, {"sent": 20}) or set(statuses(instance)) <= {
-        "sent",
-        "delivered",
-        "read",
-    }
+    assert set(statuses(instance)) <= {"sent", "delivered", "read"}
     refs = received(instance)
     assert sorted(refs) == sorted(str(m.message_id) for m in messages)
 

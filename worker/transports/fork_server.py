@@ -127,7 +127,6 @@ class ForkServer:
         self.lock = threading.RLock()  # the reaper thread polls forked children too
         self.ready: dict[str, Any] | None = None
         self.failed = ""  # why it can take no more requests
-        self.forked = 0
         self._pending: collections.deque[ForkedChild] = collections.deque()
         self._children: dict[int, ForkedChild] = {}
 
@@ -203,7 +202,6 @@ class ForkServer:
             child = self._pending.popleft()
             pid = int(message["pid"])
             self._children[pid] = child
-            self.forked += 1
             child._forked(pid)
         elif op == "fork_failed":
             self._pending.popleft()._never_started(f"the fork server could not fork: {message.get('error')}")

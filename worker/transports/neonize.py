@@ -204,11 +204,8 @@ class NeonizeSession(base.Session):
         if self.host is not host:
             return
         log.warning("instance %s: its session host (pid %s) is gone", self.spec.instance_id, host.process.pid)
-        self.host = None
-        self.pending.clear()
-        for ref in list(self.downloads):  # answers that will never come: their files go now
-            self._discard_download(ref)
-        self.showing_qr = self.dialing = False
+        self.host = None  # nothing left to tell it
+        self._let_go()
         self._emit(base.SESSION_CRASHED, error=error, exit_code=exit_code)
 
     # -- internals --------------------------------------------------------------------------

@@ -107,9 +107,7 @@ class SandboxSession(Session):
         self.events.append(TransportEvent(base.DISCONNECTED, {"reason": "requested", "requested": True}))
 
     def logout(self, now: datetime) -> None:
-        SandboxPhone.objects.filter(instance_id=self.spec.instance_pk).update(
-            linked_jid="", push_name="", linked_at=None, scan_requested_at=None
-        )
+        sandbox_phone.unlink(self.spec.instance_pk)
         self._stop()
         self.events.append(TransportEvent(base.LOGGED_OUT, {"reason": "requested", "requested": True}))
 
