@@ -381,7 +381,7 @@ class InstanceLifecycle:
         write_state(self.pk, now, status=status, previous_status=self.status, detail=detail, **fields)
         self.status = status
 
-    def close_session(self, now: datetime, *, disconnect: bool = False, lost: bool = False) -> None:
+    def close_session(self, now: datetime, *, disconnect: bool = False) -> None:
         session, self.session = self.session, None
         self.phase = Phase.IDLE
         self.connect_deadline = self.pong_deadline = None
@@ -396,7 +396,7 @@ class InstanceLifecycle:
         if session is None:
             return
         try:
-            if disconnect and not lost:
+            if disconnect:
                 session.disconnect(now)
         except Exception:
             logger.exception("instance %s: disconnect failed", self.instance_id)

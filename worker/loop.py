@@ -141,7 +141,7 @@ class Worker:
         self.leased.pop(lifecycle.pk, None)
         logger.warning("instance %s: deleted; session closed", lifecycle.instance_id)
         try:
-            lifecycle.close_session(now, lost=True)
+            lifecycle.close_session(now)
         finally:
             lifecycle.remove_session_store()
 
@@ -190,7 +190,7 @@ class Worker:
             elif pk not in kept:
                 lifecycle = self.leased.pop(pk)
                 logger.warning("instance %s: lease lost", lifecycle.instance_id)
-                lifecycle.close_session(now, lost=True)
+                lifecycle.close_session(now)
         return False
 
     def step_acquire(self, now: datetime) -> bool:
