@@ -31,6 +31,7 @@ from instances.actual_state import InstanceGone, store_qr, write_state
 from instances.events import emit_event
 from instances.housekeeping import remove_session_store
 from instances.models import Instance, InstanceCommand
+from kernel.clock import parse_utc
 from kernel.metrics import CONNECT_ATTEMPTS
 from worker.parts import Dispatcher
 from worker.transports import base
@@ -51,15 +52,6 @@ class Phase(enum.Enum):
     CONNECTED = "connected"
     WAITING = "waiting"  # backoff before the next attempt
     REFUSED = "refused"  # the breaker said no; next_attempt_at is its retry-after (None: forced)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass
@@ -273,7 +265,7 @@ class InstanceLifecycle:
             breaker_service.record_success(self.pk, now=now)
         self.phase = Phase.QR
         self.connect_deadline = None  # only the QR timeout remains
-        store_qr(self.pk, str(data.get("code", "")), _parse_time(data.get("expires_at")), now, self.status)
+        store_qr(self.pk, str(data.get("code", "")), parse_utc(data.get("expires_at")), now, self.status)
         self.status = Status.QR_PENDING
 
     def _on_connected(self, data: dict[str, Any], now: datetime) -> None:
