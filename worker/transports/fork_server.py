@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,6 @@ class ForkServer:
         parent.setblocking(False)
         self.sock: socket.socket | None = parent
         self.pid = self.proc.pid
-        self.started = time.monotonic()
         self.lock = threading.RLock()  # the reaper thread polls forked children too
         self.ready: dict[str, Any] | None = None
         self.failed = ""  # why it can take no more requests

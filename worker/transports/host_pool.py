@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +46,11 @@ class Launcher:
     fork server that dies is restarted when the next host is needed; one that keeps dying
     young is restarted with a backoff, and hosts are spawned meanwhile."""
 
-    def __init__(self, *, fork_server: bool = True) -> None:
+    def __init__(self, *, fork_server: bool = True, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.use_fork_server = fork_server
+        self.monotonic = monotonic  # tests step through the restart backoff without sleeping
         self.server: ForkServer | None = None
+        self.server_started = 0.0
         self.restart_at = 0.0
         self.backoff = RESTART_MIN_S
         self.spawned = self.forked = 0
@@ -80,12 +82,12 @@ class Launcher:
     def _server(self) -> ForkServer | None:
         if not self.use_fork_server:
             return None
-        now = time.monotonic()
+        now = self.monotonic()
         if self.server is not None:
             self.server.pump()
             if self.server.usable:
                 return self.server
-            lived = now - self.server.started
+            lived = now - self.server_started
             self.backoff = RESTART_MIN_S if lived >= STABLE_S else min(self.backoff * 2, RESTART_MAX_S)
             self.restart_at = now if lived >= STABLE_S else now + self.backoff
             self.server = None
@@ -93,6 +95,7 @@ class Launcher:
             return None
         try:
             self.server = ForkServer()
+            self.server_started = now
         except OSError as exc:
             log.warning("cannot start the fork server (%s); spawning hosts", exc)
             self.restart_at = now + self.backoff

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from kernel.clock import FakeClock
 from worker.sessionhost import protocol as p
-from worker.transports import host_pool
 from worker.transports.fork_server import NEVER_STARTED, STATUS_LOST, ForkServer
 from worker.transports.host_pool import Launcher
 from worker.transports.host_process import HOST_ARGV, REAPER, HostProcess
@@ -84,9 +84,9 @@ def test_a_host_the_server_had_not_forked_when_it_died_never_started(server):
     host.close()
 
 
-def test_the_launcher_spawns_while_a_young_fork_server_is_down_then_restarts_it(monkeypatch):
-    monkeypatch.setattr(host_pool, "RESTART_MIN_S", 0.5)
-    launcher = Launcher()
+def test_the_launcher_spawns_while_a_young_fork_server_is_down_then_restarts_it() -> None:
+    clock = FakeClock()
+    launcher = Launcher(monotonic=lambda: clock.current.timestamp())
     try:
         first = launcher.start(HOST_ARGV, None, ())
         events(first, p.READY)
@@ -98,7 +98,7 @@ def test_the_launcher_spawns_while_a_young_fork_server_is_down_then_restarts_it(
         second = launcher.start(HOST_ARGV, None, ())  # it died young: spawned, restart later
         assert not second.forked
         assert launcher.server is None
-        time.sleep(launcher.backoff + 0.1)
+        clock.advance(launcher.backoff + 0.1)
         third = launcher.start(HOST_ARGV, None, ())
         events(third, p.READY)
         assert third.forked
