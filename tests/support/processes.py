@@ -48,6 +48,16 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message
     raise AssertionError(f"{message} not reached within {timeout}s")
 
 
+def process_state(pid: int) -> str:
+    """A process's state letter from /proc (Z: a zombie), or "" once it no longer exists. The
+    process may be reaped between opening its stat file and reading it (ESRCH)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def child_env(settings, **overrides: str) -> dict[str, str]:
     """Environment for a child process using this test's database and session directory."""
     env = {

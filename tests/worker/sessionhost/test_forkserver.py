@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.processes import process_state
 from worker.sessionhost import protocol as p
 
 pytestmark = pytest.mark.slow
@@ -86,15 +87,6 @@ def server() -> Iterator[Server]:
     stop(s)
 
 
-def state(pid: int) -> str:
-    """A process's state letter (Z: a zombie), or "" once it no longer exists."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return ""
-
-
 def go_loaded(pid: int) -> bool:
     with open(f"/proc/{pid}/maps") as f:
         return "neonize-linux" in f.read()
@@ -131,12 +123,12 @@ def test_a_dead_host_stays_a_zombie_until_the_worker_has_read_its_exit(server):
         os.kill(host.pid, signal.SIGKILL)
         assert server.receive("exited", pid=host.pid)["code"] == -signal.SIGKILL
         time.sleep(0.2)
-        assert state(host.pid) == "Z"  # its pid cannot be reused while the worker may signal it
+        assert process_state(host.pid) == "Z"  # its pid cannot be reused while the worker may signal it
         server.send({"op": "reap", "pid": host.pid})
         deadline = time.monotonic() + 5
-        while state(host.pid) and time.monotonic() < deadline:
+        while process_state(host.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert state(host.pid) == ""
+        assert process_state(host.pid) == ""
     finally:
         host.close()
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from bench.faultkit import FaultProxy
+from tests.support.processes import process_state
 from worker.sessionhost import protocol as p
 from worker.transports import base
 from worker.transports.base import OutgoingMessage, SessionSpec, TransportError, TransportEvent
@@ -79,11 +80,7 @@ def wait_ready(session: NeonizeSession, timeout: float = 30.0) -> None:
 
 def gone(pid: int) -> bool:
     """Not running: no such process, or a zombie its parent (the fork server) is about to reap."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+    return process_state(pid) in ("", "Z")
 
 
 def ev(event: str, /, **fields: Any) -> dict[str, Any]:
