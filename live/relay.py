@@ -180,8 +180,11 @@ class EventRelay:
 
     async def _idle(self) -> None:
         """Until the next poll, or sooner when PostgreSQL says an event committed."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the wake-up does, and stop() would then wait on a relay that never ends.
         try:
-            await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            async with asyncio.timeout(self.poll_s):
+                await self._wake.wait()
         except TimeoutError:
             pass
         self._wake.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -94,6 +95,18 @@ async def test_nothing_is_lost_or_repeated_across_a_relay_restart(
     late = await db(emit_event)(instance, "status", {"status": "connected", "detail": "after"})
     assert (await page.receive_json_from())["id"] == late.id
     await page.disconnect()
+
+
+async def test_a_stop_that_comes_as_the_relay_is_woken_still_stops_it() -> None:
+    """stop() cancels the relay's task; a cancellation arriving in the same turn of the loop as
+    a wake-up (PostgreSQL's NOTIFY) must not be taken for the wake-up, or stop() waits forever."""
+    relay = EventRelay(poll_s=10)
+    idle = asyncio.ensure_future(relay._idle())
+    await asyncio.sleep(0)  # it waits for a wake-up
+    relay._wake.set()
+    idle.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await idle
 
 
 async def test_the_relay_survives_database_errors_and_delivers_afterwards(instance: Instance, owner) -> None:
